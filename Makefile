@@ -1,0 +1,55 @@
+# The two entry points of the README: `make demo` (the main job) and `make test`.
+# Each installs what it needs (Debian packages, a virtualenv with pinned Python
+# packages, the Cython hot path) and is safe to run again: finished steps are skipped.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEBIAN_PACKAGES := prometheus
+BENCH_DEBIAN_PACKAGES := nginx-light wrk
+# Reinstall the Python packages when the dependency pins change.
+DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml setup.py | sha1sum | cut -c1-12)
+
+.PHONY: demo test lint bench system venv build clean
+
+demo: venv build system
+	$(BIN)/routeshift demo $(DEMO_ARGS)
+
+test: venv build system
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: venv build system
+	@$(MAKE) --no-print-directory system DEBIAN_PACKAGES="$(BENCH_DEBIAN_PACKAGES)"
+	$(BIN)/python bench/run_all.py
+
+# Debian packages: installed only when their binaries are missing.
+system:
+	@missing=""; \
+	for pkg in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+venv: $(DEPS_STAMP)
+
+$(DEPS_STAMP):
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip==25.3 setuptools==80.9.0 wheel==0.45.1
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@rm -f $(VENV)/.deps-*
+	@touch $@
+
+# Rebuild the Cython hot path in place when its sources changed (a no-op otherwise).
+build: venv
+	@$(BIN)/python setup.py -q build_ext --inplace 2>&1 | grep -v -e '^running' -e 'SetuptoolsDeprecationWarning' || true
+
+clean:
+	rm -rf $(VENV) build *.egg-info
+	find gateway_proxy -name '*.so' -delete -o -name '*.c' -delete

@@ -1,0 +1,296 @@
+"""The analysis part of the Canary resource, and the analysis state kept between intervals.
+
+These pydantic models are embedded by the controller in the Canary CRD, whose OpenAPI
+schema is generated from them: every field carries a description, types stay JSON-schema
+friendly (strings, numbers, lists, nested objects, enums) and durations are strings such
+as ``"30s"`` or ``"1m"`` checked by a pattern and a validator. JSON names are camelCase.
+
+:class:`AnalysisState` is the only thing analysis remembers from one interval to the next;
+the controller stores ``state.model_dump(by_alias=True, mode="json")`` in the Canary status
+and passes it back, so a controller restart resumes with the same failure counts.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from analysis import durations
+
+Duration = Annotated[
+    str,
+    Field(pattern=durations.DURATION_PATTERN, json_schema_extra={"example": "1m"}),
+    AfterValidator(durations.validate_duration),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class BuiltinTemplate(str, enum.Enum):
+    """Templates that ship with Routeshift, written against the gateway proxy's metrics."""
+
+    REQUEST_SUCCESS_RATE = "request-success-rate"
+    REQUEST_DURATION_P99 = "request-duration-p99"
+
+
+class Direction(str, enum.Enum):
+    """Which change of a metric counts as a regression when canary is compared with stable."""
+
+    INCREASE = "increase"  # e.g. latency: higher is worse
+    DECREASE = "decrease"  # e.g. success rate: lower is worse
+    EITHER = "either"  # any significant deviation is suspicious
+
+
+class HoldOutcome(str, enum.Enum):
+    """What an insufficient-traffic hold turns into once the hold deadline has passed."""
+
+    FAILED = "Failed"  # roll back: no evidence within the deadline is treated as failure
+    INCONCLUSIVE = "Inconclusive"  # keep holding and flag the hold as expired (pause for a human)
+    SUCCESSFUL = "Successful"  # advance: thin traffic is accepted as harmless
+
+
+class WebhookType(str, enum.Enum):
+    """When the controller calls a webhook (Flagger's hook types)."""
+
+    PRE_ROLLOUT = "pre-rollout"
+    ROLLOUT = "rollout"
+    CONFIRM_PROMOTION = "confirm-promotion"
+    POST_ROLLOUT = "post-rollout"
+    ROLLBACK = "rollback"
+    EVENT = "event"
+
+
+class SecretKeyRef(_Model):
+    """A key of a Secret in the Canary's namespace; the controller resolves it."""
+
+    name: str = Field(min_length=1, description="Name of the Secret.")
+    key: str = Field(min_length=1, description="Key within the Secret's data.")
+
+
+class ThresholdRange(_Model):
+    """Inclusive bounds a metric's value must stay within; either side may be open."""
+
+    min: float | None = Field(default=None, description="Lowest acceptable value (inclusive).")
+    max: float | None = Field(default=None, description="Highest acceptable value (inclusive).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ThresholdRange:
+        if self.min is None and self.max is None:
+            raise ValueError("thresholdRange needs min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"thresholdRange min {self.min} is greater than max {self.max}")
+        return self
+
+
+class TLSConfig(_Model):
+    """TLS options for talking to the metrics provider."""
+
+    insecure_skip_verify: bool = Field(default=False, description="Skip server certificate verification.")
+    ca_secret_ref: SecretKeyRef | None = Field(
+        default=None, description="PEM CA bundle used to verify the server certificate."
+    )
+    cert_secret_ref: SecretKeyRef | None = Field(default=None, description="PEM client certificate for mTLS.")
+    key_secret_ref: SecretKeyRef | None = Field(default=None, description="PEM client key for mTLS.")
+
+
+class ProviderSpec(_Model):
+    """Where and how to query metrics. Only Prometheus (and compatible APIs) is supported."""
+
+    type: str = Field(default="prometheus", pattern="^prometheus$", description="Provider type.")
+    address: str = Field(min_length=1, description="Base URL of the Prometheus HTTP API, e.g. http://prometheus:9090.")
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers sent with every query.")
+    bearer_token_secret_ref: SecretKeyRef | None = Field(
+        default=None, description="Secret key holding a bearer token sent as 'Authorization: Bearer ...'."
+    )
+    basic_auth_secret_name: str | None = Field(
+        default=None, description="Name of a Secret with 'username' and 'password' keys for basic auth."
+    )
+    tls: TLSConfig | None = Field(default=None, description="TLS options.")
+    timeout: Duration = Field(default="10s", description="Timeout of one query.")
+    retries: int = Field(default=3, ge=0, le=10, description="Retries of a query on transient errors.")
+
+
+class TemplateRef(_Model):
+    """A reference to a MetricTemplate resource."""
+
+    name: str = Field(min_length=1, description="Name of the MetricTemplate.")
+    namespace: str | None = Field(default=None, description="Namespace; defaults to the Canary's.")
+
+
+class MetricTemplate(_Model):
+    """Spec of a reusable metric template (the MetricTemplate resource)."""
+
+    provider: ProviderSpec | None = Field(
+        default=None, description="Provider to query; defaults to the analysis' provider."
+    )
+    query: str = Field(
+        min_length=1,
+        description="PromQL; may use {{ namespace }}, {{ route }}, {{ backend }}, {{ stable }}, "
+        "{{ canary }}, {{ interval }}. Must return a single series.",
+    )
+    sample_size_query: str | None = Field(
+        default=None,
+        description="PromQL giving the number of requests behind the value in the window; "
+        "defaults to the backend's request count from the gateway proxy's metrics.",
+    )
+    direction: Direction = Field(default=Direction.EITHER, description="Which change is a regression.")
+
+
+class ComparisonSpec(_Model):
+    """Judge the canary against stable with the same query (Kayenta-style).
+
+    A metric fails the comparison only when the bound is exceeded AND a one-sided
+    Mann-Whitney U test over per-step samples is significant at ``confidence`` AND the
+    effect size (rank-biserial correlation) reaches ``minEffectSize``. A bound exceeded
+    without significance is Inconclusive: the step holds for more evidence.
+    """
+
+    max_ratio: float | None = Field(
+        default=None,
+        gt=1.0,
+        description="Largest tolerated worse/better ratio, e.g. 1.1: canary p99 at most 10% above stable's.",
+    )
+    max_difference: float | None = Field(
+        default=None,
+        ge=0.0,
+        description="Largest tolerated absolute difference in the bad direction, in the metric's unit.",
+    )
+    direction: Direction | None = Field(
+        default=None, description="Which change is a regression; defaults to the template's."
+    )
+    confidence: float = Field(
+        default=0.95, gt=0.5, lt=1.0, description="Confidence level of the Mann-Whitney U test."
+    )
+    min_effect_size: float = Field(
+        default=0.3,
+        ge=0.0,
+        le=1.0,
+        description="Effect-size floor: rank-biserial correlation |2U/(n1*n2) - 1| below which a "
+        "significant difference is ignored.",
+    )
+    step: Duration = Field(
+        default="30s",
+        description="Resolution of the per-step samples: the range query step and the {{ interval }} of "
+        "each sample, so keep it at least twice the scrape interval.",
+    )
+    lookback: Duration = Field(
+        default="10m",
+        description="Window of the comparison: both backends' values for the bound are taken over it, and "
+        "the per-step samples span it.",
+    )
+
+    @model_validator(mode="after")
+    def _bounded(self) -> ComparisonSpec:
+        if self.max_ratio is None and self.max_difference is None:
+            raise ValueError("comparison needs maxRatio, maxDifference or both")
+        return self
+
+
+class MetricSpec(_Model):
+    """One check run every interval."""
+
+    name: str = Field(
+        min_length=1,
+        description="Name shown in the decision log; a built-in template name here selects that template.",
+    )
+    template: BuiltinTemplate | None = Field(default=None, description="Built-in template to use.")
+    template_ref: TemplateRef | None = Field(default=None, description="A MetricTemplate to use.")
+    query: str | None = Field(default=None, description="Custom PromQL (same variables as templates).")
+    sample_size_query: str | None = Field(
+        default=None, description="PromQL for the sample size of a custom query (requests in the window)."
+    )
+    threshold_range: ThresholdRange | None = Field(
+        default=None, description="Absolute bounds for the canary's value."
+    )
+    comparison: ComparisonSpec | None = Field(default=None, description="Compare canary with stable.")
+    interval: Duration | None = Field(default=None, description="Query window; defaults to the analysis interval.")
+    min_sample_size: int | None = Field(
+        default=None, ge=0, description="Requests needed in the window; defaults to the analysis' value."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> MetricSpec:
+        given = [x for x in (self.template, self.template_ref, self.query) if x is not None]
+        if len(given) > 1:
+            raise ValueError(f"metric {self.name!r}: set only one of template, templateRef, query")
+        if not given and self.name not in {t.value for t in BuiltinTemplate}:
+            raise ValueError(f"metric {self.name!r}: set template, templateRef or query")
+        if self.threshold_range is None and self.comparison is None:
+            raise ValueError(f"metric {self.name!r}: set thresholdRange, comparison or both")
+        return self
+
+    @property
+    def builtin(self) -> BuiltinTemplate | None:
+        """The built-in template this metric uses, if any (explicitly or by its name)."""
+        if self.template is not None:
+            return self.template
+        if self.template_ref is None and self.query is None:
+            return BuiltinTemplate(self.name)
+        return None
+
+
+class WebhookSpec(_Model):
+    """An HTTP hook the controller calls at a point of the rollout."""
+
+    name: str = Field(min_length=1, description="Name shown in events and the decision log.")
+    type: WebhookType = Field(default=WebhookType.ROLLOUT, description="When the hook is called.")
+    url: str = Field(min_length=1, pattern="^https?://", description="http(s) URL receiving a POST.")
+    timeout: Duration = Field(default="10s", description="Timeout of one call.")
+    retries: int = Field(default=2, ge=0, le=10, description="Retries on transient errors (connect errors, 5xx, 429).")
+    metadata: dict[str, str] = Field(default_factory=dict, description="Passed through in the payload.")
+    secret_ref: SecretKeyRef | None = Field(
+        default=None,
+        description="HMAC-SHA256 key; when set the body is signed in the X-Routeshift-Signature header.",
+    )
+
+
+class AnalysisSpec(_Model):
+    """How each step of a rollout is judged."""
+
+    interval: Duration = Field(default="1m", description="How often the checks run; the default query window.")
+    threshold: int = Field(
+        default=5, ge=1, description="Total failed intervals (over the whole rollout) that trigger a rollback."
+    )
+    consecutive_failure_limit: int = Field(
+        default=2, ge=1, description="Failed intervals in a row that trigger a rollback."
+    )
+    min_sample_size: int = Field(
+        default=50, ge=0, description="Requests needed in the window before a check is judged."
+    )
+    hold_deadline: Duration = Field(
+        default="10m", description="How long insufficient traffic may hold a step before holdOutcome applies."
+    )
+    hold_outcome: HoldOutcome = Field(
+        default=HoldOutcome.INCONCLUSIVE, description="What an expired insufficient-traffic hold becomes."
+    )
+    provider: ProviderSpec | None = Field(
+        default=None, description="Metrics provider; defaults to the controller's configured Prometheus."
+    )
+    metrics: list[MetricSpec] = Field(default_factory=list, description="Checks run every interval.")
+    webhooks: list[WebhookSpec] = Field(default_factory=list, description="Hooks called by the controller.")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> AnalysisSpec:
+        names = [m.name for m in self.metrics]
+        if len(names) != len(set(names)):
+            raise ValueError(f"metric names must be unique: {names}")
+        return self
+
+
+class AnalysisState(_Model):
+    """What analysis must remember between intervals; stored in the Canary status."""
+
+    model_config = ConfigDict(frozen=True)
+
+    intervals: int = Field(default=0, ge=0, description="Intervals judged so far.")
+    total_failures: int = Field(default=0, ge=0, description="Failed intervals so far in this rollout.")
+    consecutive_failures: int = Field(default=0, ge=0, description="Failed intervals in a row.")
+    hold_started_at: datetime.datetime | None = Field(
+        default=None, description="When the current insufficient-traffic hold began (RFC 3339)."
+    )

@@ -1,0 +1,202 @@
+"""Shared plumbing of the proxy benchmarks: tools, nginx backends, the proxy process, wrk runs.
+
+Everything binds 127.0.0.1 on free ports, runs as child processes stopped by PID, and lives in a
+temporary directory. nginx serves the backends for every benchmark (a fixed small body), so the
+proxy under test is the only Python in the request path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+from routeshift.testing.polling import until  # noqa: E402
+
+
+def ensure_tools() -> None:
+    """Install nginx and wrk with apt-get when missing (Debian)."""
+    missing = [tool for tool, path in (("nginx", "/usr/sbin/nginx"), ("wrk", None))
+               if not (shutil.which(tool) or (path and os.path.exists(path)))]
+    if not missing:
+        return
+    print(f"installing {' '.join(missing)} with apt-get", flush=True)
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    subprocess.run(sudo + ["apt-get", "update", "-q"], check=True)
+    subprocess.run(sudo + ["apt-get", "install", "-y", "-q", *missing], check=True,
+                   env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+
+
+def nginx_binary() -> str:
+    return shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 15.0) -> None:
+    def connectable():
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    until(connectable, timeout, ignore=(OSError,), description=f"port {port} accepting")
+
+
+class Process:
+    """A child process stopped by its PID."""
+
+    def __init__(self, argv: list[str], log_path: str, env: dict | None = None):
+        self.log = open(log_path, "wb")
+        self.popen = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+
+    def stop(self) -> None:
+        if self.log.closed:
+            return
+        if self.popen.poll() is None:
+            os.kill(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(5)
+        self.log.close()
+
+
+class Nginx(Process):
+    """An nginx master with its own prefix directory; ``http_block`` is the body of http {}."""
+
+    def __init__(self, workdir: str, name: str, http_block: str, workers: int = 1):
+        prefix = os.path.join(workdir, name)
+        os.makedirs(os.path.join(prefix, "logs"), exist_ok=True)
+        config = os.path.join(prefix, "nginx.conf")
+        user = "user root;\n" if os.geteuid() == 0 else ""
+        with open(config, "w") as handle:
+            handle.write(f"""{user}worker_processes {workers};
+daemon off;
+pid {prefix}/nginx.pid;
+error_log {prefix}/logs/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {prefix}/body;
+  proxy_temp_path {prefix}/proxy;
+  fastcgi_temp_path {prefix}/fastcgi;
+  uwsgi_temp_path {prefix}/uwsgi;
+  scgi_temp_path {prefix}/scgi;
+  keepalive_requests 1000000;
+{http_block}
+}}
+""")
+        super().__init__([nginx_binary(), "-p", prefix, "-c", config], os.path.join(prefix, "stdout.log"))
+
+
+def backends_block(ports: list[int]) -> str:
+    """nginx servers answering 200 with a small body, one per port, each naming itself."""
+    return "\n".join(f"  server {{ listen 127.0.0.1:{port}; location / {{ return 200 'backend-{port}\\n'; }} }}"
+                     for port in ports)
+
+
+def proxy_config(ports_and_weights: list[tuple[int, int]], extra_rules: int = 0, path: str = "/api") -> list[dict]:
+    """Gateway API objects: one route with weighted backends (one Service each) plus filler rules."""
+    documents: list[dict] = [
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "gw", "namespace": "bench"},
+         "spec": {"gatewayClassName": "routeshift", "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]}}]
+    refs = []
+    for index, (port, weight) in enumerate(ports_and_weights):
+        name = f"backend-{index}"
+        documents.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "bench"},
+                          "spec": {"ports": [{"name": "http", "port": 80}]}})
+        documents.append({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                          "metadata": {"name": f"{name}-1", "namespace": "bench",
+                                       "labels": {"kubernetes.io/service-name": name}},
+                          "addressType": "IPv4", "ports": [{"name": "http", "port": port}],
+                          "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": True}}]})
+        refs.append({"name": name, "port": 80, "weight": weight})
+    documents.append(route_document("app", [{"matches": [{"path": {"type": "PathPrefix", "value": path}}],
+                                             "backendRefs": refs}]))
+    # Filler: distinct prefixes in their own routes, never matched by the benchmark path.
+    per_route = 100
+    for start in range(0, extra_rules, per_route):
+        rules = [{"matches": [{"path": {"type": "PathPrefix", "value": f"/filler{start + i}/items"}}],
+                  "backendRefs": [{"name": "backend-0", "port": 80}]}
+                 for i in range(min(per_route, extra_rules - start))]
+        documents.append(route_document(f"filler-{start}", rules))
+    return documents
+
+
+def route_document(name: str, rules: list[dict]) -> dict:
+    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": name, "namespace": "bench"},
+            "spec": {"parentRefs": [{"name": "gw"}], "rules": rules}}
+
+
+def write_config(directory: str, name: str, documents: list[dict]) -> None:
+    path = os.path.join(directory, name)
+    with open(path + ".tmp", "w") as handle:
+        yaml.safe_dump_all(documents, handle, sort_keys=False)
+    os.replace(path + ".tmp", path)
+
+
+class GatewayProxy(Process):
+    """``python -m gateway_proxy`` on free ports, ready when /ready answers 200."""
+
+    def __init__(self, workdir: str, config_dir: str, workers: int = 1, log_level: str = "WARNING"):
+        self.port, self.admin = free_port(), free_port()
+        env = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        super().__init__([sys.executable, "-m", "gateway_proxy", "--config-dir", config_dir,
+                          "--listen", f"127.0.0.1:{self.port}", "--admin", f"127.0.0.1:{self.admin}",
+                          "--workers", str(workers), "--log-level", log_level],
+                         os.path.join(workdir, f"proxy-{self.port}.log"), env=env)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        def ready():
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/ready", timeout=1) as response:
+                return response.status == 200
+        until(ready, timeout, ignore=(OSError, urllib.error.HTTPError), description="proxy ready")
+
+
+@dataclass
+class WrkResult:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.match(r"([\d.]+)(us|ms|s)", text)
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def wrk(url: str, seconds: int, connections: int, threads: int = 1) -> WrkResult:
+    output = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency",
+                             "-H", "Host: bench.example.com", url],
+                            check=True, capture_output=True, text=True, timeout=seconds + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", output).group(1))
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", output).group(1))
+    non_2xx_match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    return WrkResult(rps, p50, p99, int(non_2xx_match.group(1)) if non_2xx_match else 0)
+
+
+def workdir(prefix: str) -> str:
+    return tempfile.mkdtemp(prefix=prefix)

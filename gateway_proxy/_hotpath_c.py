@@ -1,0 +1,1 @@
+_hotpath_py.py

@@ -1,0 +1,245 @@
+"""Compile a Config into the indexed routing table the hot path serves from.
+
+All precedence work happens here, once per reload, so a request only walks a few dict lookups
+(see :mod:`gateway_proxy._hotpath_py`). Each path bucket is sorted by the spec's order:
+method > most header matches > most query matches > oldest route > namespace/name > rule order
+> match order; across buckets exact beats regex beats prefix, and longer prefixes are tried first.
+``Compiled.describe`` renders the table as JSON for the admin ``/config`` endpoint.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from gateway_proxy import attachment, resources as r, tls
+
+_PATH_KINDS = {"Exact": 0, "RegularExpression": 1, "PathPrefix": 2}
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A routing table, the rules whose metrics the data path binds, and what /config shows."""
+
+    table: Any  # impl.HostIndex of listener HostIndex of PathTable
+    rules: tuple
+    rule_count: int
+    attached: tuple  # (Attachment, ...)
+    resolved: tuple  # ((route, rule index, problem, ((BackendRef, Resolved), ...)), ...)
+    gateways: int = 0
+    tls_table: Any = None
+    certificates: tuple = ()  # (listener hostname, cert PEM, key PEM), see gateway_proxy.tls
+
+    def describe(self) -> dict:
+        """The table as JSON, built on demand: reloads should not pay for a page nobody reads."""
+        listeners: dict[str, list] = {}
+        for item in self.attached:
+            listeners.setdefault(item.listener.hostname or "*", []).append({
+                "gateway": f"{item.gateway.meta.namespace}/{item.gateway.meta.name}",
+                "listener": item.listener.name, "port": item.listener.port,
+                "route": f"{item.route.meta.namespace}/{item.route.meta.name}",
+                "hostnames": [h or "*" for h in item.hostnames]})
+        routes: dict[str, dict] = {}
+        for route, index, problem, backends in self.resolved:
+            spec = route.rules[index]
+            routes.setdefault(f"{route.meta.namespace}/{route.meta.name}", {"rules": {}})["rules"][str(index)] = {
+                "problem": problem,
+                "matches": [{"path": {"type": m.path_kind, "value": m.path_value}, "method": m.method,
+                             "headers": len(m.headers), "queryParams": len(m.queries)} for m in spec.matches],
+                "backends": [{"namespace": res.namespace, "name": res.name, "weight": ref.weight,
+                              "status": res.status, "endpoints": [f"{host}:{port}" for host, port in res.endpoints],
+                              "reason": res.reason} for ref, res in backends],
+                "filters": sorted(name for name, value in (
+                    ("RequestHeaderModifier", spec.filters.request_headers),
+                    ("ResponseHeaderModifier", spec.filters.response_headers),
+                    ("RequestRedirect", spec.filters.redirect), ("URLRewrite", spec.filters.rewrite),
+                    ("RequestMirror", spec.filters.mirrors)) if value),
+                "timeouts": {"request": spec.request_timeout, "backendRequest": spec.backend_timeout},
+            }
+        return {"listeners": listeners, "routes": routes, "matches": self.rule_count}
+
+
+def _header_ops(impl: ModuleType, modifier: r.HeaderModifier | None):
+    if modifier is None:
+        return None
+    return impl.HeaderOps(modifier.set, modifier.add, modifier.remove)
+
+
+def _merged(rule_level: r.HeaderModifier | None, backend_level: r.HeaderModifier | None) -> r.HeaderModifier | None:
+    """One modifier doing the rule's then the backend's work (set by the backend wins)."""
+    if backend_level is None or rule_level is None:
+        return backend_level or rule_level
+    overridden = {name.lower() for name, _ in backend_level.set}
+    kept = tuple(item for item in rule_level.set if item[0].lower() not in overridden)
+    return r.HeaderModifier(kept + backend_level.set, rule_level.add + backend_level.add,
+                            rule_level.remove + backend_level.remove)
+
+
+def _backend_filter_problem(ref: r.BackendRef) -> str:
+    filters = ref.filters
+    if filters is not None and (filters.redirect or filters.rewrite or filters.mirrors or filters.unsupported):
+        return "backendRef filters other than header modifiers are not supported"
+    return ""
+
+
+def _conditions(items: tuple[r.HeaderMatch, ...]) -> tuple:
+    return tuple((item.name, item.value, re.compile(item.value) if item.kind == "RegularExpression" else None)
+                 for item in items)
+
+
+def _normalized_prefix(value: str) -> str:
+    trimmed = value.rstrip("/")
+    return trimmed or "/"
+
+
+def _rule_problem(rule: r.RouteRule) -> str:
+    """Why a rule cannot be programmed; the spec answers such rules with 500."""
+    if rule.filters.unsupported:
+        return f"unsupported filters {', '.join(rule.filters.unsupported)}"
+    for modifier in (rule.filters.redirect, rule.filters.rewrite):
+        path = modifier.path if modifier is not None else None
+        if path is not None and path.kind == "ReplacePrefixMatch":
+            if any(m.path_kind != "PathPrefix" for m in rule.matches):
+                return "ReplacePrefixMatch needs PathPrefix matches"
+    if rule.filters.redirect is not None and rule.filters.rewrite is not None:
+        return "RequestRedirect and URLRewrite together"
+    return ""
+
+
+class _Builder:
+    def __init__(self, impl: ModuleType, config: attachment.Config):
+        self.impl = impl
+        self.resolver = attachment.Resolver(config)
+        self.table = impl.HostIndex()  # every served listener: the --listen socket
+        self.tls_table = impl.HostIndex()  # HTTPS listeners only: the TLS socket
+        self.tls_seen: set[tuple] = set()
+        self.rules: dict[tuple, Any] = {}
+        self.seen: set[tuple] = set()
+        self.memo: dict[tuple, attachment.Resolved] = {}
+        self.resolved: list = []
+        self.count = 0
+
+    def resolve(self, ref: r.BackendRef, namespace: str) -> attachment.Resolved:
+        # Thousands of rules often point at the same few Services: resolve each pair once.
+        key = (ref, namespace)
+        found = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = self.resolver.resolve(ref, namespace)
+        return found
+
+    def _slot(self, index, hostname: str | None, factory):
+        if hostname is None:
+            if index.default is None:
+                index.default = factory()
+            return index.default
+        if hostname.startswith("*."):
+            bucket, hostname = index.wildcard, hostname[1:]
+        else:
+            bucket = index.exact
+        value = bucket.get(hostname)
+        if value is None:
+            value = bucket[hostname] = factory()
+        return value
+
+    def rule(self, route: r.HTTPRoute, index: int, listener: r.Listener):
+        scheme = "https" if listener.protocol == "HTTPS" else "http"
+        key = (route.meta.namespace, route.meta.name, index, listener.port, scheme)
+        built = self.rules.get(key)
+        if built is not None:
+            return built
+        spec = route.rules[index]
+        problem = _rule_problem(spec)
+        resolved = [] if problem else [self.resolve(ref, route.meta.namespace) for ref in spec.backends]
+        resolved = [attachment.Resolved(res.namespace, res.name, 500, (), _backend_filter_problem(ref))
+                    if _backend_filter_problem(ref) else res for res, ref in zip(resolved, spec.backends)]
+        backends = []
+        for res, ref in zip(resolved, spec.backends):
+            request_ops = response_ops = None
+            if ref.filters is not None:
+                request_ops = _header_ops(self.impl, _merged(spec.filters.request_headers, ref.filters.request_headers))
+                response_ops = _header_ops(self.impl, _merged(spec.filters.response_headers,
+                                                               ref.filters.response_headers))
+            backends.append(self.impl.Backend(res.namespace, res.name, res.status, res.endpoints, ref.weight,
+                                              request_ops, response_ops))
+        mirrors = []
+        for ref in spec.filters.mirrors:
+            res = self.resolve(ref, route.meta.namespace)
+            if res.status == 0:
+                mirrors.append(self.impl.Backend(res.namespace, res.name, 0, res.endpoints, 1))
+        built = self.impl.Rule(
+            route.meta.namespace, route.meta.name, index, backends, listener.port, scheme,
+            _header_ops(self.impl, spec.filters.request_headers), _header_ops(self.impl, spec.filters.response_headers),
+            None if problem else spec.filters.redirect, None if problem else spec.filters.rewrite, mirrors,
+            spec.request_timeout or 0.0, spec.backend_timeout or 0.0, route.meta.created)
+        self.rules[key] = built
+        self.resolved.append((route, index, problem, tuple(zip(spec.backends, resolved))))
+        return built
+
+    def add(self, item: attachment.Attachment) -> None:
+        self._add_to(self.table, self.seen, item)
+        if item.listener.protocol == "HTTPS":
+            # The TLS socket serves HTTPS listeners only: its own index keeps them isolated.
+            self._add_to(self.tls_table, self.tls_seen, item)
+
+    def _add_to(self, table, seen: set, item: attachment.Attachment) -> None:
+        impl = self.impl
+        route = item.route
+        listener_index = self._slot(table, item.listener.hostname, impl.HostIndex)
+        for hostname in item.hostnames:
+            dedupe = (item.listener.hostname, hostname, route.meta.namespace, route.meta.name)
+            if dedupe in seen:
+                continue
+            seen.add(dedupe)
+            paths = self._slot(listener_index, hostname, impl.PathTable)
+            for rule_index, spec in enumerate(route.rules):
+                rule = self.rule(route, rule_index, item.listener)
+                for match_index, match in enumerate(spec.matches):
+                    key = (0 if match.method else 1, -len(match.headers), -len(match.queries), route.meta.created,
+                           route.meta.namespace, route.meta.name, rule_index, match_index)
+                    kind = _PATH_KINDS[match.path_kind]
+                    value = _normalized_prefix(match.path_value) if kind == impl.PATH_PREFIX else match.path_value
+                    regex = re.compile(value) if kind == impl.PATH_REGEX else None
+                    compiled = impl.Match(rule, kind, value, regex, match.method, _conditions(match.headers),
+                                          _conditions(match.queries), key)
+                    if kind == impl.PATH_EXACT:
+                        paths.exact.setdefault(value, []).append(compiled)
+                    elif kind == impl.PATH_PREFIX:
+                        paths.prefix.setdefault(value, []).append(compiled)
+                    else:
+                        paths.regex.append(compiled)
+                    if table is self.table:
+                        self.count += 1
+
+    def finish(self) -> None:
+        for listener_index in _values(self.table) + _values(self.tls_table):
+            for paths in _values(listener_index):
+                for bucket in paths.exact.values():
+                    bucket.sort(key=_key)
+                for bucket in paths.prefix.values():
+                    bucket.sort(key=_key)
+                # Regex precedence is implementation-specific: longer patterns first, then the usual order.
+                paths.regex.sort(key=lambda m: (-len(m.path_value),) + m.key)
+
+
+def _key(match) -> tuple:
+    return match.key
+
+
+def _values(index) -> list:
+    values = list(index.exact.values()) + list(index.wildcard.values())
+    if index.default is not None:
+        values.append(index.default)
+    return values
+
+
+def compile_config(config: attachment.Config, impl: ModuleType) -> Compiled:
+    """The routing table for every served listener of every Gateway in ``config``."""
+    builder = _Builder(impl, config)
+    items = attachment.attachments(config)
+    for item in items:
+        builder.add(item)
+    builder.finish()
+    return Compiled(builder.table, tuple(builder.rules.values()), builder.count, tuple(items),
+                    tuple(builder.resolved), len(config.gateways), builder.tls_table, tls.certificates(config))

@@ -1,0 +1,363 @@
+"""One request through the proxy: route, filter, pick a backend, stream both ways, account for it.
+
+The decisions come from the hot path (:mod:`gateway_proxy.hotpath`); this module wires them to
+sockets. It is callback-driven rather than a coroutine per request: with a pooled backend
+connection a request runs start to end inside the parsers' callbacks, with no task, future or
+timeout context to create, which is most of the per-request cost a Python proxy can save. Only
+opening a new backend connection goes through the event loop. The response head is held until
+the first body bytes (or the end) so that both usually leave in one write.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import httptools
+
+from gateway_proxy import filters
+from gateway_proxy.wire import PAUSE_BODY, simple_response
+from gateway_proxy.mirroring import Mirror
+
+_random = random.random
+_clock = time.perf_counter
+_CHUNKED = b"transfer-encoding: chunked\r\n"
+_NO_BODY_STATUS = (204, 304)
+
+
+def prepare(request, parser, impl) -> None:
+    """Fill a request from its parsed head; a request that cannot be served gets ``error``."""
+    request.method = parser.get_method().decode("latin-1")
+    request.keep_alive = parser.should_keep_alive()
+    headers = impl.index_headers(request.raw_headers)
+    request.headers = headers
+    request.error = 0
+    target = request.target
+    if target[:1] == b"/":
+        question = target.find(b"?")
+        raw_path = target if question < 0 else target[:question]
+        query = b"" if question < 0 else target[question + 1:]
+        hash_at = query.find(b"#") if query else raw_path.find(b"#")
+        if hash_at >= 0:
+            if query:
+                query = query[:hash_at]
+            else:
+                raw_path = raw_path[:hash_at]
+        request.path = raw_path.decode("latin-1")
+        request.query = query.decode("latin-1")
+    elif target[:7].lower() in (b"http://", b"https:/"):
+        try:
+            url = httptools.parse_url(target)
+        except httptools.HttpParserInvalidURLError:
+            url = None
+        if url is None or not url.host:
+            request.path, request.query, request.error = "/", "", 400
+        else:
+            request.path = (url.path or b"/").decode("latin-1")
+            request.query = (url.query or b"").decode("latin-1")
+            # RFC 9112 3.2.2: an absolute-form target overrides Host.
+            headers["host"] = (url.host + (b":%d" % url.port if url.port else b"")).decode("latin-1")
+    else:
+        request.path, request.query, request.error = "/", "", 405 if request.method in ("CONNECT", "OPTIONS") else 400
+    host = headers.get("host")
+    if host is None:
+        if parser.get_http_version() != "1.0":
+            request.error = request.error or 400
+        host = ""
+    elif "," in host:
+        request.error = 400  # several Host fields
+    request.host = impl.normalize_host(host)
+    request.chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+    length = headers.get("content-length")
+    request.has_body = request.chunked or bool(length and length != "0")
+    if request.method == "CONNECT":
+        request.error = 405
+
+
+class Exchange:
+    """Sink for both directions of one proxied request; ``done`` once answered or abandoned."""
+
+    __slots__ = ("conn", "request", "rule", "backend", "match", "started", "upstream", "out_chunked", "head_sent",
+                 "held", "status", "mirrors", "keep_alive", "timer", "connecting", "done", "head", "endpoint",
+                 "retried")
+
+    def __init__(self, conn, request, rule, backend, match, started):
+        self.conn = conn
+        self.request = request
+        self.rule = rule
+        self.backend = backend
+        self.match = match
+        self.started = started
+        self.upstream = None
+        self.out_chunked = False
+        self.head_sent = False
+        self.held = None
+        self.status = 0
+        self.mirrors = ()
+        self.keep_alive = request.keep_alive
+        self.timer = None
+        self.connecting = None
+        self.done = False
+        self.head = b""
+        self.endpoint = None
+        self.retried = False
+
+    def begin(self) -> None:
+        conn = self.conn
+        request = self.request
+        rule = self.rule
+        runtime = conn.runtime
+        impl = runtime.impl
+        host = request.headers.get("host", "")
+        target = request.target.decode("latin-1") if request.target[:1] == b"/" else \
+            request.path + ("?" + request.query if request.query else "")
+        if rule.rewrite is not None:
+            if rule.rewrite.path is not None:
+                target = filters.rewrite_target(rule.rewrite, request.path, request.query, self.match.path_value,
+                                                impl.replace_prefix)
+            if rule.rewrite.hostname:
+                host = rule.rewrite.hostname
+        if request.chunked:
+            framing = _CHUNKED
+        elif "content-length" in request.headers:
+            framing = b"content-length: " + request.headers["content-length"].encode("latin-1") + b"\r\n"
+        else:
+            framing = b""
+        backend = self.backend
+        ops = backend.request_headers if backend.request_headers is not None else rule.request_headers
+        self.held = impl.request_head(request.method, target, request.raw_headers, request.headers, host, ops,
+                                      conn.peer, rule.scheme, framing)
+        if rule.mirrors:
+            self.mirrors = tuple(Mirror.start(runtime.loop, mirror.next_endpoint(), self.held, request.chunked)
+                                 for mirror in rule.mirrors if mirror.count)
+            if not request.has_body:
+                for mirror in self.mirrors:
+                    mirror.request_end()
+        # request and backendRequest both end in 504; with one attempt per request the nearer wins.
+        timeout = rule.request_timeout
+        if rule.backend_timeout and (not timeout or rule.backend_timeout < timeout):
+            timeout = rule.backend_timeout
+        if timeout:
+            self.timer = runtime.loop.call_later(timeout, self.fail, 504)
+        self.endpoint = self.backend.next_endpoint()
+        upstream = runtime.pool.take(self.endpoint)
+        if upstream is not None:
+            self.attach(upstream)
+        else:
+            self._connect()
+
+    def _connect(self) -> None:
+        runtime = self.conn.runtime
+        self.connecting = runtime.loop.create_task(runtime.pool.connect(self.endpoint))
+        self.connecting.add_done_callback(self._connected)
+
+    def _connected(self, task) -> None:
+        self.connecting = None
+        if task.cancelled():
+            return
+        error = task.exception()
+        if self.done:
+            if error is None:
+                task.result().close()
+            return
+        if error is not None:
+            self.fail(502)
+            return
+        self.attach(task.result())
+
+    def attach(self, upstream) -> None:
+        request = self.request
+        self.upstream = upstream
+        upstream.start(self, request.method == "HEAD")
+        head, self.held = self.held, None
+        self.head = head
+        if request.has_body:
+            upstream.transport.write(head)
+            for chunk in request.buffer:
+                self.request_body(chunk)
+            request.buffer = []
+            if request.complete:
+                self.request_end()
+            else:
+                request.writer = self
+                self.conn.resume_reading(PAUSE_BODY)
+        else:
+            upstream.transport.write(head)
+            upstream.request_done = True
+        if self.conn.write_paused:
+            upstream.transport.pause_reading()
+
+    # request body, client -> backend (and mirrors)
+    def request_body(self, chunk: bytes) -> None:
+        if self.request.chunked:
+            if chunk:
+                self.upstream.transport.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        else:
+            self.upstream.transport.write(chunk)
+        for mirror in self.mirrors:
+            mirror.request_body(chunk)
+
+    def request_end(self) -> None:
+        if self.request.chunked:
+            self.upstream.transport.write(b"0\r\n\r\n")
+        self.upstream.request_done = True
+        for mirror in self.mirrors:
+            mirror.request_end()
+
+    def upstream_paused(self) -> None:
+        self.conn.pause_reading(PAUSE_BODY)
+
+    def upstream_resumed(self) -> None:
+        self.conn.resume_reading(PAUSE_BODY)
+
+    # response, backend -> client
+    def response_head(self, status: int, reason: bytes, raw: list) -> None:
+        impl = self.conn.runtime.impl
+        headers = impl.index_headers(raw)
+        request = self.request
+        length = headers.get("content-length")
+        if request.method == "HEAD" or status in _NO_BODY_STATUS:
+            framing = b"content-length: " + length.encode("latin-1") + b"\r\n" if length and status != 204 else b""
+        elif length is not None and "chunked" not in headers.get("transfer-encoding", "").lower():
+            framing = b"content-length: " + length.encode("latin-1") + b"\r\n"
+        elif self.conn.parser.get_http_version() == "1.1":
+            framing = _CHUNKED
+            self.out_chunked = True
+        else:
+            framing = b""
+            self.keep_alive = False  # an HTTP/1.0 client reads this body until close
+        self.status = status
+        self.head_sent = True
+        ops = self.backend.response_headers
+        if ops is None:
+            ops = self.rule.response_headers
+        self.held = impl.response_head(status, reason or b"OK", raw, headers, ops, framing, self.keep_alive)
+
+    def response_body(self, chunk: bytes) -> None:
+        if self.out_chunked:
+            chunk = b"%x\r\n%s\r\n" % (len(chunk), chunk)
+        held = self.held
+        if held is not None:
+            self.held = None
+            chunk = held + chunk
+        self.conn.write(chunk)
+
+    def response_end(self) -> None:
+        tail = b"0\r\n\r\n" if self.out_chunked else b""
+        held = self.held
+        if held is not None:
+            self.held = None
+            tail = held + tail
+        if tail:
+            self.conn.write(tail)
+
+    def upstream_done(self, ok: bool) -> None:
+        """The backend's response ended; ``ok`` is False when it was cut short."""
+        if self.done:
+            return
+        if not ok:
+            if not self.head_sent:
+                self.fail(502)
+                return
+            self.keep_alive = False
+        self.done = True
+        if self.timer is not None:
+            self.timer.cancel()
+        self.request.writer = None
+        upstream, self.upstream = self.upstream, None
+        if upstream is not None:
+            upstream.release()
+        self.conn.finished(self.request, self.keep_alive)
+        self.backend.metrics.observe(self.status, _clock() - self.started)
+
+    def upstream_failed(self, error: Exception) -> None:
+        """No response head came. A pooled connection the backend closed while idle is the usual
+        cause; a request without body is sent once more on a fresh connection, anything else is 502."""
+        upstream = self.upstream
+        if (not self.retried and upstream is not None and upstream.reused and not self.request.has_body
+                and not self.done):
+            self.retried = True
+            self.upstream = None
+            self.held = self.head
+            self._connect()
+            return
+        self.fail(502)
+
+    def client_paused(self) -> None:
+        if self.upstream is not None and not self.upstream.closed:
+            self.upstream.transport.pause_reading()
+
+    def client_resumed(self) -> None:
+        if self.upstream is not None and not self.upstream.closed:
+            self.upstream.transport.resume_reading()
+
+    def fail(self, status: int) -> None:
+        """502 or 504 when nothing was sent yet; otherwise closing is the only honest signal left."""
+        if self.done:
+            return
+        self.abort()
+        conn = self.conn
+        if self.head_sent:
+            conn.close()
+        else:
+            self.status = status
+            conn.write(simple_response(status, self.request.keep_alive))
+            conn.finished(self.request, self.request.keep_alive)
+        self.backend.metrics.observe(status, _clock() - self.started)
+
+    def abort(self) -> None:
+        """Stop everything this exchange holds: timer, connect attempt, backend connection."""
+        self.done = True
+        self.held = None
+        self.request.writer = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.connecting is not None:
+            self.connecting.cancel()
+            self.connecting = None
+        if self.upstream is not None:
+            self.upstream.close()
+            self.upstream = None
+
+
+def handle(conn, request) -> None:
+    """Serve one request; ends with ``conn.finished`` or a closed connection, now or from callbacks."""
+    runtime = conn.runtime
+    started = _clock()
+    if request.error:
+        conn.write(simple_response(request.error, False))
+        conn.finished(request, False)
+        return
+    impl = runtime.impl
+    compiled = runtime.compiled
+    if compiled is None:
+        conn.write(simple_response(503, request.keep_alive))
+        conn.finished(request, request.keep_alive)
+        return
+    table = compiled.tls_table if conn.tls else compiled.table
+    match = impl.route(table, request.host, request.method, request.path, request.query, request.headers)
+    if match is None:
+        conn.write(simple_response(404, request.keep_alive))
+        conn.finished(request, request.keep_alive)
+        runtime.metrics.unrouted.observe(404, _clock() - started)
+        return
+    rule = match.rule
+    if rule.redirect is not None:
+        where = filters.location(rule.redirect, rule.scheme, rule.listener_port, request.host, request.path,
+                                 request.query, match.path_value, impl.replace_prefix)
+        conn.write(simple_response(rule.redirect.status, request.keep_alive,
+                                   b"location: " + where.encode("latin-1") + b"\r\n"))
+        conn.finished(request, request.keep_alive)
+        rule.metrics.observe(rule.redirect.status, _clock() - started)
+        return
+    backend = impl.pick_backend(rule, _random())
+    if backend is None or backend.status:
+        status = 500 if backend is None else backend.status
+        conn.write(simple_response(status, request.keep_alive))
+        conn.finished(request, request.keep_alive)
+        (rule.metrics if backend is None else backend.metrics).observe(status, _clock() - started)
+        return
+    exchange = Exchange(conn, request, rule, backend, match, started)
+    conn.running = exchange  # before begin: the connection must be able to abort it from here on
+    exchange.begin()

@@ -1,0 +1,190 @@
+"""The proxy's ``--kubernetes`` mode: serve what the API says, and say so in the API's status.
+
+Watches every kind routing depends on, and after each burst of events rebuilds the Config
+of the Gateways whose GatewayClass names our controller, installs its compiled table into
+the running :class:`~gateway_proxy.serving.Runtime` (only when it changed), then plans the
+status writes that report it. The order matters to the canary controller: a route's
+``Accepted=True`` for a generation is written only after that generation serves.
+
+Bursts are coalesced: a rebuild starts once events have been quiet for ``quiet`` seconds, and
+at most ``max_delay`` after the first one, so an ``kubectl apply`` of many objects costs one
+compile while a lone weight patch is live within milliseconds (DESIGN.md section 7: p99 under
+100 ms). Nothing is installed before every kind has been listed once: a table built from
+routes without their Services would answer 500 and report BackendNotFound for a moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import time
+
+import aiohttp
+
+from gateway_proxy import compiling, kube_catalog, kube_client, kube_conditions, kube_status
+from gateway_proxy.kube_status_writer import StatusWriter
+from gateway_proxy.kube_watching import Key, Kind, Watcher
+
+logger = logging.getLogger("gateway_proxy")
+
+CONTROLLER = kube_status.CONTROLLER
+QUIET = 0.005
+MAX_DELAY = 0.02
+RETRY_DELAY = 0.2
+WATCH_TIMEOUT = 300
+
+
+class KubernetesMode:
+    """One proxy's view of the cluster; :meth:`run` until ``stop`` is set."""
+
+    def __init__(self, runtime, client: kube_client.KubeClient, *, controller: str = CONTROLLER,
+                 quiet: float = QUIET, max_delay: float = MAX_DELAY, watch_timeout: int = WATCH_TIMEOUT,
+                 write_status: bool = True, ready: asyncio.Event | None = None):
+        self.runtime = runtime
+        self.client = client
+        self.controller = controller
+        self.quiet = quiet
+        self.max_delay = max_delay
+        self.watch_timeout = watch_timeout
+        self.write_status = write_status
+        self.ready = ready if ready is not None else asyncio.Event()
+        self.catalog = kube_catalog.Catalog()
+        self.watchers: dict[Kind, Watcher] = {}
+        self.writer = StatusWriter(client, self.watchers, controller, self._retry_later)
+        self.installs = 0
+        self._config = None
+        self._built: tuple | None = None  # (catalog revision, build() result)
+        self._memo = kube_status.RouteMemo()
+        self._dirty = asyncio.Event()
+        self._busy = False
+
+    @property
+    def idle(self) -> bool:
+        """No event waiting, no rebuild running, no status write pending or in flight."""
+        return not self._dirty.is_set() and not self._busy and self.writer.idle
+
+    def _changed(self, watcher: Watcher, keys: set[Key] | None) -> None:
+        if keys is None or keys:
+            self.catalog.update(watcher, keys)
+        self._dirty.set()
+
+    def _retry_later(self) -> None:
+        asyncio.get_running_loop().call_later(RETRY_DELAY, self._dirty.set)
+
+    async def _kinds(self, stop: asyncio.Event) -> tuple[Kind, ...]:
+        """The base kinds, plus ReferenceGrant v1 where the API serves it (v1.3+ CRDs)."""
+        failures = 0
+        while True:
+            try:
+                served = await self.client.served_resources(kube_catalog.GATEWAY, "v1")
+            except (kube_client.ApiError, aiohttp.ClientError, OSError, asyncio.TimeoutError) as error:
+                message = f"API discovery failed: {error!r}"
+                self.runtime.errors = {"kubernetes": message}
+                delay = min(0.05 * 2 ** failures, 5.0)
+                failures += 1
+                logger.warning("gateway_proxy: %s; retrying in %.2fs", message, delay)
+                if await kube_client.sleep_or_stop(stop, delay):
+                    return ()
+                continue
+            extra = (kube_catalog.GRANTS_V1,) if "referencegrants" in served else ()
+            return kube_catalog.BASE_KINDS + extra
+
+    async def run(self, stop: asyncio.Event) -> None:
+        kinds = await self._kinds(stop)
+        if stop.is_set():
+            return
+        for kind in kinds:
+            self.watchers[kind] = Watcher(self.client, kind, self._changed, timeout_seconds=self.watch_timeout)
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(watcher.run(), name=f"watch {kind.label}") for kind, watcher in self.watchers.items()]
+        if self.write_status:
+            tasks.append(loop.create_task(self.writer.run(), name="status writer"))
+        stopper = loop.create_task(self._wake_on(stop))
+        try:
+            while not stop.is_set():
+                await self._dirty.wait()
+                if stop.is_set():
+                    return
+                self._busy = True
+                try:
+                    await self._coalesce(loop)
+                    if all(watcher.synced.is_set() for watcher in self.watchers.values()):
+                        await self.sync()
+                    else:
+                        self.runtime.errors = self._watch_errors()
+                finally:
+                    self._busy = False
+        finally:
+            stopper.cancel()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(stopper, *tasks, return_exceptions=True)
+
+    async def _wake_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._dirty.set()
+
+    async def _coalesce(self, loop: asyncio.AbstractEventLoop) -> None:
+        deadline = loop.time() + self.max_delay
+        while True:
+            self._dirty.clear()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            try:
+                await asyncio.wait_for(self._dirty.wait(), min(self.quiet, remaining))
+            except TimeoutError:
+                return
+
+    def _watch_errors(self) -> dict[str, str]:
+        return {f"watch {kind.label}": watcher.error for kind, watcher in self.watchers.items() if watcher.error}
+
+    async def sync(self) -> None:
+        """Install the current snapshot if it changed, publish errors, plan status writes."""
+        if self._built is None or self._built[0] != self.catalog.revision:
+            self._built = (self.catalog.revision, self.catalog.build(self.controller))
+        config, classes, rejected, errors = self._built[1]
+        errors = dict(errors)
+        errors.update(self._watch_errors())
+        errors.update(self.writer.errors)
+        if config != self._config:
+            started = time.perf_counter()
+            try:
+                compiled = await asyncio.get_running_loop().run_in_executor(
+                    None, compiling.compile_config, config, self.runtime.impl)
+            except Exception as error:  # a compile bug must not stop the watch; report it like a bad object
+                self.runtime.errors = dict(errors, config=f"cannot compile: {error!r}")
+                logger.exception("gateway_proxy: config could not be compiled")
+                return
+            self.runtime.install(compiled)
+            self._config = config
+            self.installs += 1
+            self.ready.set()
+            logger.info("gateway_proxy: config from the API loaded: %d gateways, %d routes, %d matches in %.1f ms",
+                        len(config.gateways), len(config.routes), compiled.rule_count,
+                        (time.perf_counter() - started) * 1000)
+        if errors != self.runtime.errors:
+            for source, message in errors.items():
+                if source not in self.runtime.errors:
+                    logger.error("gateway_proxy: %s", message)
+        self.runtime.errors = errors
+        if not self.write_status:
+            return
+        statuses = kube_status.compute(self._config, classes, self.controller, rejected, self._memo)
+        self.writer.plan(statuses, kube_conditions.timestamp(datetime.datetime.now(datetime.timezone.utc)))
+
+
+async def run_kubernetes(runtime, *, kubeconfig: str | None, stop: asyncio.Event,
+                         controller_name: str = CONTROLLER, write_status: bool = True,
+                         ready: asyncio.Event | None = None) -> None:
+    """Keep ``runtime`` serving the Gateways of ``controller_name``'s classes until ``stop`` is set.
+
+    ``kubeconfig`` None means in-cluster when in a Pod, else $KUBECONFIG or ~/.kube/config. With
+    several worker processes, let only one of them write status (``write_status``). ``ready``
+    is set once the first table from the API is installed (bind the data socket after it).
+    """
+    client = kube_client.KubeClient.from_kubeconfig(kubeconfig)
+    async with client:
+        await KubernetesMode(runtime, client, controller=controller_name, write_status=write_status,
+                             ready=ready).run(stop)

@@ -1,0 +1,99 @@
+"""RequestMirror: send a copy of the request to other backends, fire and forget.
+
+The client only ever sees the primary response, so a mirror must never slow it down or fail
+it: each mirror has its own connection, buffers at most ``MAX_BUFFER`` bytes of body while it
+connects or while its backend reads slowly, and is simply dropped past that or on any error.
+Mirror responses are read and discarded, and the connection closed once one has arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httptools
+
+MAX_BUFFER = 1024 * 1024
+MIRROR_DEADLINE = 30.0
+
+
+class Mirror(asyncio.Protocol):
+    """One mirrored request; receives the same body chunks as the primary."""
+
+    __slots__ = ("transport", "pending", "size", "dead", "parser", "chunked", "ended", "timer")
+
+    def __init__(self, head: bytes, chunked: bool):
+        self.transport = None
+        self.pending = [head]
+        self.size = len(head)
+        self.dead = False
+        self.chunked = chunked
+        self.ended = False
+        self.parser = httptools.HttpResponseParser(self)
+        self.timer = None
+
+    @classmethod
+    def start(cls, loop, endpoint: tuple[str, int], head: bytes, chunked: bool) -> "Mirror":
+        mirror = cls(head, chunked)
+        loop.create_task(mirror._connect(loop, endpoint))
+        return mirror
+
+    async def _connect(self, loop, endpoint):
+        try:
+            await loop.create_connection(lambda: self, endpoint[0], endpoint[1])
+        except OSError:
+            self.dead = True
+
+    def connection_made(self, transport):
+        if self.dead:
+            transport.close()
+            return
+        self.transport = transport
+        self.timer = asyncio.get_running_loop().call_later(MIRROR_DEADLINE, self.drop)
+        transport.writelines(self.pending)
+        self.pending = []
+
+    def _send(self, data: bytes):
+        if self.dead:
+            return
+        if self.transport is None:
+            self.size += len(data)
+            if self.size > MAX_BUFFER:
+                self.drop()
+            else:
+                self.pending.append(data)
+            return
+        if self.transport.get_write_buffer_size() > MAX_BUFFER:
+            self.drop()
+            return
+        self.transport.write(data)
+
+    def request_body(self, chunk: bytes):
+        if chunk:
+            self._send(b"%x\r\n%s\r\n" % (len(chunk), chunk) if self.chunked else chunk)
+
+    def request_end(self):
+        if self.chunked:
+            self._send(b"0\r\n\r\n")
+
+    def data_received(self, data):
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.drop()
+
+    def on_message_complete(self):
+        self.drop()
+
+    def connection_lost(self, exc):
+        self.dead = True
+        if self.timer is not None:
+            self.timer.cancel()
+
+    def drop(self):
+        self.dead = True
+        self.pending = []
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.transport is not None:
+            self.transport.close()

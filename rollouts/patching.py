@@ -1,0 +1,183 @@
+"""Kubernetes API I/O for the controller: read routes and Services, patch routes and Canary status.
+
+Thin on purpose: everything that decides *what* to write lives in the pure modules. What
+this module adds is the write discipline the design asks for: a route patch is a JSON
+patch computed from the route as just read, whose first operation tests
+``/metadata/resourceVersion``; when someone else wrote in between (409, or 422 from the
+failed ``test``), it re-reads the route, re-computes the patch from the fresh copy and
+tries again, so no concurrent edit is overwritten and no update of ours is lost.
+
+It speaks HTTP with aiohttp (already the operator's stack through kopf) and takes its
+credentials from the ``kubernetes`` package's kubeconfig/in-cluster loaders, so every
+authentication method those support works here too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import ssl
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import aiohttp
+
+from rollouts import errors, model, routes
+
+logger = logging.getLogger(__name__)
+
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Connection:
+    """Where the API server is and how to authenticate to it."""
+
+    server: str
+    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    ssl: ssl.SSLContext | bool = True
+
+    @classmethod
+    def from_environment(cls, kubeconfig: str | None = None, context: str | None = None) -> Connection:
+        """In-cluster service account when available, else the kubeconfig (KUBECONFIG or ~/.kube/config)."""
+        from kubernetes import client, config  # only for its credential loaders
+
+        configuration = client.Configuration()
+        try:
+            if kubeconfig is not None:
+                raise config.ConfigException("an explicit kubeconfig wins over in-cluster credentials")
+            config.load_incluster_config(client_configuration=configuration)
+        except config.ConfigException:
+            config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
+        headers = {}
+        token = configuration.get_api_key_with_prefix("authorization") or configuration.get_api_key_with_prefix(
+            "BearerToken")
+        if token:
+            headers["Authorization"] = token
+        context_ssl: ssl.SSLContext | bool = True
+        if configuration.host.startswith("https"):
+            context_ssl = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
+            if configuration.cert_file:
+                context_ssl.load_cert_chain(configuration.cert_file, configuration.key_file)
+            if not configuration.verify_ssl:
+                context_ssl.check_hostname = False
+                context_ssl.verify_mode = ssl.CERT_NONE
+        return cls(server=configuration.host.rstrip("/"), headers=headers, ssl=context_ssl)
+
+
+@dataclasses.dataclass(frozen=True)
+class RouteWrite:
+    """The outcome of one route update: whether anything changed and how many tries it took."""
+
+    route: dict[str, Any] | None
+    written: bool
+    attempts: int
+
+
+def route_path(namespace: str, name: str) -> str:
+    return (f"/apis/{routes.GATEWAY_GROUP}/{routes.HTTPROUTE_VERSION}/namespaces/{namespace}/"
+            f"{routes.HTTPROUTE_PLURAL}/{name}")
+
+
+def canary_path(namespace: str, name: str) -> str:
+    return f"/apis/{model.GROUP}/{model.VERSION}/namespaces/{namespace}/{model.PLURAL}/{name}"
+
+
+class Cluster:
+    """An API client bound to one event loop (created lazily inside it)."""
+
+    def __init__(self, connection: Connection, *, conflict_retries: int = 10, timeout: float = 30.0):
+        self.connection = connection
+        self.conflict_retries = conflict_retries
+        self.timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                base_url=self.connection.server,
+                headers=dict(self.connection.headers),
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                connector=aiohttp.TCPConnector(ssl=self.connection.ssl, limit=64),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def request(self, method: str, path: str, *, body: Any = None, content_type: str | None = None) -> Any:
+        """One API call; returns the decoded JSON or raises an :mod:`rollouts.errors` error."""
+        headers = {"Content-Type": content_type} if content_type else {}
+        data = None if body is None else json.dumps(body)
+        try:
+            async with self._http().request(method, path, data=data, headers=headers) as response:
+                text = await response.text()
+                if response.status >= 400:
+                    try:
+                        detail = json.loads(text)
+                        message, reason = detail.get("message", text), detail.get("reason", "")
+                    except ValueError:
+                        message, reason = text, ""
+                    raise errors.from_status(response.status, f"{method} {path}: {message}", reason)
+                return json.loads(text) if text else None
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raise errors.Unavailable(None, f"{method} {path}: {type(error).__name__}: {error}") from error
+
+    async def get(self, path: str) -> dict[str, Any] | None:
+        try:
+            return await self.request("GET", path)
+        except errors.NotFound:
+            return None
+
+    async def get_route(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return await self.get(route_path(namespace, name))
+
+    async def service_exists(self, namespace: str, name: str) -> bool:
+        return await self.get(f"/api/v1/namespaces/{namespace}/services/{name}") is not None
+
+    async def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
+        """A Secret's data, base64-decoded."""
+        import base64
+
+        secret = await self.get(f"/api/v1/namespaces/{namespace}/secrets/{name}")
+        if secret is None:
+            return None
+        return {key: base64.b64decode(value).decode("utf-8") for key, value in (secret.get("data") or {}).items()}
+
+    async def update_route(self, namespace: str, name: str,
+                           plan: Callable[[dict[str, Any]], list[dict[str, Any]]]) -> RouteWrite:
+        """Read the route, ``plan`` a JSON patch from it, apply it; on a conflict start over.
+
+        ``plan`` is called with every fresh copy, so a concurrent edit by someone else is
+        kept and our change is re-derived on top of it.
+        """
+        path = route_path(namespace, name)
+        for attempt in range(1, self.conflict_retries + 2):
+            route = await self.get(path)
+            if route is None:
+                return RouteWrite(None, False, attempt)
+            ops = plan(route)
+            if not ops:
+                return RouteWrite(route, False, attempt)
+            try:
+                patched = await self.request("PATCH", path, body=ops, content_type=JSON_PATCH)
+                return RouteWrite(patched, True, attempt)
+            except errors.ApiError as error:
+                # 422 here can only be our resourceVersion test failing: the ops are built
+                # from the route as read, so they are otherwise valid.
+                if not (isinstance(error, errors.Conflict) or error.status == 422):
+                    raise
+                logger.info("route %s/%s changed under us (%s); re-reading, attempt %d",
+                            namespace, name, error.status, attempt)
+                await asyncio.sleep(min(0.05 * attempt, 0.5))
+        raise errors.Conflict(409, f"route {namespace}/{name}: still conflicting after {self.conflict_retries} retries")
+
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any]:
+        """Write the Canary status in one merge patch to the status subresource."""
+        return await self.request("PATCH", canary_path(namespace, name) + "/status", body={"status": status},
+                                  content_type=MERGE_PATCH)

@@ -1,0 +1,272 @@
+"""One reconciliation of one Canary: observe, decide, act, write status, then announce.
+
+This is the impure shell around ``machine.decide``, kept free of kopf so that the kopf
+module stays a thin wiring layer and this sequence reads top to bottom:
+
+1. gather observations (routes, Services, gate webhooks and analysis when due);
+2. ``decide``;
+3. apply the route writes (each a resourceVersion-guarded JSON patch, retried on conflict);
+4. write the status in one merge patch, only when it changed;
+5. emit Events, metrics and notification webhooks.
+
+Routes are written before the status: if the process dies in between, the next
+controller sees the route one step ahead and the state machine resumes there instead of
+lowering the weight (``machine._catch_up``). Events come last so that nothing is
+announced that was not recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import pydantic
+
+import analysis
+from rollouts import actions, errors, machine, metrics, model, patching, routes
+from rollouts.observations import GateOutcome, Observations
+
+logger = logging.getLogger(__name__)
+
+EmitFn = Callable[[str, str, str], None]  # (type, reason, message) -> posts a Kubernetes Event
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+@dataclasses.dataclass
+class Controller:
+    """Everything a reconciliation needs besides the Canary; one per operator process."""
+
+    cluster: patching.Cluster
+    metrics: metrics.Metrics = dataclasses.field(default_factory=metrics.Metrics)
+    evaluate: Callable[..., Awaitable[tuple[analysis.IntervalVerdict, analysis.AnalysisState]]] = (
+        analysis.evaluate_interval)
+    call_webhook: Callable[..., Awaitable[analysis.WebhookOutcome]] = analysis.call_webhook
+    prometheus_url: str | None = None
+    poll_interval: float = 5.0
+    metrics_host: str = "0.0.0.0"
+    metrics_port: int | None = None  # None: do not serve /metrics (tests that read Metrics directly)
+    served_port: int | None = None  # the port /metrics is bound to once serving (0 above picks one)
+    clock: Callable[[], datetime.datetime] = _utcnow
+    background: set[asyncio.Task[Any]] = dataclasses.field(default_factory=set)
+
+
+@dataclasses.dataclass(frozen=True)
+class CanaryObject:
+    """The parts of a Canary body the controller reads."""
+
+    namespace: str
+    name: str
+    generation: int
+    spec: Mapping[str, Any]
+    annotations: Mapping[str, str]
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> CanaryObject:
+        meta = body.get("metadata") or {}
+        return cls(namespace=meta.get("namespace", "default"), name=meta["name"],
+                   generation=int(meta.get("generation") or 1), spec=dict(body.get("spec") or {}),
+                   annotations=dict(meta.get("annotations") or {}))
+
+
+async def reconcile(controller: Controller, canary: CanaryObject, status: model.CanaryStatus, *,
+                    emit: EmitFn, deleting: bool = False) -> model.CanaryStatus:
+    """Run one observe-decide-act cycle; return the status now stored."""
+    now = controller.clock()
+    started = asyncio.get_running_loop().time()
+    try:
+        spec = model.parse_spec(dict(canary.spec))
+    except pydantic.ValidationError as error:
+        if deleting:
+            return status.model_copy(update={"phase": model.Phase.TERMINATED})
+        decision = machine.reject(status, _summary(error), generation=canary.generation, now=now)
+        spec = None
+    else:
+        if not deleting and machine.quiet(spec, status, generation=canary.generation,
+                                          annotations=canary.annotations):
+            return status
+        observed = await observe(controller, canary, spec, status, now=now, deleting=deleting)
+        decision = machine.decide(spec, status, observed, now=now)
+        await _write_routes(controller, canary, decision.actions)
+    if model.dump_status(decision.status) != model.dump_status(status):
+        await controller.cluster.patch_status(canary.namespace, canary.name, model.dump_status(decision.status))
+    _announce(controller, canary, spec, decision, emit)
+    controller.metrics.reconcile.observe(asyncio.get_running_loop().time() - started)
+    return decision.status
+
+
+async def observe(controller: Controller, canary: CanaryObject, spec: model.CanarySpec,
+                  status: model.CanaryStatus, *, now: datetime.datetime, deleting: bool) -> Observations:
+    """Everything decide needs, fetched concurrently."""
+    cluster = controller.cluster
+    refs = spec.routes(canary.namespace)
+    fetched = await asyncio.gather(*(cluster.get_route(ns, name) for ns, name in refs))
+    observed = tuple(
+        routes.observe(route, namespace=ns, name=name, stable=spec.stable, canary=spec.canary, owner=canary.name)
+        for (ns, name), route in zip(refs, fetched)
+    )
+    backend_ns = refs[0][0]
+    backends = [(b.namespace or backend_ns, b.name) for b in (spec.stable, spec.canary)]
+    exists = await asyncio.gather(*(cluster.service_exists(ns, name) for ns, name in backends))
+    missing = tuple(f"{ns}/{name}" for (ns, name), found in zip(backends, exists) if not found)
+    gates: tuple[GateOutcome, ...] = ()
+    verdict = state = None
+    if not deleting:
+        gates = await _call_gates(controller, canary, spec, status, now)
+        if machine.analysis_due(spec, status, now):
+            verdict, state = await _analyse(controller, canary, spec, status, refs[0], now)
+    return Observations(generation=canary.generation, routes=observed, annotations=canary.annotations,
+                        missing_services=missing, verdict=verdict, analysis_state=state, gates=gates,
+                        deleting=deleting)
+
+
+def _payload(canary: CanaryObject, status: model.CanaryStatus, **extra: Any) -> dict[str, Any]:
+    return {"name": canary.name, "namespace": canary.namespace, "phase": status.phase.value,
+            "weight": status.weights.canary if status.weights else 0, "step": status.step,
+            "release": status.release, **extra}
+
+
+async def _secret(controller: Controller, namespace: str, ref: analysis.SecretKeyRef | None) -> str | None:
+    if ref is None:
+        return None
+    data = await controller.cluster.read_secret(namespace, ref.name)
+    return (data or {}).get(ref.key)
+
+
+async def _call_gates(controller: Controller, canary: CanaryObject, spec: model.CanarySpec,
+                      status: model.CanaryStatus, now: datetime.datetime) -> tuple[GateOutcome, ...]:
+    hooks = machine.gates_due(spec, status, now)
+
+    async def call(hook: analysis.WebhookSpec) -> GateOutcome:
+        secret = await _secret(controller, canary.namespace, hook.secret_ref)
+        outcome = await controller.call_webhook(hook, _payload(canary, status), secret=secret)
+        return GateOutcome(name=hook.name, type=hook.type.value, ok=outcome.ok, reason=outcome.reason)
+
+    return tuple(await asyncio.gather(*(call(hook) for hook in hooks)))
+
+
+async def _analyse(controller: Controller, canary: CanaryObject, spec: model.CanarySpec, status: model.CanaryStatus,
+                   route: tuple[str, str], now: datetime.datetime):
+    assert spec.analysis is not None
+    target = analysis.Target(namespace=route[0], route=route[1], stable_backend=spec.stable.name,
+                             canary_backend=spec.canary.name,
+                             backend_namespace=spec.canary.namespace or route[0])
+    state = status.analysis_state or analysis.AnalysisState()
+    try:
+        provider = await _provider(controller, canary, spec.analysis.provider)
+        templates = await _templates(controller, canary, spec.analysis)
+    except (errors.RolloutsError, analysis.AnalysisError, ValueError) as error:
+        return analysis.IntervalVerdict(analysis.Verdict.ERROR, f"cannot query metrics: {error}"), state
+    try:
+        return await controller.evaluate(spec.analysis, target, state, now=now, provider=provider,
+                                         templates=templates)
+    finally:
+        close = getattr(provider, "aclose", None)
+        if close is not None:
+            await close()
+
+
+class _NoProvider:
+    """Stands in when no Prometheus is configured: every query is an Error verdict, never a rollback."""
+
+    async def query(self, promql: str, *, at: datetime.datetime) -> float:
+        raise analysis.ProviderUnavailable("no Prometheus configured (controller --prometheus-url or spec.analysis.provider)")
+
+    async def query_range(self, promql: str, *, start: datetime.datetime, end: datetime.datetime,
+                          step: float) -> list[float]:
+        return [await self.query(promql, at=end)]
+
+
+async def _provider(controller: Controller, canary: CanaryObject, provider: analysis.ProviderSpec | None):
+    if provider is None:
+        if controller.prometheus_url is None:
+            return _NoProvider()
+        return analysis.PrometheusProvider(analysis.PrometheusConfig(address=controller.prometheus_url))
+    # PrometheusConfig.from_spec reads secrets synchronously: fetch the referenced ones first.
+    needed: dict[tuple[str, str], str] = {}
+    refs = [provider.bearer_token_secret_ref]
+    if provider.tls is not None:
+        refs += [provider.tls.ca_secret_ref, provider.tls.cert_secret_ref, provider.tls.key_secret_ref]
+    basic = getattr(provider, "basic_auth_secret_name", None)
+    if basic:
+        refs += [analysis.SecretKeyRef(name=basic, key="username"), analysis.SecretKeyRef(name=basic, key="password")]
+    for ref in refs:
+        if ref is not None:
+            value = await _secret(controller, canary.namespace, ref)
+            if value is None:
+                raise ValueError(f"secret {ref.name}/{ref.key} not found")
+            needed[(ref.name, ref.key)] = value
+    config = analysis.PrometheusConfig.from_spec(provider, lambda ref: needed[(ref.name, ref.key)])
+    return analysis.PrometheusProvider(config)
+
+
+async def _templates(controller: Controller, canary: CanaryObject,
+                     spec: analysis.AnalysisSpec) -> dict[str, analysis.MetricTemplate]:
+    found = {}
+    for metric in spec.metrics:
+        ref = metric.template_ref
+        if ref is None:
+            continue
+        namespace = ref.namespace or canary.namespace
+        obj = await controller.cluster.get(f"/apis/{model.GROUP}/{model.VERSION}/namespaces/{namespace}/"
+                                           f"metrictemplates/{ref.name}")
+        if obj is not None:
+            found[f"{namespace}/{ref.name}"] = analysis.MetricTemplate.model_validate(obj.get("spec") or {})
+    return found
+
+
+async def _write_routes(controller: Controller, canary: CanaryObject, decided: tuple[actions.Action, ...]) -> None:
+    for action in decided:
+        if not isinstance(action, actions.SetRouteWeights):
+            continue
+        write = await controller.cluster.update_route(
+            action.namespace, action.name, lambda route, a=action: routes.patch(route, a, owner=canary.name))
+        if write.attempts > 1:
+            controller.metrics.route_conflicts.labels(canary.namespace, canary.name).inc(write.attempts - 1)
+        logger.info("canary %s/%s: route %s/%s %s (stable %d%%, canary %d%%, attempts %d)", canary.namespace,
+                    canary.name, action.namespace, action.name, "patched" if write.written else "already right",
+                    action.stable_weight, action.canary_weight, write.attempts)
+
+
+def _announce(controller: Controller, canary: CanaryObject, spec: model.CanarySpec | None,
+              decision: machine.Decision, emit: EmitFn) -> None:
+    status = decision.status
+    for action in decision.actions:
+        match action:
+            case actions.RecordEvent(type=kind, reason=reason, message=message):
+                emit(kind.value, reason, message)
+                logger.info("canary %s/%s: %s: %s", canary.namespace, canary.name, reason, message,
+                            extra={"canary": f"{canary.namespace}/{canary.name}", "phase": status.phase.value,
+                                   "step": status.step, "reason": reason})
+            case actions.RecordVerdict(verdict=verdict):
+                controller.metrics.record_verdict(canary.namespace, canary.name, verdict)
+            case actions.RecordRolloutResult(result=result, duration_seconds=seconds):
+                controller.metrics.record_result(canary.namespace, canary.name, result, seconds)
+            case actions.CallWebhook(hook=hook, payload=payload):
+                task = asyncio.create_task(_notify(controller, canary, hook, {**_payload(canary, status), **payload}))
+                controller.background.add(task)
+                task.add_done_callback(controller.background.discard)
+    if spec is not None:
+        controller.metrics.observe_status(canary.namespace, canary.name, status, spec.stable.name, spec.canary.name)
+
+
+async def _notify(controller: Controller, canary: CanaryObject, hook: analysis.WebhookSpec,
+                  payload: dict[str, Any]) -> None:
+    secret = await _secret(controller, canary.namespace, hook.secret_ref)
+    outcome = await controller.call_webhook(hook, payload, secret=secret)
+    log = logger.info if outcome.ok else logger.warning
+    log("canary %s/%s: %s webhook %s: %s", canary.namespace, canary.name, hook.type.value, hook.name, outcome.reason)
+
+
+def _summary(error: pydantic.ValidationError) -> str:
+    parts = []
+    for problem in error.errors()[:3]:
+        where = ".".join(str(p) for p in problem["loc"])
+        parts.append(f"{where}: {problem['msg']}" if where else problem["msg"])
+    return "; ".join(parts)

@@ -1,0 +1,105 @@
+"""The demo's scenarios: which releases are rolled out, how each behaves, how each must end.
+
+A scenario is data: a strategy, an analysis, the load, and a list of releases. Each
+release is deployed to the idle app (the demo's stand-in for a new image), then started
+the way a pipeline would, with one patch of the Canary, and must end as expected:
+healthy releases promoted, faulty ones rolled back by analysis. Intervals scale with
+``--speed`` so CI can run the same scenarios faster.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+
+class Outcome(str, enum.Enum):
+    PROMOTED = "promoted"
+    ROLLED_BACK = "rolled back"
+
+
+@dataclasses.dataclass(frozen=True)
+class Release:
+    """One release: what the new version does and how its rollout must end."""
+
+    version: str
+    expect: Outcome
+    error_rate: float = 0.0
+    latency_ms: float = 0.0
+
+    @property
+    def description(self) -> str:
+        faults = []
+        if self.error_rate:
+            faults.append(f"{self.error_rate:.0%} errors")
+        if self.latency_ms:
+            faults.append(f"+{self.latency_ms:.0f} ms latency")
+        return f"{self.version} ({', '.join(faults) or 'healthy'})"
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    name: str
+    summary: str
+    releases: tuple[Release, ...]
+    strategy_kind: str = "progressive"  # progressive | blueGreen | abTesting
+    rate: float = 150.0  # requests per second offered through the gateway
+    preview_share: float = 0.0  # share of requests carrying the preview header (blue-green, A/B)
+    min_sample_size: int = 40
+    interval_seconds: float = 8.0
+
+    def interval(self, speed: float) -> str:
+        """The analysis interval at ``speed``, as a duration string (whole seconds, at least 2 s)."""
+        return f"{max(2, round(self.interval_seconds / speed))}s"
+
+
+PREVIEW_HEADER = "X-Canary"
+PREVIEW_VALUE = "always"
+
+HEALTHY = Release("v2", Outcome.PROMOTED)
+ERRORS = Release("v3", Outcome.ROLLED_BACK, error_rate=0.05)
+
+SCENARIOS: dict[str, Scenario] = {
+    scenario.name: scenario
+    for scenario in (
+        Scenario("default", "a healthy release is promoted, then a faulty one (5% errors) is rolled back",
+                 (HEALTHY, ERRORS)),
+        Scenario("healthy", "a healthy release goes 5 → 10 → 20 → 50 → 100 and is promoted", (HEALTHY,)),
+        Scenario("errors", "a release answering 5% errors is caught and rolled back",
+                 (Release("v2", Outcome.ROLLED_BACK, error_rate=0.05),)),
+        Scenario("latency", "a release 400 ms slower is caught by the p99 check and rolled back",
+                 (Release("v2", Outcome.ROLLED_BACK, latency_ms=400),)),
+        Scenario("thin-traffic", "little traffic: steps hold for enough samples instead of failing, then promote",
+                 (HEALTHY,), rate=12.0, min_sample_size=20),
+        Scenario("blue-green", "the idle release is analysed through a preview header, then swapped in one write",
+                 (HEALTHY,), strategy_kind="blueGreen", preview_share=0.3),
+        Scenario("ab", "requests with the A/B header go to the new release while it is analysed, then it is promoted",
+                 (HEALTHY,), strategy_kind="abTesting", preview_share=0.3),
+    )
+}
+
+
+def strategy(scenario: Scenario) -> dict:
+    """The Canary ``spec.strategy`` for a scenario."""
+    match_ = {"headers": [{"name": PREVIEW_HEADER, "value": PREVIEW_VALUE}]}
+    if scenario.strategy_kind == "blueGreen":
+        return {"blueGreen": {"preview": match_, "iterations": 2}}
+    if scenario.strategy_kind == "abTesting":
+        return {"abTesting": {"match": match_, "iterations": 2}}
+    return {"progressive": {}}  # the default steps: 5, 10, 20, 50, then promotion to 100
+
+
+def analysis(scenario: Scenario, *, speed: float, prometheus_url: str) -> dict:
+    """The Canary ``spec.analysis``: the two built-in checks against the demo's Prometheus."""
+    return {
+        "interval": scenario.interval(speed),
+        "threshold": 3,
+        "consecutiveFailureLimit": 2,
+        "minSampleSize": scenario.min_sample_size,
+        "holdDeadline": "5m",
+        "provider": {"address": prometheus_url},
+        "metrics": [
+            {"name": "request-success-rate", "thresholdRange": {"min": 99}},
+            {"name": "request-duration-p99", "thresholdRange": {"max": 250}},
+        ],
+    }

@@ -1,0 +1,60 @@
+"""Build hook: compile the proxy hot path with Cython when a compiler is there.
+
+One source, two builds (STYLE.md): every ``X.pxd`` under ``gateway_proxy/`` names
+an extension module ``X`` compiled from ``X.pyx`` if present, else from ``X.py``
+(a pure-Python module the ``.pxd`` adds C types to). With no C compiler, or with
+``ROUTESHIFT_NO_EXTENSIONS=1``, nothing is compiled and the pure-Python builds
+serve; the runtime selector logs that in one line.
+"""
+
+import os
+import pathlib
+import sys
+
+from setuptools import setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = pathlib.Path(__file__).parent
+HOT_PATH_PACKAGE = "gateway_proxy"
+
+
+def _extension_sources():
+    for pxd in sorted((ROOT / HOT_PATH_PACKAGE).rglob("*.pxd")):
+        pyx = pxd.with_suffix(".pyx")
+        source = pyx if pyx.exists() else pxd.with_suffix(".py")
+        if source.exists():
+            yield source.relative_to(ROOT)
+
+
+def _extensions():
+    if os.environ.get("ROUTESHIFT_NO_EXTENSIONS") == "1":
+        print("routeshift: ROUTESHIFT_NO_EXTENSIONS=1, building pure Python only", file=sys.stderr)
+        return []
+    sources = [str(path) for path in _extension_sources()]
+    if not sources:
+        return []
+    try:
+        from Cython.Build import cythonize
+    except ImportError:
+        print("routeshift: Cython missing, building pure Python only", file=sys.stderr)
+        return []
+    return cythonize(sources, language_level="3", compiler_directives={"binding": False})
+
+
+class OptionalBuildExt(build_ext):
+    """A failed compile (no gcc, no headers) falls back to pure Python instead of failing the install."""
+
+    def run(self):
+        try:
+            super().run()
+        except Exception as error:  # setuptools raises several distutils error types here
+            print(f"routeshift: C extensions not built ({error}); pure Python will be used", file=sys.stderr)
+
+    def build_extension(self, ext):
+        try:
+            super().build_extension(ext)
+        except Exception as error:
+            print(f"routeshift: {ext.name} not built ({error}); pure Python will be used", file=sys.stderr)
+
+
+setup(ext_modules=_extensions(), cmdclass={"build_ext": OptionalBuildExt})

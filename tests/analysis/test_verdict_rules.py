@@ -1,0 +1,268 @@
+"""Every verdict rule of the pure judge, as tables: reading + rules -> verdict + reason."""
+
+import datetime
+import math
+
+import pytest
+
+from analysis import errors, judge, model
+from analysis.model import AnalysisState, ComparisonSpec, Direction, HoldOutcome, ThresholdRange
+from analysis.verdicts import MetricVerdict, Verdict
+
+MIN99 = ThresholdRange(min=99)
+MAX500 = ThresholdRange(max=500)
+RATIO = ComparisonSpec(max_ratio=1.1)
+DIFF = ComparisonSpec(max_difference=0.5)
+HIGH = tuple(float(x) for x in range(120, 140))
+LOW = tuple(float(x) for x in range(100, 120))
+FLAT = (100.0,) * 20
+
+
+@pytest.mark.parametrize(
+    "reading, rules, verdict, reason",
+    [
+        pytest.param(
+            judge.Reading(value=99.5, sample_size=200), judge.Rules(50, MIN99), Verdict.SUCCESSFUL, "99.5 within >= 99",
+            id="within-min",
+        ),
+        pytest.param(
+            judge.Reading(value=98.0, sample_size=200), judge.Rules(50, MIN99), Verdict.FAILED, "98 below min 99",
+            id="below-min-fails",
+        ),
+        pytest.param(
+            judge.Reading(value=501.0, sample_size=200), judge.Rules(50, MAX500), Verdict.FAILED, "501 above max 500",
+            id="above-max-fails",
+        ),
+        pytest.param(
+            judge.Reading(value=500.0, sample_size=50), judge.Rules(50, MAX500), Verdict.SUCCESSFUL, "500 within <= 500",
+            id="bounds-and-min-sample-size-are-inclusive",
+        ),
+        pytest.param(
+            judge.Reading(value=math.inf, sample_size=200), judge.Rules(50, MAX500), Verdict.FAILED, "inf above max 500",
+            id="plus-inf-p99-is-a-real-value-and-fails",
+        ),
+        pytest.param(
+            judge.Reading(value=10.0, sample_size=7), judge.Rules(50, MIN99), Verdict.INCONCLUSIVE,
+            "insufficient traffic 7/50", id="thin-traffic-holds-even-when-bad",
+        ),
+        pytest.param(
+            judge.Reading(value=None, sample_size=None, problem=errors.NoDataError("no series")),
+            judge.Rules(50, MIN99), Verdict.INCONCLUSIVE, "insufficient traffic 0/50", id="no-data-is-no-traffic",
+        ),
+        pytest.param(
+            judge.Reading(value=None, sample_size=0.0, problem=errors.NaNResultError("NaN")),
+            judge.Rules(50, MIN99), Verdict.INCONCLUSIVE, "insufficient traffic 0/50", id="nan-without-traffic-holds",
+        ),
+        pytest.param(
+            judge.Reading(value=None, sample_size=300.0, problem=errors.NaNResultError("NaN")),
+            judge.Rules(50, MIN99), Verdict.ERROR, "NaNResultError: NaN despite 300 requests", id="nan-with-traffic-is-error",
+        ),
+        pytest.param(
+            judge.Reading(value=None, sample_size=300.0, problem=errors.NoDataError("empty")),
+            judge.Rules(50, MAX500), Verdict.ERROR, "NoDataError: empty despite 300 requests",
+            id="no-data-with-traffic-is-error",
+        ),
+        pytest.param(
+            judge.Reading(problem=errors.MultipleSeriesError("2 series returned")),
+            judge.Rules(50, MIN99), Verdict.ERROR, "measurement failed: MultipleSeriesError: 2 series returned",
+            id="multi-series-is-error",
+        ),
+        pytest.param(
+            judge.Reading(problem=errors.ProviderUnavailable("connection refused")),
+            judge.Rules(50, MIN99), Verdict.ERROR, "measurement failed: ProviderUnavailable: connection refused",
+            id="unreachable-prometheus-is-error-not-failure",
+        ),
+        pytest.param(
+            judge.Reading(problem=errors.QueryRejected("bad_data")), judge.Rules(50, MIN99), Verdict.ERROR,
+            "measurement failed: QueryRejected: bad_data", id="rejected-query-is-error",
+        ),
+        pytest.param(
+            judge.Reading(problem=errors.TemplateError("unknown variable")), judge.Rules(50, MIN99), Verdict.ERROR,
+            "measurement failed: TemplateError", id="template-error-is-error",
+        ),
+        pytest.param(
+            judge.Reading(value=99.9, sample_size=80.4), judge.Rules(0, MIN99), Verdict.SUCCESSFUL, "99.9 within",
+            id="zero-min-sample-size-judges-anything",
+        ),
+        pytest.param(
+            judge.Reading(value=120.0, sample_size=400, stable_value=118.0), judge.Rules(50, None, RATIO, Direction.INCREASE),
+            Verdict.SUCCESSFUL, "canary 120 vs stable 118", id="comparison-within-ratio",
+        ),
+        pytest.param(
+            judge.Reading(value=150.0, sample_size=400, stable_value=100.0, canary_samples=HIGH, stable_samples=LOW),
+            judge.Rules(50, None, RATIO, Direction.INCREASE), Verdict.FAILED, "significant",
+            id="comparison-beyond-ratio-and-significant-fails",
+        ),
+        pytest.param(
+            judge.Reading(value=150.0, sample_size=400, stable_value=100.0, canary_samples=LOW, stable_samples=HIGH),
+            judge.Rules(50, None, RATIO, Direction.INCREASE), Verdict.INCONCLUSIVE, "not significant",
+            id="comparison-beyond-ratio-not-significant-holds",
+        ),
+        pytest.param(
+            judge.Reading(value=150.0, sample_size=400, stable_value=100.0, canary_samples=HIGH[:2], stable_samples=LOW),
+            judge.Rules(50, None, RATIO, Direction.INCREASE), Verdict.INCONCLUSIVE, "too few samples",
+            id="comparison-with-too-few-samples-holds",
+        ),
+        pytest.param(
+            judge.Reading(value=150.0, sample_size=400, stable_value=100.0, canary_samples=FLAT, stable_samples=FLAT),
+            judge.Rules(50, None, RATIO, Direction.INCREASE), Verdict.INCONCLUSIVE, "not significant",
+            id="comparison-identical-samples-hold",
+        ),
+        pytest.param(
+            judge.Reading(value=150.0, sample_size=400, stable_value=100.0,
+                          canary_samples=LOW[1:] + (200.0,), stable_samples=LOW),
+            judge.Rules(50, None, ComparisonSpec(max_ratio=1.1, min_effect_size=0.0, confidence=0.99), Direction.INCREASE),
+            Verdict.INCONCLUSIVE, "not significant", id="comparison-one-outlier-is-not-significant",
+        ),
+        pytest.param(
+            judge.Reading(value=98.0, sample_size=400, stable_value=99.9,
+                          canary_samples=tuple(x / 10 for x in range(960, 980)), stable_samples=(99.9,) * 20),
+            judge.Rules(50, None, DIFF, Direction.DECREASE), Verdict.FAILED, "significant",
+            id="comparison-success-rate-drop-beyond-difference-fails",
+        ),
+        pytest.param(
+            judge.Reading(value=99.6, sample_size=400, stable_value=99.9), judge.Rules(50, None, DIFF, Direction.DECREASE),
+            Verdict.SUCCESSFUL, "within difference <= 0.5", id="comparison-success-rate-within-difference",
+        ),
+        pytest.param(
+            judge.Reading(value=99.99, sample_size=400, stable_value=95.0), judge.Rules(50, None, DIFF, Direction.DECREASE),
+            Verdict.SUCCESSFUL, "canary 99.99 vs stable 95", id="comparison-canary-better-passes",
+        ),
+        pytest.param(
+            judge.Reading(value=150.0, sample_size=400, stable_value=None), judge.Rules(50, None, RATIO, Direction.INCREASE),
+            Verdict.INCONCLUSIVE, "stable has no data", id="comparison-without-stable-data-holds",
+        ),
+        pytest.param(
+            judge.Reading(value=150.0, sample_size=400, comparison_problem=errors.ProviderUnavailable("timeout")),
+            judge.Rules(50, None, RATIO, Direction.INCREASE), Verdict.ERROR, "comparison measurement failed",
+            id="comparison-measurement-failure-is-error",
+        ),
+        pytest.param(
+            judge.Reading(value=98.0, sample_size=400, stable_value=98.0), judge.Rules(50, MIN99, DIFF, Direction.DECREASE),
+            Verdict.FAILED, "98 below min 99", id="absolute-bound-applies-before-comparison",
+        ),
+        pytest.param(
+            judge.Reading(value=105.0, sample_size=400, stable_value=100.0, canary_samples=HIGH, stable_samples=LOW),
+            judge.Rules(50, None, ComparisonSpec(max_ratio=1.1, max_difference=2.0), Direction.INCREASE),
+            Verdict.SUCCESSFUL, "ratio <= 1.1 or difference <= 2", id="within-either-bound-is-tolerated",
+        ),
+        pytest.param(
+            judge.Reading(value=50.0, sample_size=400, stable_value=100.0, canary_samples=LOW, stable_samples=HIGH),
+            judge.Rules(50, None, RATIO, Direction.EITHER), Verdict.FAILED, "significant",
+            id="either-direction-catches-a-drop",
+        ),
+    ],
+)
+def test_metric_verdict(reading, rules, verdict, reason):
+    result = judge.judge_metric("m", reading, rules)
+    assert result.verdict is verdict, result.reason
+    assert reason in result.reason
+    assert result.metric == "m"
+    assert result.min_sample_size == rules.min_sample_size
+
+
+def test_a_metric_verdict_carries_the_numbers_for_the_decision_log():
+    result = judge.judge_metric(
+        "latency",
+        judge.Reading(value=150.0, sample_size=400.2, stable_value=100.0, canary_samples=HIGH, stable_samples=LOW),
+        judge.Rules(50, MAX500, RATIO, Direction.INCREASE),
+    )
+    assert (result.value, result.stable_value, result.sample_size, result.bound) == (
+        150.0, 100.0, 400, "<= 500, ratio <= 1.1",
+    )
+    assert result.p_value is not None and result.p_value < 0.05
+    assert result.effect_size == pytest.approx(1.0)
+
+
+T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+LIMITS = judge.Limits(threshold=3, consecutive_failure_limit=2, hold_deadline=datetime.timedelta(minutes=10),
+                      hold_outcome=HoldOutcome.INCONCLUSIVE)
+
+
+def check(verdict: Verdict, name: str = "m") -> MetricVerdict:
+    return MetricVerdict(metric=name, verdict=verdict, reason=f"{verdict.value.lower()} reason")
+
+
+def state(**fields) -> AnalysisState:
+    return AnalysisState(**fields)
+
+
+@pytest.mark.parametrize(
+    "checks, before, limits, now, verdict, after, reason",
+    [
+        pytest.param([check(Verdict.SUCCESSFUL)], state(consecutive_failures=1, total_failures=1), LIMITS, T0,
+                     Verdict.SUCCESSFUL, state(intervals=1, total_failures=1), "all 1 checks passed",
+                     id="success-resets-the-streak-not-the-total"),
+        pytest.param([], state(), LIMITS, T0, Verdict.SUCCESSFUL, state(intervals=1), "no metrics configured",
+                     id="no-metrics-passes"),
+        pytest.param([check(Verdict.FAILED)], state(), LIMITS, T0, Verdict.INCONCLUSIVE,
+                     state(intervals=1, total_failures=1, consecutive_failures=1), "holding after a failed check (1/2 in a row, 1/3",
+                     id="single-blip-holds"),
+        pytest.param([check(Verdict.FAILED)], state(total_failures=1, consecutive_failures=1), LIMITS, T0, Verdict.FAILED,
+                     state(intervals=1, total_failures=2, consecutive_failures=2), "consecutive failure limit reached",
+                     id="consecutive-limit-fails"),
+        pytest.param([check(Verdict.FAILED)], state(total_failures=2), LIMITS, T0, Verdict.FAILED,
+                     state(intervals=1, total_failures=3, consecutive_failures=1), "total failure limit reached",
+                     id="total-limit-fails"),
+        pytest.param([check(Verdict.FAILED), check(Verdict.ERROR, "b")], state(), LIMITS, T0, Verdict.INCONCLUSIVE,
+                     state(intervals=1, total_failures=1, consecutive_failures=1), "m: failed reason",
+                     id="failure-outranks-error"),
+        pytest.param([check(Verdict.ERROR), check(Verdict.SUCCESSFUL, "b")], state(consecutive_failures=1, total_failures=1),
+                     LIMITS, T0, Verdict.ERROR, state(intervals=1, consecutive_failures=1, total_failures=1),
+                     "measurement failed: m: error reason", id="error-neither-counts-nor-clears-failures"),
+        pytest.param([check(Verdict.ERROR), check(Verdict.INCONCLUSIVE, "b")], state(), LIMITS, T0, Verdict.ERROR,
+                     state(intervals=1), "measurement failed", id="error-outranks-hold"),
+        pytest.param([check(Verdict.INCONCLUSIVE), check(Verdict.SUCCESSFUL, "b")], state(), LIMITS, T0,
+                     Verdict.INCONCLUSIVE, state(intervals=1, hold_started_at=T0), "holding for evidence (0s of 10m00s)",
+                     id="hold-starts-the-clock"),
+        pytest.param([check(Verdict.INCONCLUSIVE)], state(consecutive_failures=1, hold_started_at=T0), LIMITS,
+                     T0 + datetime.timedelta(minutes=4), Verdict.INCONCLUSIVE,
+                     state(intervals=1, consecutive_failures=1, hold_started_at=T0), "holding for evidence (4m00s of 10m00s)",
+                     id="hold-continues-and-keeps-the-streak"),
+        pytest.param([check(Verdict.INCONCLUSIVE)], state(hold_started_at=T0), LIMITS, T0 + datetime.timedelta(minutes=10),
+                     Verdict.INCONCLUSIVE, state(intervals=1, hold_started_at=T0), "hold deadline 10m00s passed",
+                     id="expired-hold-inconclusive-outcome"),
+        pytest.param([check(Verdict.INCONCLUSIVE)], state(hold_started_at=T0),
+                     judge.Limits(3, 2, datetime.timedelta(minutes=10), HoldOutcome.FAILED),
+                     T0 + datetime.timedelta(minutes=11), Verdict.FAILED, state(intervals=1), "hold deadline 10m00s passed",
+                     id="expired-hold-failed-outcome"),
+        pytest.param([check(Verdict.INCONCLUSIVE)], state(hold_started_at=T0),
+                     judge.Limits(3, 2, datetime.timedelta(minutes=10), HoldOutcome.SUCCESSFUL),
+                     T0 + datetime.timedelta(minutes=11), Verdict.SUCCESSFUL, state(intervals=1), "accepted: hold deadline",
+                     id="expired-hold-successful-outcome"),
+        pytest.param([check(Verdict.SUCCESSFUL)], state(hold_started_at=T0), LIMITS, T0 + datetime.timedelta(minutes=3),
+                     Verdict.SUCCESSFUL, state(intervals=1), "all 1 checks passed", id="success-ends-the-hold"),
+        pytest.param([check(Verdict.FAILED)], state(hold_started_at=T0), LIMITS, T0, Verdict.INCONCLUSIVE,
+                     state(intervals=1, total_failures=1, consecutive_failures=1, hold_started_at=T0), "holding after",
+                     id="failure-during-hold-keeps-the-hold-clock"),
+        pytest.param([check(Verdict.FAILED)], state(), judge.Limits(1, 5, datetime.timedelta(minutes=1), HoldOutcome.FAILED),
+                     T0, Verdict.FAILED, state(intervals=1, total_failures=1, consecutive_failures=1),
+                     "total failure limit reached", id="threshold-one-fails-at-once"),
+    ],
+)
+def test_interval_verdict(checks, before, limits, now, verdict, after, reason):
+    result, new_state = judge.judge_interval(checks, before, limits, now=now)
+    assert result.verdict is verdict, result.reason
+    assert reason in result.reason
+    assert new_state == after
+    assert result.metrics == tuple(checks)
+
+
+def test_expired_inconclusive_hold_tells_the_controller_to_pause():
+    result, _ = judge.judge_interval([check(Verdict.INCONCLUSIVE)], state(hold_started_at=T0), LIMITS,
+                                     now=T0 + datetime.timedelta(minutes=12))
+    assert result.hold_expired
+    fresh, _ = judge.judge_interval([check(Verdict.INCONCLUSIVE)], state(), LIMITS, now=T0)
+    assert not fresh.hold_expired
+
+
+def test_limits_come_from_the_spec():
+    spec = model.AnalysisSpec(threshold=4, consecutive_failure_limit=3, hold_deadline="90s", hold_outcome="Failed")
+    assert judge.Limits.from_spec(spec) == judge.Limits(4, 3, datetime.timedelta(seconds=90), HoldOutcome.FAILED)
+
+
+def test_state_survives_the_status_round_trip():
+    _, new_state = judge.judge_interval([check(Verdict.INCONCLUSIVE)], state(total_failures=1), LIMITS, now=T0)
+    stored = new_state.model_dump(by_alias=True, mode="json")
+    assert stored == {"intervals": 1, "totalFailures": 1, "consecutiveFailures": 0, "holdStartedAt": "2026-01-01T00:00:00Z"}
+    assert AnalysisState.model_validate(stored) == new_state

@@ -1,0 +1,52 @@
+"""The controller command line the chart renders is one the real `routeshift` CLI accepts,
+and it means what the chart intends: metrics port, peering object, priority, Prometheus."""
+
+import pytest
+
+from rollouts import operator
+from routeshift import cli
+
+
+@pytest.fixture
+def parsed(monkeypatch):
+    """Parse a rendered command line with the real parsers; capture what would be run."""
+    calls = []
+    monkeypatch.setattr(operator, "run", lambda **kwargs: calls.append(kwargs))
+
+    def parse(command_line: list[str]) -> dict:
+        assert command_line[0] == "routeshift"
+        assert cli.main(command_line[1:]) == 0
+        (kwargs,) = calls[-1:]
+        top_level, _ = cli.build_parser().parse_known_args(command_line[1:])
+        return {"log_level": top_level.log_level, **kwargs}
+
+    return parse
+
+
+def _command_line(documents) -> list[str]:
+    (deployment,) = [doc for doc in documents if doc["kind"] == "Deployment"
+                     and doc["metadata"]["name"] == "rs-routeshift-controller"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return container["command"] + container["args"]
+
+
+def test_defaults_peer_and_serve_metrics_on_the_probed_port(render, parsed):
+    run = parsed(_command_line(render({})))
+    assert run["metrics_host"] == "0.0.0.0" and run["metrics_port"] == 8080
+    assert run["peering"] == "rs-routeshift-controller" and run["priority"] == 0
+    assert run["log_level"] == "INFO" and run["prometheus_url"] is None
+
+
+def test_values_reach_the_controller(render, parsed):
+    run = parsed(_command_line(render({"controller": {
+        "httpPort": 9100, "logLevel": "DEBUG", "prometheusUrl": "http://prometheus.monitoring:9090",
+        "leaderElection": {"name": "routeshift", "priority": 10},
+        "extraArgs": ["--poll-interval", "2"]}})))
+    assert run["metrics_port"] == 9100 and run["log_level"] == "DEBUG"
+    assert run["prometheus_url"] == "http://prometheus.monitoring:9090"
+    assert run["peering"] == "routeshift" and run["priority"] == 10
+    assert run["poll_interval"] == 2.0
+
+
+def test_standalone_has_no_peering(render, parsed):
+    assert parsed(_command_line(render({"controller": {"leaderElection": {"mode": "none"}}})))["peering"] is None

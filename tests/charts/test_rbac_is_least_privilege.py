@@ -1,0 +1,96 @@
+"""RBAC grants exactly what each component needs, verb by verb, in every combination.
+
+The expected rules are spelled out in full: widening a grant (a new verb, a wildcard, a
+Secret for the controller) must be a deliberate edit to this table.
+"""
+
+
+CONTROLLER = {
+    ("routeshift.dev", "canaries"): {"get", "list", "watch", "patch"},
+    ("routeshift.dev", "canaries/status"): {"get", "patch"},
+    ("routeshift.dev", "metrictemplates"): {"get", "list", "watch"},
+    ("gateway.networking.k8s.io", "httproutes"): {"get", "list", "watch", "patch"},
+    ("gateway.networking.k8s.io", "gateways"): {"get", "list", "watch"},
+    ("", "services"): {"get", "list", "watch"},
+    ("discovery.k8s.io", "endpointslices"): {"get", "list", "watch"},
+    ("", "events"): {"create", "patch"},
+    ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},
+    ("", "namespaces"): {"list", "watch"},
+}
+KOPF_PEERING = {("kopf.dev", "clusterkopfpeerings"): {"get", "list", "watch", "patch"}}
+PROXY = {
+    ("gateway.networking.k8s.io", "gatewayclasses"): {"get", "list", "watch"},
+    ("gateway.networking.k8s.io", "gateways"): {"get", "list", "watch"},
+    ("gateway.networking.k8s.io", "httproutes"): {"get", "list", "watch"},
+    ("gateway.networking.k8s.io", "referencegrants"): {"get", "list", "watch"},
+    ("gateway.networking.k8s.io", "httproutes/status"): {"patch"},
+    ("gateway.networking.k8s.io", "gateways/status"): {"patch"},
+    ("", "services"): {"get", "list", "watch"},
+    ("", "namespaces"): {"get", "list", "watch"},
+    ("discovery.k8s.io", "endpointslices"): {"get", "list", "watch"},
+}
+PROXY_TLS = {("", "secrets"): {"get", "list", "watch"}}
+PEERING_NAME = "rs-routeshift-controller"
+
+
+def grants(role) -> dict[tuple[str, str], set[str]]:
+    """(apiGroup, resource) → verbs, refusing wildcards and name-scoped rules (checked separately)."""
+    table: dict[tuple[str, str], set[str]] = {}
+    for rule in role["rules"]:
+        assert "*" not in rule["verbs"] and "*" not in rule["resources"] and "*" not in rule["apiGroups"]
+        assert "nonResourceURLs" not in rule
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                key = (group, resource)
+                assert key not in table, f"{key} granted twice in {role['metadata']['name']}"
+                table[key] = set(rule["verbs"])
+    return table
+
+
+def test_controller_cluster_role(combination):
+    role = combination.of_kind("ClusterRole")["rs-routeshift-controller"]
+    expected = dict(CONTROLLER)
+    if combination.name not in {"standalone", "everything-optional-off"}:
+        expected |= KOPF_PEERING
+    assert grants(role) == expected
+
+
+def test_proxy_cluster_role(combination):
+    roles = combination.of_kind("ClusterRole")
+    if combination.name in {"proxy-off", "everything-optional-off"}:
+        assert "rs-routeshift-gateway-proxy" not in roles
+        return
+    expected = PROXY | (PROXY_TLS if combination.name == "proxy-tls" else {})
+    assert grants(roles["rs-routeshift-gateway-proxy"]) == expected
+
+
+def test_only_the_proxy_with_tls_may_read_secrets(combination):
+    for kind in ("ClusterRole", "Role"):
+        for name, role in combination.of_kind(kind).items():
+            touches_secrets = any("secrets" in rule["resources"] for rule in role["rules"])
+            assert touches_secrets == (combination.name == "proxy-tls" and name == "rs-routeshift-gateway-proxy"), name
+
+
+def test_peering_object_is_the_one_the_controller_is_told_to_use(combination):
+    """No Leases, no namespaced Roles: leader election is kopf peering on one named object."""
+    assert combination.of_kind("Role") == {} and combination.of_kind("RoleBinding") == {}
+    (container,) = combination.of_kind("Deployment")["rs-routeshift-controller"]["spec"]["template"]["spec"][
+        "containers"]
+    peerings = combination.of_kind("ClusterKopfPeering")
+    if combination.name in {"standalone", "everything-optional-off"}:
+        assert peerings == {} and "--peering" not in container["args"]
+        return
+    assert set(peerings) == {PEERING_NAME}
+    assert container["args"][container["args"].index("--peering") + 1] == PEERING_NAME
+
+
+def test_bindings_tie_each_role_to_its_own_service_account(combination):
+    accounts = combination.of_kind("ServiceAccount")
+    roles = combination.of_kind("ClusterRole")
+    bindings = combination.of_kind("ClusterRoleBinding")
+    assert set(bindings) == set(roles)
+    for name, binding in bindings.items():
+        assert binding["roleRef"]["name"] == name
+        (subject,) = binding["subjects"]
+        assert subject == {"kind": "ServiceAccount", "name": name, "namespace": "routeshift-system"}
+        assert subject["name"] in accounts

@@ -1,0 +1,70 @@
+"""``get --watch`` and ``list --watch`` in a pseudo-terminal: the view redraws in place as status moves.
+
+The plugin runs through the real kubectl with its stdout on a pty, so rich draws a live
+display; the test writes new status (playing the controller) and reads the terminal
+until the new weights and metric values are drawn. Redrawing in place means cursor-up
+and erase-line sequences instead of a second copy of the view appended below.
+"""
+
+import signal
+
+from plugin_world import Terminal, metric, status
+from routeshift.testing.polling import until
+
+CURSOR_UP = "\x1b[1A"
+ERASE_LINE = "\x1b[2K"
+
+
+def test_get_watch_redraws_weights_and_metric_values(world):
+    world.set_status(status("Progressing", step=0, canary_weight=10,
+                            metrics=[metric(None, "Inconclusive", samples=12, reason="insufficient traffic 12/50")]))
+    terminal = Terminal([str(world.kubectl.binary), "canary", "get", "web", "--watch"], world.kubectl.env)
+    try:
+        first = terminal.wait_for("Progressing", "step 1/3", "10%", "insufficient traffic 12/50", "12/50")
+        assert "██" in first  # the weight bars
+        drawn_before = len(terminal.raw)
+        world.set_status(status("Progressing", step=1, canary_weight=50,
+                                metrics=[metric(99.87, "Successful", samples=640)]))
+        terminal.wait_for("step 2/3", "99.87", "640/50", "Successful")
+    finally:
+        code = terminal.interrupt()
+    redraw = terminal.raw[drawn_before:]
+    assert CURSOR_UP in redraw and ERASE_LINE in redraw
+    assert " 50%" in ANSI_free(redraw)
+    assert code == 0
+
+
+def test_list_watch_redraws_the_table(world):
+    world.create_canary("api")
+    world.set_status(status("Progressing", step=0, canary_weight=10))
+    terminal = Terminal([str(world.kubectl.binary), "canary", "list", "--watch"], world.kubectl.env)
+    try:
+        terminal.wait_for("NAME", "api", "web", "Progressing", "10%")
+        drawn_before = len(terminal.raw)
+        world.set_status(status("Failed", canary_weight=0, result="failed"), name="api")
+        terminal.wait_for("Failed")
+    finally:
+        code = terminal.interrupt()
+    assert CURSOR_UP in terminal.raw[drawn_before:]
+    assert code == 0
+
+
+def ANSI_free(text: str) -> str:
+    from plugin_world import ANSI
+
+    return ANSI.sub("", text)
+
+
+def test_get_watch_into_a_pipe_appends_a_block_per_change(world):
+    world.set_status(status("Progressing", step=0, canary_weight=10))
+    watcher = world.start_plugin("get", "web", "--watch")
+    try:
+        until(lambda: any("step 1/3" in line for line in watcher.stdout), 15, description="first block")
+        world.set_status(status("Progressing", step=1, canary_weight=50))
+        until(lambda: any("step 2/3" in line for line in watcher.stdout), 15, description="second block")
+    finally:
+        watcher.process.send_signal(signal.SIGINT)
+        code = watcher.finish()
+    out = "".join(watcher.stdout)
+    assert "\x1b[" not in out and out.count("kubectl canary get web --watch") == 2
+    assert code == 0

@@ -1,0 +1,66 @@
+"""``routeshift controller`` as a real process: kubeconfig login, /metrics, a rollout to success."""
+
+from __future__ import annotations
+
+import sys
+import urllib.request
+
+from operator_harness import CANARIES, ROUTES, AcceptingGateway, canary, phase
+from routeshift.testing import processes
+from routeshift.testing.polling import until
+
+
+def test_the_controller_process_drives_a_canary_and_serves_metrics(cluster, kubeconfig, tmp_path):
+    port = processes.free_port()
+    argv = [sys.executable, "-m", "routeshift", "controller", "--kubeconfig", str(kubeconfig),
+            "--metrics-address", f"127.0.0.1:{port}", "--poll-interval", "0.1"]
+    with AcceptingGateway(cluster, "default", "web", stable="web-v1", canary="web-v2") as gateway:
+        child = processes.start(argv, log_path=tmp_path / "controller.log")
+        try:
+            # No metrics in the analysis: each step dwells one interval, no Prometheus needed.
+            cluster.create(CANARIES, canary(analysis={"interval": "100ms"},
+                                            strategy={"progressive": {"steps": [25, 100]}}), "default")
+            until(lambda: phase(cluster) == "Succeeded", timeout=30,
+                  description=f"rollout by the controller process (log: {tmp_path / 'controller.log'})")
+            assert gateway.seen == [(100, 0), (75, 25), (0, 100)]
+            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+            assert 'routeshift_rollouts_total{name="web",namespace="default",result="succeeded"} 1.0' in text
+        finally:
+            processes.stop(child)
+    assert cluster.get(ROUTES, "default", "web")["spec"]["rules"][1]["backendRefs"] == [{"name": "cdn", "port": 80}]
+
+
+def test_two_replicas_with_peering_let_only_the_higher_priority_one_act(cluster, kubeconfig, tmp_path):
+    cluster.create("kopf.dev/v1/clusterkopfpeerings", {"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering",
+                                                       "metadata": {"name": "routeshift"}})
+
+    def replica(priority: int):
+        log = tmp_path / f"controller-{priority}.log"
+        argv = [sys.executable, "-m", "routeshift", "--log-level", "DEBUG", "controller", "--kubeconfig",
+                str(kubeconfig), "--metrics-address", f"127.0.0.1:{processes.free_port()}", "--poll-interval", "0.1",
+                "--peering", "routeshift", "--priority", str(priority)]
+        return processes.start(argv, log_path=log), log
+
+    def peers():
+        peering = cluster.get("kopf.dev/v1/clusterkopfpeerings", None, "routeshift") or {}
+        return peering.get("status") or {}
+
+    leader, _ = replica(20)
+    try:
+        until(lambda: len(peers()) == 1, timeout=20, description="the leader registered as a peer")
+        standby, standby_log = replica(10)
+        try:
+            # The standby registers itself and keeps its Canary watch paused behind the leader.
+            until(lambda: len(peers()) == 2, timeout=20, description="the standby registered as a peer")
+            until(lambda: "Pausing the watch-stream for canaries" in standby_log.read_text(), timeout=20,
+                  description="the standby paused its Canary watch")
+            with AcceptingGateway(cluster, "default", "web", stable="web-v1", canary="web-v2") as gateway:
+                cluster.create(CANARIES, canary(analysis={"interval": "100ms"},
+                                                strategy={"progressive": {"steps": [50]}}), "default")
+                until(lambda: phase(cluster) == "Succeeded", timeout=30, description="the leader rolled out")
+                assert gateway.seen == [(100, 0), (50, 50), (0, 100)]
+            assert "route default/web patched" not in standby_log.read_text()
+        finally:
+            processes.stop(standby)
+    finally:
+        processes.stop(leader)

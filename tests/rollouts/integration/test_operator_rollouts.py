@@ -1,0 +1,115 @@
+"""The real kopf operator drives Canaries against the emulated API server.
+
+A 5/10/20/50/100 rollout ends Succeeded with exactly those weights seen by the gateway
+and the user's other rules untouched; failing analysis rolls back in one write; 409s on
+every other route patch lose no update; deleting a Canary mid-rollout restores traffic;
+and a restarted operator resumes without lowering weights.
+"""
+
+from __future__ import annotations
+
+import copy
+import urllib.request
+
+import pytest
+
+from operator_harness import CANARIES, ROUTES, ScriptedAnalysis, canary, phase
+from rollouts import operator
+from routeshift.testing.polling import until
+
+
+def test_progressive_rollout_succeeds_with_exactly_the_planned_weights(cluster, gateway, start):
+    before = copy.deepcopy(cluster.get(ROUTES, "default", "web")["spec"])
+    controller, thread = start(ScriptedAnalysis(gateway=gateway), metrics_port=0)
+    cluster.create(CANARIES, canary(), "default")
+    until(lambda: phase(cluster) == "Succeeded", timeout=20, description="rollout succeeded")
+    assert gateway.seen == [(100, 0), (95, 5), (90, 10), (80, 20), (50, 50), (0, 100)]
+    after = cluster.get(ROUTES, "default", "web")["spec"]
+    assert after["rules"][1] == before["rules"][1]
+    assert after["rules"][0]["filters"] == before["rules"][0]["filters"]
+    assert after["parentRefs"] == before["parentRefs"]
+    status = cluster.get(CANARIES, "default", "web")["status"]
+    assert status["conditions"] and {c["type"] for c in status["conditions"]} >= {"Ready", "Promoted", "Analysis",
+                                                                                "RouteAccepted"}
+    assert any(r.get("metrics") for r in status["decisions"])
+    stored = cluster.get(CANARIES, "default", "web")
+    assert operator.FINALIZER in stored["metadata"]["finalizers"]
+    events = cluster.objects("v1/events", "default")
+    reasons = {e["reason"] for e in events if e["involvedObject"]["name"] == "web"}
+    assert {"RolloutStarted", "StepCompleted", "Succeeded"} <= reasons
+    text = controller.metrics.render().decode()
+    assert 'routeshift_rollouts_total{name="web",namespace="default",result="succeeded"} 1.0' in text
+    assert 'routeshift_canary_weight{backend="web-v2",name="web",namespace="default"} 100.0' in text
+    served = urllib.request.urlopen(f"http://127.0.0.1:{controller.served_port}/metrics", timeout=5).read().decode()
+    assert 'routeshift_canary_phase{name="web",namespace="default",phase="Succeeded"} 1.0' in served
+
+
+def test_failing_analysis_rolls_back_in_one_write(cluster, gateway, start):
+    start(ScriptedAnalysis(fail_at=20, gateway=gateway))
+    cluster.create(CANARIES, canary(), "default")
+    until(lambda: phase(cluster) == "Failed", timeout=20, description="rolled back")
+    assert gateway.seen == [(100, 0), (95, 5), (90, 10), (80, 20), (100, 0)]
+    patches = [r for r in cluster.requests() if r[0] == "PATCH" and "/httproutes/web" in r[1]
+               and "/status" not in r[1] and r[2] < 300]
+    assert len(patches) == 4  # 5, 10, 20, then the rollback: one write
+    status = cluster.get(CANARIES, "default", "web")["status"]
+    assert status["result"] == "failed"
+    assert "analysis failed" in " ".join(d["reason"] for d in status["decisions"])
+
+
+def test_conflicts_on_half_the_route_patches_lose_no_update(cluster, gateway, start):
+    fault = cluster.faults.inject(method="PATCH", path=r"/httproutes/web$", status=409, times=None, every=2)
+    start(ScriptedAnalysis(gateway=gateway))
+    cluster.create(CANARIES, canary(), "default")
+    until(lambda: phase(cluster) == "Succeeded", timeout=30, description="rollout succeeded despite 409s")
+    assert fault.fired >= 5
+    assert gateway.seen == [(100, 0), (95, 5), (90, 10), (80, 20), (50, 50), (0, 100)]
+
+
+def test_deleting_mid_rollout_restores_traffic_before_the_finalizer_goes(cluster, gateway, start):
+    start(ScriptedAnalysis(gateway=gateway))
+    cluster.create(CANARIES, canary(strategy={"progressive": {"steps": [30, 60], "pauses": [{"atWeight": 30}]}}),
+                   "default")
+    until(lambda: phase(cluster) == "Paused", timeout=20, description="paused at 30%")
+    assert gateway.weights(cluster.get(ROUTES, "default", "web")) == (70, 30)
+    cluster.delete(CANARIES, "default", "web")
+    until(lambda: cluster.get(CANARIES, "default", "web") is None, timeout=20, description="canary gone")
+    assert gateway.weights(cluster.get(ROUTES, "default", "web")) == (100, 0)
+
+
+@pytest.mark.parametrize("steps_before_restart", [pytest.param(n, id=f"after-step-{n}") for n in (1, 2, 3, 4)])
+def test_a_restarted_operator_resumes_without_lowering_weights(cluster, gateway, start, steps_before_restart):
+    _, first = start(ScriptedAnalysis(gateway=gateway))
+    cluster.create(CANARIES, canary(strategy={"progressive": {"steps": [10, 20, 40, 80]}}), "default")
+    until(lambda: len(gateway.seen) > steps_before_restart, timeout=20, description="steps taken")
+    first.stop()
+    stopped_at = gateway.seen[-1][1]
+    start(ScriptedAnalysis(gateway=gateway))
+    until(lambda: phase(cluster) == "Succeeded", timeout=20, description="resumed to success")
+    weights = [weight for _, weight in gateway.seen]
+    assert stopped_at in weights
+    assert weights == [0, 10, 20, 40, 80, 100]
+
+
+@pytest.mark.parametrize(
+    ("spec", "reason"),
+    [
+        pytest.param({"strategy": {"progressive": {"steps": [20, 10]}}}, "InvalidSpec", id="decreasing-steps"),
+        pytest.param({"routeRef": {"name": "missing"}}, "RouteNotFound", id="route-missing"),
+        pytest.param({"canary": {"name": "web-v3", "port": 80}}, "BackendNotInRoute", id="backend-not-in-route"),
+    ],
+)
+def test_an_invalid_canary_gets_ready_false_and_an_event_and_moves_nothing(cluster, gateway, start, spec, reason):
+    start(ScriptedAnalysis(gateway=gateway))
+    cluster.create(CANARIES, canary(**spec), "default")
+
+    def ready():
+        conditions = ((cluster.get(CANARIES, "default", "web") or {}).get("status") or {}).get("conditions") or []
+        return next((c for c in conditions if c["type"] == "Ready"), None)
+
+    condition = until(ready, timeout=10, description="Ready condition written")
+    assert (condition["status"], condition["reason"]) == ("False", reason)
+    until(lambda: any(e["reason"] == reason and e["type"] == "Warning" for e in cluster.objects("v1/events", "default")),
+          timeout=10, description="warning event posted")
+    assert gateway.weights(cluster.get(ROUTES, "default", "web")) == (100, 0)
+    assert len(gateway.generations) == 1

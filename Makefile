@@ -6,12 +6,11 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-DEBIAN_PACKAGES := prometheus
-BENCH_DEBIAN_PACKAGES := nginx-light wrk
+DEBIAN_PACKAGES := prometheus openssl
 # Reinstall the Python packages when the dependency pins change.
 DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml setup.py | sha1sum | cut -c1-12)
 
-.PHONY: demo test lint bench system venv build clean
+.PHONY: demo test system venv build clean
 
 demo: venv build system
 	$(BIN)/routeshift demo $(DEMO_ARGS)
@@ -20,11 +19,7 @@ test: venv build system
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: venv build system
-	@$(MAKE) --no-print-directory system DEBIAN_PACKAGES="$(BENCH_DEBIAN_PACKAGES)"
-	$(BIN)/python bench/run_all.py
-
-# Debian packages: installed only when their binaries are missing.
+# Debian packages: installed only when dpkg does not have them yet.
 system:
 	@missing=""; \
 	for pkg in $(DEBIAN_PACKAGES); do \

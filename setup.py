@@ -38,7 +38,12 @@ def _extensions():
     except ImportError:
         print("routeshift: Cython missing, building pure Python only", file=sys.stderr)
         return []
-    return cythonize(sources, language_level="3", compiler_directives={"binding": False})
+    try:
+        return cythonize(sources, language_level="3", compiler_directives={"binding": False})
+    except Exception as error:  # a Cython compile error: serve the pure-Python build instead
+        print(f"routeshift: Cython could not translate the hot path ({error}); building pure Python only",
+              file=sys.stderr)
+        return []
 
 
 class OptionalBuildExt(build_ext):

@@ -15,8 +15,6 @@ import dataclasses
 import math
 from collections.abc import Sequence
 
-from scipy import stats
-
 from analysis import model
 
 #: Fewer samples per side than this and the test cannot reach any useful significance.
@@ -88,6 +86,10 @@ def mann_whitney(
         model.Direction.DECREASE: "less",
         model.Direction.EITHER: "two-sided",
     }[direction]
+    # scipy costs about a second to import; only comparisons need it, not every importer
+    # of the analysis models (the kubectl plugin, the CRD generator).
+    from scipy import stats
+
     result = stats.mannwhitneyu(canary, stable, alternative=alternative, method="auto")
     p_value = float(result.pvalue)
     rank_biserial = 2.0 * float(result.statistic) / (len(canary) * len(stable)) - 1.0

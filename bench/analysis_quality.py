@@ -18,7 +18,7 @@ templates compute: success rate over the 1-minute window, p99 by Prometheus'
   counted as a failed check, rollback when failed checks reach ``BASELINE_THRESHOLD``
   (cumulative), advance on every passed check.
 
-The histogram buckets are the layout we recommend for the gateway proxy (fine steps
+The histogram buckets are the gateway proxy's own (``gateway_proxy.metrics.BUCKETS``: fine steps
 between 50 ms and 500 ms). They matter: ``histogram_quantile`` interpolates linearly inside
 a bucket, and with prometheus_client's default buckets a +20 % p99 shift around 160 ms
 shows up as about +4 %, which no judge can tell from noise.
@@ -43,6 +43,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from analysis import judge, model  # noqa: E402
+from gateway_proxy import metrics as gateway_metrics  # noqa: E402
 from analysis.verdicts import Verdict  # noqa: E402
 
 SEED = 20261122
@@ -57,7 +58,7 @@ THIN_RPS = 1.0  # "a few requests per interval": 3 per minute at the 5 % step
 BASE_ERROR_RATE = 0.001  # 99.9 % success
 LATENCY_MEDIAN = 0.050  # seconds
 LATENCY_SIGMA = 0.5  # lognormal shape: p99 is about 160 ms
-BUCKETS = np.array([0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, math.inf])
+BUCKETS = np.array([*gateway_metrics.BUCKETS, math.inf])  # the proxy's own histogram layout
 BASELINE_THRESHOLD = 2  # failed checks before rollback; matches our consecutive limit
 
 OUR_SPEC = model.AnalysisSpec.model_validate({

@@ -1,6 +1,6 @@
 """Propagation benchmark of the proxy's Kubernetes mode: weight patch in the API → new weights serving.
 
-    python bench/propagation_kubernetes.py [--changes 100] [--routes 1]
+    python bench/propagation_kubernetes.py [--changes 100] [--routes 1] [--gc-freeze]
 
 Three processes on loopback, as in a real cluster: the API emulator (``routeshift
 api-server``), the proxy in Kubernetes mode (this script re-run with ``--serve-proxy``, which
@@ -42,8 +42,9 @@ CHANGE_TIMEOUT = 5.0
 
 # ------------------------------------------------------------------------------- the proxy process
 
-def serve_proxy(kubeconfig: str, port: int) -> None:
+def serve_proxy(kubeconfig: str, port: int, freeze: bool) -> None:
     """The proxy's data path plus its Kubernetes mode, until SIGTERM (``--serve-proxy``)."""
+    import gc
     import logging
     import signal
 
@@ -59,8 +60,15 @@ def serve_proxy(kubeconfig: str, port: int) -> None:
         server = await serving.serve(runtime, serving.listen_socket("127.0.0.1", port, reuse_port=False))
         stop = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loaded = asyncio.Event()
+        task = loop.create_task(kube_mode.run_kubernetes(runtime, kubeconfig=kubeconfig, stop=stop, ready=loaded))
         try:
-            await kube_mode.run_kubernetes(runtime, kubeconfig=kubeconfig, stop=stop)
+            if freeze:
+                # What the recommended __main__ change does: after the first table, move every
+                # object alive to the permanent generation so full collections stay short.
+                await loaded.wait()
+                gc.freeze()
+            await task
         finally:
             server.close()
             runtime.pool.close()
@@ -179,7 +187,7 @@ def _report(name: str, values: list[float]) -> None:
           f"max={max(ms):.1f} ms mean={statistics.fmean(ms):.1f} ms")
 
 
-def run(changes: int, routes: int) -> None:
+def run(changes: int, routes: int, freeze: bool) -> None:
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="propagation-k8s-"))
     kubeconfig = workdir / "kubeconfig"
     api_port, proxy_port = _free_port(), _free_port()
@@ -194,7 +202,8 @@ def run(changes: int, routes: int) -> None:
         _wait(lambda: kubeconfig.exists() and api.call("GET", "/api/v1/namespaces"), START_TIMEOUT, "API start")
         for path, body in _objects(stable.server_address[1], canary.server_address[1], routes):
             api.create(path, body)
-        children.append(subprocess.Popen([sys.executable, __file__, "--serve-proxy", str(kubeconfig), str(proxy_port)],
+        argv = [sys.executable, __file__, "--serve-proxy", str(kubeconfig), str(proxy_port)]
+        children.append(subprocess.Popen(argv + (["--gc-freeze"] if freeze else []),
                                          stdout=subprocess.DEVNULL, stderr=open(workdir / "proxy.log", "wb"), env=env))
         connection = http.client.HTTPConnection("127.0.0.1", proxy_port, timeout=5)
 
@@ -213,6 +222,10 @@ def run(changes: int, routes: int) -> None:
 
         _wait(lambda: reconnecting_backend() == "stable", START_TIMEOUT, "proxy serving the route")
         _wait(lambda: _accepted_generation(api) == 1, START_TIMEOUT, "status for generation 1")
+        # Steady state: the first status of every route is written before timing starts.
+        _wait(lambda: all((item.get("status") or {}).get("parents") for item in
+                          api.call("GET", f"{GATEWAY_API}/namespaces/default/httproutes")["items"]),
+              START_TIMEOUT * 4, "status of every route")
 
         traffic, status, patching = [], [], []
         route = f"{GATEWAY_API}/namespaces/default/httproutes/app"
@@ -234,8 +247,8 @@ def run(changes: int, routes: int) -> None:
                 time.sleep(0.001)
             status.append(time.perf_counter() - started)
         connection.close()
-        print(f"propagation benchmark (Kubernetes mode): {changes} weight flips, {routes} routes, emulated API, "
-              "loopback")
+        print(f"propagation benchmark (Kubernetes mode): {changes} weight flips, {routes} routes, "
+              f"gc.freeze {'on' if freeze else 'off'}, emulated API, loopback")
         _report("PATCH round trip to the API (included below)", patching)
         _report("patch -> new weights serving", traffic)
         _report("patch -> status Accepted for the new generation", status)
@@ -257,16 +270,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=100, help="weight changes to time (at least 50)")
     parser.add_argument("--routes", type=int, default=1, help="HTTPRoutes attached to the gateway (one is flipped)")
+    parser.add_argument("--gc-freeze", action="store_true",
+                        help="gc.freeze() in the proxy after its first table (the change proposed for __main__)")
     parser.add_argument("--serve-proxy", nargs=2, metavar=("KUBECONFIG", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_proxy:
-        serve_proxy(args.serve_proxy[0], int(args.serve_proxy[1]))
+        serve_proxy(args.serve_proxy[0], int(args.serve_proxy[1]), args.gc_freeze)
         return
     if args.changes < 50:
         parser.error("--changes must be at least 50")
     if args.routes < 1:
         parser.error("--routes must be at least 1")
-    run(args.changes, args.routes)
+    run(args.changes, args.routes, args.gc_freeze)
 
 
 if __name__ == "__main__":

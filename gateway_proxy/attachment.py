@@ -105,7 +105,8 @@ class Resolver:
         return Resolved(ref.namespace, ref.name, 0, unique)
 
 
-def _namespace_labels(config: Config) -> dict[str, dict[str, str]]:
+def namespace_labels(config: Config) -> dict[str, dict[str, str]]:
+    """Namespace labels for allowedRoutes selectors, with the well-known name label every namespace has."""
     labels = {ns.meta.name: dict(ns.meta.labels) for ns in config.namespaces}
     for name, values in labels.items():
         values.setdefault("kubernetes.io/metadata.name", name)
@@ -166,7 +167,7 @@ class Attachment:
 
 def attachments(config: Config) -> list[Attachment]:
     """Every (listener, route) pair the spec admits, in a stable order."""
-    labels = _namespace_labels(config)
+    labels = namespace_labels(config)
     out = []
     for gateway in config.gateways:
         for listener in gateway.listeners:

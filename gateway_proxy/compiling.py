@@ -94,22 +94,48 @@ def _normalized_prefix(value: str) -> str:
     return trimmed or "/"
 
 
-def _rule_problem(rule: r.RouteRule) -> str:
-    """Why a rule cannot be programmed; the spec answers such rules with 500."""
-    if rule.filters.unsupported:
-        return f"unsupported filters {', '.join(rule.filters.unsupported)}"
-    for modifier in (rule.filters.redirect, rule.filters.rewrite):
+def rule_problem(rule: r.RouteRule) -> tuple[str, str] | None:
+    """(Gateway API reason, message) when a rule cannot be programmed; such rules are answered 500.
+
+    Shared with --kubernetes mode, which reports the same reason in the route's status.
+    """
+    filters = rule.filters
+    if filters.redirect is not None and filters.rewrite is not None:
+        return "IncompatibleFilters", "RequestRedirect and URLRewrite in one rule"
+    if filters.unsupported:
+        return "UnsupportedValue", f"unsupported filters {', '.join(filters.unsupported)}"
+    for modifier in (filters.redirect, filters.rewrite):
         path = modifier.path if modifier is not None else None
-        if path is not None and path.kind == "ReplacePrefixMatch":
-            if any(m.path_kind != "PathPrefix" for m in rule.matches):
-                return "ReplacePrefixMatch needs PathPrefix matches"
-    if rule.filters.redirect is not None and rule.filters.rewrite is not None:
-        return "RequestRedirect and URLRewrite together"
-    return ""
+        if path is not None and path.kind == "ReplacePrefixMatch" and any(
+                m.path_kind != "PathPrefix" for m in rule.matches):
+            return "UnsupportedValue", "ReplacePrefixMatch needs PathPrefix matches"
+    return None
+
+
+class CompileCache:
+    """Compiled routes kept from one compile to the next, so an edit recompiles only what changed.
+
+    Entries are keyed by the identity of the HTTPRoute record: the file loader hands back the
+    very same records for files it did not re-read. They stay valid while everything resolution
+    reads (the hot-path build, Services, EndpointSlices, ReferenceGrants) compares equal; any
+    change there starts from scratch. Reused Rule objects keep their round-robin cursors.
+    """
+
+    def __init__(self):
+        self.basis: tuple | None = None
+        self.entries: dict[int, tuple] = {}  # id(route) -> (route, {listener key: parts})
+
+    @staticmethod
+    def basis_of(config: attachment.Config, impl: ModuleType) -> tuple:
+        return (impl, config.services, config.slices, config.grants)
+
+    def warm(self, config: attachment.Config, impl: ModuleType) -> bool:
+        """Whether compiling ``config`` can reuse the cached routes (only routes changed)."""
+        return self.basis is not None and self.basis == self.basis_of(config, impl)
 
 
 class _Builder:
-    def __init__(self, impl: ModuleType, config: attachment.Config):
+    def __init__(self, impl: ModuleType, config: attachment.Config, cache: CompileCache | None):
         self.impl = impl
         self.resolver = attachment.Resolver(config)
         self.table = impl.HostIndex()  # every served listener: the --listen socket
@@ -120,6 +146,12 @@ class _Builder:
         self.memo: dict[tuple, attachment.Resolved] = {}
         self.resolved: list = []
         self.count = 0
+        self.cache = cache if cache is not None else CompileCache()
+        basis = CompileCache.basis_of(config, impl)
+        if self.cache.basis != basis:
+            self.cache.basis = basis
+            self.cache.entries = {}
+        self.used: dict[int, tuple] = {}
 
     def resolve(self, ref: r.BackendRef, namespace: str) -> attachment.Resolved:
         # Thousands of rules often point at the same few Services: resolve each pair once.
@@ -143,14 +175,11 @@ class _Builder:
             value = bucket[hostname] = factory()
         return value
 
-    def rule(self, route: r.HTTPRoute, index: int, listener: r.Listener):
-        scheme = "https" if listener.protocol == "HTTPS" else "http"
-        key = (route.meta.namespace, route.meta.name, index, listener.port, scheme)
-        built = self.rules.get(key)
-        if built is not None:
-            return built
+    def _rule(self, route: r.HTTPRoute, index: int, listener_port: int, scheme: str) -> tuple:
+        """(Rule, description entry) for one rule of a route on a listener."""
         spec = route.rules[index]
-        problem = _rule_problem(spec)
+        found = rule_problem(spec)
+        problem = found[1] if found else ""
         resolved = [] if problem else [self.resolve(ref, route.meta.namespace) for ref in spec.backends]
         resolved = [attachment.Resolved(res.namespace, res.name, 500, (), _backend_filter_problem(ref))
                     if _backend_filter_problem(ref) else res for res, ref in zip(resolved, spec.backends)]
@@ -169,13 +198,40 @@ class _Builder:
             if res.status == 0:
                 mirrors.append(self.impl.Backend(res.namespace, res.name, 0, res.endpoints, 1))
         built = self.impl.Rule(
-            route.meta.namespace, route.meta.name, index, backends, listener.port, scheme,
+            route.meta.namespace, route.meta.name, index, backends, listener_port, scheme,
             _header_ops(self.impl, spec.filters.request_headers), _header_ops(self.impl, spec.filters.response_headers),
             None if problem else spec.filters.redirect, None if problem else spec.filters.rewrite, mirrors,
             spec.request_timeout or 0.0, spec.backend_timeout or 0.0, route.meta.created)
-        self.rules[key] = built
-        self.resolved.append((route, index, problem, tuple(zip(spec.backends, resolved))))
-        return built
+        return built, (route, index, problem, tuple(zip(spec.backends, resolved)))
+
+    def _parts(self, route: r.HTTPRoute, listener: r.Listener) -> tuple:
+        """Rules, descriptions and (kind, path key, Match) of a route on a listener, cached."""
+        scheme = "https" if listener.protocol == "HTTPS" else "http"
+        listener_key = (listener.port, scheme)
+        entry = self.used.get(id(route))
+        if entry is None:
+            cached = self.cache.entries.get(id(route))
+            entry = cached if cached is not None and cached[0] is route else (route, {})
+            self.used[id(route)] = entry
+        parts = entry[1].get(listener_key)
+        if parts is not None:
+            return parts
+        impl = self.impl
+        rules, descriptions, matches = [], [], []
+        for rule_index, spec in enumerate(route.rules):
+            rule, description = self._rule(route, rule_index, listener.port, scheme)
+            rules.append(rule)
+            descriptions.append(description)
+            for match_index, match in enumerate(spec.matches):
+                key = (0 if match.method else 1, -len(match.headers), -len(match.queries), route.meta.created,
+                       route.meta.namespace, route.meta.name, rule_index, match_index)
+                kind = _PATH_KINDS[match.path_kind]
+                value = _normalized_prefix(match.path_value) if kind == impl.PATH_PREFIX else match.path_value
+                regex = re.compile(value) if kind == impl.PATH_REGEX else None
+                matches.append((kind, value, impl.Match(rule, kind, value, regex, match.method,
+                                                        _conditions(match.headers), _conditions(match.queries), key)))
+        parts = entry[1][listener_key] = (tuple(rules), tuple(descriptions), tuple(matches))
+        return parts
 
     def add(self, item: attachment.Attachment) -> None:
         self._add_to(self.table, self.seen, item)
@@ -187,30 +243,28 @@ class _Builder:
         impl = self.impl
         route = item.route
         listener_index = self._slot(table, item.listener.hostname, impl.HostIndex)
+        rules, descriptions, matches = self._parts(route, item.listener)
+        for rule, description in zip(rules, descriptions):
+            key = (route.meta.namespace, route.meta.name, rule.index, rule.listener_port, rule.scheme)
+            if key not in self.rules:
+                self.rules[key] = rule
+                self.resolved.append(description)
+        exact, prefix = impl.PATH_EXACT, impl.PATH_PREFIX
         for hostname in item.hostnames:
             dedupe = (item.listener.hostname, hostname, route.meta.namespace, route.meta.name)
             if dedupe in seen:
                 continue
             seen.add(dedupe)
             paths = self._slot(listener_index, hostname, impl.PathTable)
-            for rule_index, spec in enumerate(route.rules):
-                rule = self.rule(route, rule_index, item.listener)
-                for match_index, match in enumerate(spec.matches):
-                    key = (0 if match.method else 1, -len(match.headers), -len(match.queries), route.meta.created,
-                           route.meta.namespace, route.meta.name, rule_index, match_index)
-                    kind = _PATH_KINDS[match.path_kind]
-                    value = _normalized_prefix(match.path_value) if kind == impl.PATH_PREFIX else match.path_value
-                    regex = re.compile(value) if kind == impl.PATH_REGEX else None
-                    compiled = impl.Match(rule, kind, value, regex, match.method, _conditions(match.headers),
-                                          _conditions(match.queries), key)
-                    if kind == impl.PATH_EXACT:
-                        paths.exact.setdefault(value, []).append(compiled)
-                    elif kind == impl.PATH_PREFIX:
-                        paths.prefix.setdefault(value, []).append(compiled)
-                    else:
-                        paths.regex.append(compiled)
-                    if table is self.table:
-                        self.count += 1
+            for kind, value, compiled in matches:
+                if kind == exact:
+                    paths.exact.setdefault(value, []).append(compiled)
+                elif kind == prefix:
+                    paths.prefix.setdefault(value, []).append(compiled)
+                else:
+                    paths.regex.append(compiled)
+            if table is self.table:
+                self.count += len(matches)
 
     def finish(self) -> None:
         for listener_index in _values(self.table) + _values(self.tls_table):
@@ -234,12 +288,16 @@ def _values(index) -> list:
     return values
 
 
-def compile_config(config: attachment.Config, impl: ModuleType) -> Compiled:
-    """The routing table for every served listener of every Gateway in ``config``."""
-    builder = _Builder(impl, config)
+def compile_config(config: attachment.Config, impl: ModuleType, cache: CompileCache | None = None) -> Compiled:
+    """The routing table for every served listener of every Gateway in ``config``.
+
+    Pass the same ``cache`` to successive compiles to reuse the compiled form of unchanged routes.
+    """
+    builder = _Builder(impl, config, cache)
     items = attachment.attachments(config)
     for item in items:
         builder.add(item)
     builder.finish()
+    builder.cache.entries = builder.used  # forget routes that are gone
     return Compiled(builder.table, tuple(builder.rules.values()), builder.count, tuple(items),
                     tuple(builder.resolved), len(config.gateways), builder.tls_table, tls.certificates(config))

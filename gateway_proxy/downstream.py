@@ -151,6 +151,18 @@ class ClientProtocol(asyncio.Protocol):
             if partial:
                 self.reject(400)
             return False
+        active = self.active
+        if not active.complete:
+            # Its body was cut short and can never be completed: abandon the exchange. When
+            # nothing was answered yet, the truncated request gets a 400.
+            running = self.running
+            if not active.responded and (running is None or not running.head_sent):
+                if running is not None:
+                    running.abort()
+                    self.running = None
+                self.transport.write(simple_response(400, False))
+            self.close()
+            return False
         if partial:
             self.rejected = 400
         else:

@@ -3,12 +3,16 @@
     GatewayProxyError                 every error this package raises on purpose
     ├── ConfigError                   a configuration directory cannot be turned into a routing table
     │   └── InvalidDocument           one YAML file or document is malformed; carries the file and reason
-    └── ProtocolError                 a client sent something that is not acceptable HTTP/1.1
-        ├── BadRequest                400: malformed request line, headers or framing
-        ├── HeadersTooLarge           431: the header block exceeds the limit
-        └── UriTooLong                414: the request target exceeds the limit
+    ├── ProtocolError                 a client sent something that is not acceptable HTTP/1.1
+    │   ├── BadRequest                400: malformed request line, headers or framing
+    │   ├── HeadersTooLarge           431: the header block exceeds the limit
+    │   └── UriTooLong                414: the request target exceeds the limit
+    └── ApiError                      --kubernetes mode: the API server answered with an error status
+        └── Gone                      410: a watch's resourceVersion is too old; list again
 
-Config errors are permanent for the files as they are: the loader keeps the last good table
+API errors say themselves whether they are temporary (5xx, 409, 429: retried with backoff)
+or not (403 on an optional resource: reported, the rest keeps working). Config errors are
+permanent for the files as they are: the loader keeps the last good table
 and reports them, and a later edit of the file is the retry. Protocol errors are answered with
 their status and the client connection is closed, because the framing can no longer be trusted.
 """
@@ -53,3 +57,21 @@ class HeadersTooLarge(ProtocolError):
 class UriTooLong(ProtocolError):
     status = 414
     reason = "URI Too Long"
+
+
+class ApiError(GatewayProxyError):
+    """The API answered with an error status; 5xx, 429 and 409 are worth retrying."""
+
+    def __init__(self, status: int, reason: str, message: str):
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+    @property
+    def temporary(self) -> bool:
+        return self.status >= 500 or self.status in (409, 429)
+
+
+class Gone(ApiError):
+    """410: the requested resourceVersion is no longer available."""

@@ -44,7 +44,7 @@ def _parse(kind: Kind, obj: dict[str, Any]) -> Any:
     # List items come without kind/apiVersion; the parser dispatches on kind.
     document = dict(obj, kind=kind.kind)
     source = _source(kind, obj)
-    if kind is GATEWAY_CLASSES:
+    if kind == GATEWAY_CLASSES:
         try:
             return kube_status.parse_class(document)
         except (TypeError, ValueError) as error:
@@ -125,9 +125,9 @@ class Catalog:
         errors: dict[str, str] = {}
         for kind, failures in self._errors.items():
             for key, (_, message, obj) in sorted(failures.items()):
-                if kind is GATEWAYS and (obj.get("spec") or {}).get("gatewayClassName") not in ours:
+                if kind == GATEWAYS and (obj.get("spec") or {}).get("gatewayClassName") not in ours:
                     continue  # another controller's Gateway: not ours to report
-                if kind is ROUTES:
+                if kind == ROUTES:
                     parents = kube_status.lenient_parents(obj)
                     if not any((p.namespace, p.name) in served for p in parents):
                         continue

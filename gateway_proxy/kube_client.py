@@ -25,31 +25,15 @@ from urllib.parse import quote
 import aiohttp
 import kubernetes
 
-from gateway_proxy.errors import GatewayProxyError
+from gateway_proxy.errors import ApiError, Gone
+
+__all__ = ["ApiError", "Gone", "KubeClient", "api_error"]
 
 MERGE_PATCH = "application/merge-patch+json"
 # Without a read timeout a half-dead connection would hang a watch forever; the server ends
 # each watch after ``timeoutSeconds``, so a little more than that is a safe bound.
 WATCH_SLACK = 30.0
 REQUEST_TIMEOUT = 30.0
-
-
-class ApiError(GatewayProxyError):
-    """The API answered with an error status; 5xx, 429 and 409 are worth retrying."""
-
-    def __init__(self, status: int, reason: str, message: str):
-        super().__init__(f"{status} {reason}: {message}")
-        self.status = status
-        self.reason = reason
-        self.message = message
-
-    @property
-    def temporary(self) -> bool:
-        return self.status >= 500 or self.status in (409, 429)
-
-
-class Gone(ApiError):
-    """410: the requested resourceVersion is no longer available."""
 
 
 def api_error(status: int, body: Any) -> ApiError:

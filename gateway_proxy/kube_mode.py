@@ -7,7 +7,7 @@ status writes that report it. The order matters to the canary controller: a rout
 ``Accepted=True`` for a generation is written only after that generation serves.
 
 Bursts are coalesced: a rebuild starts once events have been quiet for ``quiet`` seconds, and
-at most ``max_delay`` after the first one, so an ``kubectl apply`` of many objects costs one
+at most ``max_delay`` after the first one, so a ``kubectl apply`` of many objects costs one
 compile while a lone weight patch is live within milliseconds (DESIGN.md section 7: p99 under
 100 ms). Nothing is installed before every kind has been listed once: a table built from
 routes without their Services would answer 500 and report BackendNotFound for a moment.
@@ -33,6 +33,9 @@ QUIET = 0.005
 MAX_DELAY = 0.02
 RETRY_DELAY = 0.2
 WATCH_TIMEOUT = 300
+# Below this many routes, or when only routes changed (a warm compile cache), compiling inline
+# beats a worker thread, which would queue for the GIL behind the busy event loop.
+INLINE_ROUTES = 200
 
 
 class KubernetesMode:
@@ -56,6 +59,8 @@ class KubernetesMode:
         self._config = None
         self._built: tuple | None = None  # (catalog revision, build() result)
         self._memo = kube_status.RouteMemo()
+        # Keyed by route record identity, which the catalog preserves for unchanged routes.
+        self._compile_cache = compiling.CompileCache()
         self._dirty = asyncio.Event()
         self._busy = False
 
@@ -151,8 +156,12 @@ class KubernetesMode:
         if config != self._config:
             started = time.perf_counter()
             try:
-                compiled = await asyncio.get_running_loop().run_in_executor(
-                    None, compiling.compile_config, config, self.runtime.impl)
+                impl = self.runtime.impl
+                if self._compile_cache.warm(config, impl) or len(config.routes) < INLINE_ROUTES:
+                    compiled = compiling.compile_config(config, impl, self._compile_cache)
+                else:
+                    compiled = await asyncio.get_running_loop().run_in_executor(
+                        None, compiling.compile_config, config, impl, self._compile_cache)
             except Exception as error:  # a compile bug must not stop the watch; report it like a bad object
                 self.runtime.errors = dict(errors, config=f"cannot compile: {error!r}")
                 logger.exception("gateway_proxy: config could not be compiled")

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gateway_proxy import attachment, resources as r
+from gateway_proxy import attachment, compiling, resources as r
 
 CONTROLLER = "routeshift.dev/gateway-proxy"
 ROUTE_KIND = {"group": r.GATEWAY_GROUP, "kind": "HTTPRoute"}
@@ -116,13 +116,6 @@ def _condition(kind: str, ok: bool, reason: str, message: str, generation: int) 
     return Condition(kind, "True" if ok else "False", reason, message, generation)
 
 
-def _namespace_labels(config: attachment.Config) -> dict[str, dict[str, str]]:
-    labels = {ns.meta.name: dict(ns.meta.labels) for ns in config.namespaces}
-    for name, values in labels.items():
-        values.setdefault("kubernetes.io/metadata.name", name)
-    return labels
-
-
 def _selects(parent: r.ParentRef, gateway: r.Gateway) -> bool:
     return (parent.group == r.GATEWAY_GROUP and parent.kind == "Gateway"
             and parent.namespace == gateway.meta.namespace and parent.name == gateway.meta.name)
@@ -136,21 +129,6 @@ def _listener_named(parent: r.ParentRef, listener: r.Listener) -> bool:
 def _accepts_routes(listener: r.Listener) -> bool:
     return listener.protocol in attachment.SERVED_PROTOCOLS and (
         not listener.kinds or attachment.ROUTE_KIND in listener.kinds)
-
-
-def _rule_problem(rule: r.RouteRule) -> tuple[str, str] | None:
-    """(reason, message) when the proxy answers a rule with 500 instead of programming it."""
-    filters = rule.filters
-    if filters.redirect is not None and filters.rewrite is not None:
-        return "IncompatibleFilters", "RequestRedirect and URLRewrite in one rule"
-    if filters.unsupported:
-        return "UnsupportedValue", f"unsupported filters {', '.join(filters.unsupported)}"
-    for modifier in (filters.redirect, filters.rewrite):
-        path = modifier.path if modifier is not None else None
-        if path is not None and path.kind == "ReplacePrefixMatch" and any(
-                m.path_kind != "PathPrefix" for m in rule.matches):
-            return "UnsupportedValue", "ReplacePrefixMatch needs PathPrefix matches"
-    return None
 
 
 def _accepted(route: r.HTTPRoute, gateway: r.Gateway, parent: r.ParentRef, labels) -> Condition:
@@ -167,7 +145,7 @@ def _accepted(route: r.HTTPRoute, gateway: r.Gateway, parent: r.ParentRef, label
     if not any(attachment.intersect(l.hostname, route.hostnames) for l in allowed):
         return _condition("Accepted", False, "NoMatchingListenerHostname",
                           "no listener hostname intersects the route's hostnames", generation)
-    problems = [_rule_problem(rule) for rule in route.rules]
+    problems = [compiling.rule_problem(rule) for rule in route.rules]
     if problems and all(problems):
         reason, message = problems[0]
         return _condition("Accepted", False, reason, f"no rule can be programmed: {message}", generation)
@@ -304,7 +282,7 @@ def attached_counts(config: attachment.Config) -> dict[tuple[str, str, str], int
     The spec counts attachment "based solely on the combination of the AllowedRoutes field on
     the corresponding Listener and the Route's ParentRefs field", so hostnames do not matter here.
     """
-    labels = _namespace_labels(config)
+    labels = attachment.namespace_labels(config)
     counts: dict[tuple[str, str, str], int] = {}
     for gateway in config.gateways:
         for listener in gateway.listeners:
@@ -355,7 +333,7 @@ def compute(config: attachment.Config, classes: tuple[GatewayClass, ...], contro
     ``rejected`` is reported by its rejection, whatever older generation of it ``config`` holds.
     With a ``memo``, unchanged routes keep the very status objects of the previous call.
     """
-    labels = _namespace_labels(config)
+    labels = attachment.namespace_labels(config)
     memo = memo if memo is not None else RouteMemo()
     memo.check((config.gateways, config.namespaces, config.services, config.grants))
     resolver = attachment.Resolver(config)

@@ -24,7 +24,7 @@ logger = logging.getLogger("gateway_proxy")
 
 RELOAD_INTERVAL = 0.025
 INLINE_BYTES = 256 * 1024
-INLINE_RULES = 2000
+INLINE_ROUTES = 200
 
 
 class Runtime:
@@ -77,28 +77,35 @@ class Reloader:
         self.loader = DirectoryLoader(directory)
         self.interval = interval
         self.last_duration = 0.0
+        self.cache = compiling.CompileCache()
 
-    def _load(self, force: bool):
-        started = time.perf_counter()
-        config = self.loader.load(force)
-        if config is None:
-            return None
-        compiled = compiling.compile_config(config, self.runtime.impl)
-        self.last_duration = time.perf_counter() - started
-        return compiled
+    def _compile(self, config):
+        return compiling.compile_config(config, self.runtime.impl, self.cache)
 
     async def reload(self, force: bool = False) -> bool:
-        """One poll: True when a new table was installed."""
+        """One poll: True when a new table was installed.
+
+        Small edits run inline on the event loop: a worker thread would wait for the GIL behind a
+        busy loop and add tens of milliseconds to propagation, while parsing one small file and
+        recompiling with a warm cache takes a few. Big parses and cold compiles (a Service changed,
+        a large table) go to a worker thread so the loop keeps serving meanwhile.
+        """
         if not force and not self.loader.changed():
             return False
+        started = time.perf_counter()
+        loop = self.runtime.loop
         try:
-            current = self.runtime.compiled
-            if self.loader.pending_bytes() < INLINE_BYTES and (current is None or current.rule_count < INLINE_RULES):
-                # Small edits of small tables load inline: a worker thread would wait for the GIL
-                # behind a busy event loop and add tens of milliseconds to propagation.
-                compiled = self._load(force)
+            if self.loader.pending_bytes() < INLINE_BYTES:
+                config = self.loader.load(force)
             else:
-                compiled = await self.runtime.loop.run_in_executor(None, self._load, force)
+                config = await loop.run_in_executor(None, self.loader.load, force)
+            if config is None:
+                compiled = None
+            elif self.cache.warm(config, self.runtime.impl) or len(config.routes) < INLINE_ROUTES:
+                compiled = self._compile(config)
+            else:
+                compiled = await loop.run_in_executor(None, self._compile, config)
+            self.last_duration = time.perf_counter() - started
         except ConfigError as error:
             self.runtime.errors = {"config": str(error)}
             logger.error("gateway_proxy: config rejected, keeping the last good one: %s", error)

@@ -18,11 +18,11 @@ import datetime
 import enum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from analysis import durations
-from analysis.model import AnalysisSpec, AnalysisState
+from analysis.model import AnalysisSpec, AnalysisState, Duration
 
 GROUP = "routeshift.dev"
 VERSION = "v1alpha1"
@@ -39,12 +39,6 @@ DECISION_LOG_LIMIT = 30
 
 # Kubernetes object names referenced from a Canary (Services, HTTPRoutes) are DNS labels.
 _DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-
-Duration = Annotated[
-    str,
-    Field(pattern=durations.DURATION_PATTERN, json_schema_extra={"example": "1m"}),
-    AfterValidator(durations.validate_duration),
-]
 
 
 class _Spec(BaseModel):

@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import logging
 import os
+import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -160,9 +161,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--metrics-address", default="0.0.0.0:8080", help="HOST:PORT of /metrics")
     parser.add_argument("--poll-interval", type=float, default=5.0, help="seconds between reconciliations")
     parser.add_argument("--peering", help="kopf peering object name: enables leader election between replicas")
-    parser.add_argument("--priority", type=int, default=0, help="peering priority of this replica")
+    parser.add_argument("--priority", type=int, default=None,
+                        help="peering priority of this replica (default with --peering: random, so that replicas "
+                             "of one Deployment never tie; kopf freezes every operator sharing the top priority)")
     parser.add_argument("--liveness", help="kopf liveness endpoint, e.g. http://0.0.0.0:8081/healthz")
     args = parser.parse_args(argv)
+    if args.priority is None:
+        args.priority = random.SystemRandom().randint(1, 2**31 - 1) if args.peering else 0
     host, _, port = args.metrics_address.rpartition(":")
     run(kubeconfig=args.kubeconfig, namespaces=args.namespace, prometheus_url=args.prometheus_url,
         metrics_host=host or "0.0.0.0", metrics_port=int(port), poll_interval=args.poll_interval,

@@ -73,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     args.options = rest
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # One line per HTTP request drowns the controller's own decisions in its log.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     return args.handler(args)
 
 

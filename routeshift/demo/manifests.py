@@ -105,6 +105,7 @@ def route(stable: Backend, canary: Backend) -> dict:
 
 def canary(stable: Backend, canary_backend: Backend, *, strategy: dict, analysis: dict,
            progress_deadline_seconds: int) -> dict:
+    """The Canary, created without a release: it initialises (stable 100 %) and waits for one."""
     return {
         "apiVersion": "routeshift.dev/v1alpha1",
         "kind": "Canary",
@@ -113,7 +114,6 @@ def canary(stable: Backend, canary_backend: Backend, *, strategy: dict, analysis
             "routeRef": {"name": ROUTE},
             "stable": {"name": stable.service, "port": SERVICE_PORT},
             "canary": {"name": canary_backend.service, "port": SERVICE_PORT},
-            "release": "v1",
             "strategy": strategy,
             "analysis": analysis,
             "progressDeadlineSeconds": progress_deadline_seconds,

@@ -14,6 +14,8 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
+import datetime
+import json
 import os
 import signal
 import time
@@ -37,6 +39,21 @@ class ReleaseResult:
     outcome: scenarios.Outcome | None
     seconds: float
     reason: str
+    # For each canary weight the controller set: replies counted per version while it held.
+    observed_by_weight: dict[int, collections.Counter] = dataclasses.field(default_factory=dict)
+    final_status: dict = dataclasses.field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        return {
+            "version": self.release.version,
+            "expected": self.release.expect.value,
+            "outcome": self.outcome.value if self.outcome else None,
+            "asExpected": self.as_expected,
+            "seconds": round(self.seconds, 1),
+            "reason": self.reason,
+            "observedByWeight": {str(weight): dict(counts) for weight, counts in sorted(self.observed_by_weight.items())},
+            "finalStatus": self.final_status,
+        }
 
     @property
     def as_expected(self) -> bool:
@@ -68,10 +85,14 @@ class Traffic:
         self.windows: collections.deque = collections.deque(maxlen=windows)
         self.last_take = time.monotonic()
 
-    def sample(self) -> tuple[dict[str, float], float, float]:
+    def sample(self) -> tuple[dict[str, float], float, float, load_generation.Tally | None]:
+        """(shares by version, req/s, 5xx share) over the recent windows, and the window
+        that closed with this call, if one did."""
         now = time.monotonic()
+        closed = None
         if now - self.last_take >= 1.0:
-            self.windows.append((now - self.last_take, self.generator.tally.take()))
+            closed = self.generator.tally.take()
+            self.windows.append((now - self.last_take, closed))
             self.last_take = now
         seconds = sum(w[0] for w in self.windows)
         versions: collections.Counter = collections.Counter()
@@ -83,7 +104,7 @@ class Traffic:
         shares = {version: count / answered for version, count in versions.items()} if answered else {}
         total = sum(statuses.values())
         errors = sum(count for code, count in statuses.items() if code >= 500)
-        return shares, (total / seconds if seconds else 0.0), (errors / total if total else 0.0)
+        return shares, (total / seconds if seconds else 0.0), (errors / total if total else 0.0), closed
 
 
 class Demo:
@@ -147,23 +168,35 @@ class Demo:
     async def _roll_out(self, release: scenarios.Release, traffic: Traffic) -> ReleaseResult:
         self._say(f"release {release.description}: expected to be {release.expect.value}")
         started = time.monotonic()
+        # The controller's clock stamps the decision log; on one machine it is ours.
+        since = datetime.datetime.now(datetime.timezone.utc)
         stable, idle = await asyncio.to_thread(self._deploy, release)
         deadline = started + max(120.0, 900.0 / self.args.speed)
         printer = view.PlainPrinter(self.console) if self.args.plain else None
         live = None if self.args.plain else Live(console=self.console, refresh_per_second=4, transient=False)
         outcome, reason = None, "timed out"
+        observed_by_weight: dict[int, collections.Counter] = {}
+        window_weight = None  # the canary weight set when the current traffic window opened
+        status: dict = {}
         with live or contextlib.nullcontext():
             while time.monotonic() < deadline:
                 canary = await asyncio.to_thread(self.stack.get_canary)
-                observed, rps, errors = traffic.sample()
+                status = canary.get("status") or {}
+                weight = (status.get("weights") or {}).get("canary") if status.get("release") == release.version \
+                    else None
+                observed, rps, errors, closed = traffic.sample()
+                if closed is not None:
+                    # A window counts for a weight only if that weight held from its start to its end.
+                    if weight is not None and weight == window_weight:
+                        observed_by_weight.setdefault(weight, collections.Counter()).update(closed.by_version)
+                    window_weight = weight
                 snapshot = view.from_canary(canary, scenario=self.scenario.name, release=release.version,
                                             observed=observed, observed_rps=rps, error_share=errors,
-                                            started=started)
+                                            started=started, since=since)
                 if live is not None:
                     live.update(view.render(snapshot))
                 else:
                     printer.update(snapshot)
-                status = canary.get("status") or {}
                 if status.get("release") == release.version and status.get("phase") in FINAL_PHASES:
                     outcome = FINAL_PHASES[status["phase"]]
                     reason = status.get("message", "")
@@ -171,7 +204,7 @@ class Demo:
                 await asyncio.sleep(REFRESH_SECONDS)
         if outcome == scenarios.Outcome.PROMOTED:
             self.live_service = idle
-        result = ReleaseResult(release, outcome, time.monotonic() - started, reason)
+        result = ReleaseResult(release, outcome, time.monotonic() - started, reason, observed_by_weight, status)
         verdict = "as expected" if result.as_expected else f"NOT as expected ({release.expect.value})"
         self._say(f"release {release.version}: {outcome.value if outcome else 'no outcome'} after "
                   f"{result.seconds:.0f}s, {verdict}: {reason}")
@@ -179,6 +212,8 @@ class Demo:
 
     def _summarise(self, results: list[ReleaseResult]) -> int:
         ok = bool(results) and all(result.as_expected for result in results)
+        summary = {"scenario": self.scenario.name, "passed": ok, "releases": [r.as_json() for r in results]}
+        (self.stack.workdir / "summary.json").write_text(json.dumps(summary, indent=2))
         parts = [f"{r.release.version} {r.outcome.value if r.outcome else 'no outcome'} in {r.seconds:.0f}s"
                  for r in results]
         self._say(f"demo {self.scenario.name}: {'PASSED' if ok else 'FAILED'}: {'; '.join(parts)}")

@@ -47,10 +47,19 @@ class Scenario:
     preview_share: float = 0.0  # share of requests carrying the preview header (blue-green, A/B)
     min_sample_size: int = 40
     interval_seconds: float = 8.0
+    # What an insufficient-traffic hold becomes after ``hold_intervals`` intervals.
+    hold_intervals: int = 40
+    hold_outcome: str = "Inconclusive"
 
-    def interval(self, speed: float) -> str:
-        """The analysis interval at ``speed``, as a duration string (whole seconds, at least 2 s)."""
-        return f"{max(2, round(self.interval_seconds / speed))}s"
+    def interval(self, speed: float) -> int:
+        """The analysis interval at ``speed`` in whole seconds: at least 3 s, so that a
+        rate() window always holds a few of Prometheus' 1 s scrapes."""
+        return max(3, round(self.interval_seconds / speed))
+
+    def sample_floor(self, speed: float) -> int:
+        """minSampleSize at ``speed``: the window shrinks with the interval, so does the
+        number of requests it can hold at a given rate."""
+        return max(5, round(self.min_sample_size * self.interval(speed) / self.interval_seconds))
 
 
 PREVIEW_HEADER = "X-Canary"
@@ -69,8 +78,9 @@ SCENARIOS: dict[str, Scenario] = {
                  (Release("v2", Outcome.ROLLED_BACK, error_rate=0.05),)),
         Scenario("latency", "a release 400 ms slower is caught by the p99 check and rolled back",
                  (Release("v2", Outcome.ROLLED_BACK, latency_ms=400),)),
-        Scenario("thin-traffic", "little traffic: steps hold for enough samples instead of failing, then promote",
-                 (HEALTHY,), rate=12.0, min_sample_size=20),
+        Scenario("thin-traffic", "little traffic: steps hold on too few samples instead of failing; after "
+                 "the hold deadline thin traffic is accepted and the release promoted",
+                 (HEALTHY,), rate=12.0, min_sample_size=20, hold_intervals=3, hold_outcome="Successful"),
         Scenario("blue-green", "the idle release is analysed through a preview header, then swapped in one write",
                  (HEALTHY,), strategy_kind="blueGreen", preview_share=0.3),
         Scenario("ab", "requests with the A/B header go to the new release while it is analysed, then it is promoted",
@@ -91,12 +101,14 @@ def strategy(scenario: Scenario) -> dict:
 
 def analysis(scenario: Scenario, *, speed: float, prometheus_url: str) -> dict:
     """The Canary ``spec.analysis``: the two built-in checks against the demo's Prometheus."""
+    interval = scenario.interval(speed)
     return {
-        "interval": scenario.interval(speed),
+        "interval": f"{interval}s",
         "threshold": 3,
         "consecutiveFailureLimit": 2,
-        "minSampleSize": scenario.min_sample_size,
-        "holdDeadline": "5m",
+        "minSampleSize": scenario.sample_floor(speed),
+        "holdDeadline": f"{interval * scenario.hold_intervals}s",
+        "holdOutcome": scenario.hold_outcome,
         "provider": {"address": prometheus_url},
         "metrics": [
             {"name": "request-success-rate", "thresholdRange": {"min": 99}},

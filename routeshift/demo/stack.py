@@ -61,6 +61,7 @@ class Stack:
         self.cluster_kubeconfig = cluster_kubeconfig
         self.log = log
         self._processes: list[tuple[str, subprocess.Popen]] = []
+        self._stopped = False
         self.prometheus: PrometheusServer | None = None
         self.endpoints: Endpoints | None = None
         self.backends = {
@@ -70,11 +71,25 @@ class Stack:
 
     # ------------------------------------------------------------------ processes
 
+    def _refuse_if_stopped(self, name: str) -> None:
+        if self._stopped:
+            # Ctrl-C while start() was still running in its thread: start nothing more.
+            raise StackError(f"not starting {name}: the demo is stopping")
+
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+        self._refuse_if_stopped(name)
         log_path = self.workdir / f"{name}.log"
         process = processes.start(argv, log_path=log_path, env={**os.environ, **(env or {})})
         self._processes.append((name, process))
+        self._write_pids()
         return process
+
+    def _write_pids(self) -> None:
+        """processes.json in the workdir: what is running, for a person (or a test) to check."""
+        pids = {name: process.pid for name, process in self._processes}
+        if self.prometheus is not None and self.prometheus.pid is not None:
+            pids["prometheus"] = self.prometheus.pid
+        (self.workdir / "processes.json").write_text(json.dumps(pids, indent=2))
 
     def _wait(self, name: str, predicate, timeout: float = 30.0) -> None:
         process = dict(self._processes).get(name)
@@ -134,9 +149,11 @@ class Stack:
             "gateway_proxy", "--kubernetes", "--listen", f"127.0.0.1:{proxy_port}",
             "--admin", f"127.0.0.1:{admin_port}"), env=env)
         self._wait("gateway-proxy", lambda: httpx.get(f"{self.endpoints.proxy_admin}/ready").status_code == 200)
+        self._refuse_if_stopped("prometheus")
         self.prometheus = PrometheusServer(self.workdir / "prometheus", scrape_targets=[
             f"127.0.0.1:{admin_port}", f"127.0.0.1:{metrics_port}"])
         self.prometheus.start()
+        self._write_pids()
         self.endpoints.prometheus = self.prometheus.url
         self.log(f"prometheus  {self.prometheus.url}")
         self._spawn("controller", _python_tool(
@@ -160,6 +177,7 @@ class Stack:
         return kubeconfig
 
     def stop(self) -> None:
+        self._stopped = True
         for name, process in reversed(self._processes):
             processes.stop(process)
         self._processes.clear()

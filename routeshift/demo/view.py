@@ -8,6 +8,7 @@ live view fits an 80-column terminal.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import time
 
 from rich.console import Console, Group
@@ -46,12 +47,17 @@ class Snapshot:
 
 
 def from_canary(canary: dict, *, scenario: str, release: str, observed: dict[str, float], observed_rps: float,
-                error_share: float, started: float, decisions: int = 6) -> Snapshot:
-    """Build a snapshot from a Canary object as read from the API."""
+                error_share: float, started: float, since: datetime.datetime | None = None,
+                decisions: int = 6) -> Snapshot:
+    """Build a snapshot from a Canary object as read from the API.
+
+    ``since`` drops decision log entries older than the current release's start, so the
+    view of one release does not repeat the end of the previous one.
+    """
     spec = canary.get("spec") or {}
     status = canary.get("status") or {}
     weights = status.get("weights") or {}
-    log = status.get("decisions") or []
+    log = [entry for entry in status.get("decisions") or [] if since is None or _after(entry.get("time"), since)]
     metrics: tuple[MetricLine, ...] = ()
     for entry in reversed(log):
         if entry.get("metrics"):
@@ -72,6 +78,13 @@ def from_canary(canary: dict, *, scenario: str, release: str, observed: dict[str
         observed=observed, observed_rps=observed_rps, error_share=error_share,
         metrics=metrics, decisions=lines, elapsed=time.monotonic() - started,
     )
+
+
+def _after(stamp: str | None, since: datetime.datetime) -> bool:
+    try:
+        return datetime.datetime.fromisoformat(stamp) >= since if stamp else False
+    except ValueError:
+        return True  # an unreadable time is shown rather than hidden
 
 
 def _clock(stamp: str | None) -> str:

@@ -206,8 +206,8 @@ class Canary:
         return sorted(latest.values(), key=lambda m: order.index(m.metric) if m.metric in order else len(order))
 
     def hold_reasons(self) -> list[str]:
-        """Why a stepping rollout is not advancing right now, most specific first."""
-        if self.phase not in STEPPING and self.phase != "Initializing":
+        """Why the rollout is not advancing right now, most specific first; nothing when idle."""
+        if self.phase in IDLE or not self.has_status:
             return []
         reasons: list[str] = []
         if self.spec.get("paused"):

@@ -319,6 +319,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _guard(args.handler, args)
 
 
+def complete_main() -> int:
+    """Entry point for a ``kubectl_complete-canary`` console script: kubectl's plugin completion hook."""
+    return main(["__complete", *sys.argv[1:]])
+
+
 def _guard(handler, args: argparse.Namespace) -> int:
     try:
         return handler(args)

@@ -35,6 +35,8 @@ def complete(parser: argparse.ArgumentParser, words: Sequence[str], names: Names
     flags: dict[str, str | None] = {}
     expecting: str | None = None
     for word in before:
+        if expecting is not None and word == "=":
+            continue  # bash splits "--namespace=prod" at COMP_WORDBREAKS into three words
         if expecting is not None:
             flags[expecting] = word
             expecting = None

@@ -79,6 +79,11 @@ class PrometheusServer:
             raise PrometheusUnavailable("Prometheus is not running")
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs."""
+        return self._process.pid if self._process is not None else None
+
     def config(self) -> dict[str, Any]:
         scrape_configs = list(self.scrape_configs)
         if self.scrape_targets:

@@ -25,6 +25,7 @@ PROXY = {
     ("gateway.networking.k8s.io", "referencegrants"): {"get", "list", "watch"},
     ("gateway.networking.k8s.io", "httproutes/status"): {"patch"},
     ("gateway.networking.k8s.io", "gateways/status"): {"patch"},
+    ("gateway.networking.k8s.io", "gatewayclasses/status"): {"patch"},
     ("", "services"): {"get", "list", "watch"},
     ("", "namespaces"): {"get", "list", "watch"},
     ("discovery.k8s.io", "endpointslices"): {"get", "list", "watch"},

@@ -151,3 +151,32 @@ def test_list_kind_and_json_files_load(tmp_path):
     (tmp_path / "route.yaml").write_text(json.dumps(gw_harness.route("r", [gw_harness.rule([])])))
     config = loader.load()
     assert (len(config.gateways), [r.meta.name for r in config.routes]) == (1, ["r"])
+
+
+def test_recompile_reuses_unchanged_routes_and_drops_stale_ones(impl, tmp_path):
+    loader = loading.DirectoryLoader(str(tmp_path))
+    cache = compiling.CompileCache()
+    (tmp_path / "infra.yaml").write_text(yaml.safe_dump_all([gw_harness.gateway(), *gw_harness.service("v1", 9001),
+                                                             *gw_harness.service("v2", 9002)]))
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump_all([gw_harness.route("a", [gw_harness.rule(
+        [gw_harness.backend("v1")], [gw_harness.path_match("/a")])])]))
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump_all([gw_harness.route("b", [gw_harness.rule(
+        [gw_harness.backend("v1")], [gw_harness.path_match("/b")])])]))
+
+    def rule_for(compiled, path):
+        return impl.route(compiled.table, "example.com", "GET", path, "", {}).rule
+
+    first = compiling.compile_config(loader.load(), impl, cache)
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump_all([gw_harness.route("b", [gw_harness.rule(
+        [gw_harness.backend("v2")], [gw_harness.path_match("/b")])])]))
+    second = compiling.compile_config(loader.load(), impl, cache)
+    assert rule_for(second, "/a") is rule_for(first, "/a")  # untouched file: reused as is
+    assert rule_for(second, "/b").backends[0].name == "v2"  # edited file: recompiled
+    (tmp_path / "infra.yaml").write_text(yaml.safe_dump_all([gw_harness.gateway(), *gw_harness.service("v1", 9011),
+                                                             *gw_harness.service("v2", 9002)]))
+    third = compiling.compile_config(loader.load(), impl, cache)
+    assert rule_for(third, "/a") is not rule_for(second, "/a")  # a Service changed: everything recompiled
+    assert rule_for(third, "/a").backends[0].endpoints == (("127.0.0.1", 9011),)
+    (tmp_path / "b.yaml").unlink()
+    compiling.compile_config(loader.load(), impl, cache)
+    assert [entry[0].meta.name for entry in cache.entries.values()] == ["a"]

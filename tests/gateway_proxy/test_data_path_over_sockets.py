@@ -100,7 +100,8 @@ def test_chunked_response_is_streamed_before_the_backend_finishes(proxy, v1):
         total = time.monotonic() - started
     assert first.startswith(b"HTTP/1.1 200")
     assert b"transfer-encoding: chunked" in received.lower()
-    assert first_at < 0.6 < 1.2 <= total  # the head and first chunk arrived while the backend kept writing
+    # The backend needs 1.2 s for its body; the head and first chunk came well before its end.
+    assert total >= 1.2 and first_at < total - 0.6
     assert received.count(b"chunk-3;") == 100
 
 

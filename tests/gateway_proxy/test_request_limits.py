@@ -92,3 +92,21 @@ def test_idle_keep_alive_connection_is_closed_after_the_timeout(impl, tmp_path):
             assert sock.recv(65536) == b""  # idle past the header timeout: closed without a response
     finally:
         proxy.stop()
+
+
+@pytest.mark.parametrize("host, expected", [
+    pytest.param("example.com", 400, id="forwarded-to-a-backend"),
+    pytest.param("unrouted.org", 404, id="answered-before-the-body"),
+])
+def test_body_cut_short_by_half_close_is_answered_and_closed(proxy, echo_factory, host, expected):
+    deploy(proxy, {"v1": echo_factory("v1")}, [route("r", [rule([backend("v1")])], hostnames=["example.com"])])
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as sock:
+        sock.sendall(b"POST /x HTTP/1.1\r\nHost: " + host.encode() + b"\r\nContent-Length: 10\r\n\r\nabc")
+        sock.shutdown(socket.SHUT_WR)  # the other 7 bytes never come
+        reply = b""
+        while True:
+            chunk = sock.recv(65536)  # raises a timeout if the proxy keeps the connection open
+            if not chunk:
+                break
+            reply += chunk
+    assert status_of(reply) == expected

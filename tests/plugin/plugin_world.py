@@ -199,6 +199,15 @@ class Terminal:
         assert all(n in self.text for n in needles), self.text[-3000:]
         return self.text
 
+    def wait_for_pattern(self, pattern: str, *, since: int = 0, timeout: float = 15) -> re.Match[str]:
+        """Wait until the text drawn after raw offset ``since`` matches ``pattern``."""
+        def found():
+            return re.search(pattern, ANSI.sub("", self.raw[since:])) or self.process.poll() is not None
+        until(found, timeout, description=f"terminal matching {pattern!r}")
+        match = re.search(pattern, ANSI.sub("", self.raw[since:]))
+        assert match, self.text[-3000:]
+        return match
+
     def interrupt(self, timeout: float = 10) -> int:
         """Ctrl-C, as a person ends a watch."""
         self.process.send_signal(signal.SIGINT)
@@ -211,43 +220,6 @@ class Terminal:
 
 
 # ---------------------------------------------------------------------- the real controller
-
-
-class AcceptingGateway:
-    """Plays a Gateway controller: accepts each new HTTPRoute generation, as our proxy does.
-
-    The controller counts a weight step as done only once the route's parents report
-    ``Accepted`` for the new generation; this thread writes that route status.
-    """
-
-    def __init__(self, api, *, period: float = 0.1):
-        self.api = api
-        self.period = period
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="accepting-gateway", daemon=True)
-
-    def __enter__(self) -> AcceptingGateway:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-    def _run(self) -> None:
-        accepted = None
-        # The gateway's own reconcile cadence, not a wait for a test condition.
-        while not self._stop.wait(self.period):
-            route = self.api.get(ROUTES, "default", "web")
-            generation = route["metadata"]["generation"]
-            if generation == accepted:
-                continue
-            condition = {"type": "Accepted", "status": "True", "reason": "Accepted", "message": "",
-                         "observedGeneration": generation, "lastTransitionTime": "2026-01-01T00:00:00Z"}
-            self.api.patch(ROUTES, "default", "web", {"status": {"parents": [
-                {"parentRef": {"name": "gw"}, "controllerName": "routeshift.dev/gateway-proxy",
-                 "conditions": [condition]}]}}, subresource="status")
-            accepted = generation
 
 
 class ScriptedAnalysis:
@@ -264,18 +236,6 @@ class ScriptedAnalysis:
         reason = "insufficient traffic 12/50" if kind is Verdict.INCONCLUSIVE else f"success rate {value}"
         metric = MetricVerdict("request-success-rate", kind, reason, value, ">= 99", samples, 50)
         return IntervalVerdict(kind, reason, (metric,)), state
-
-
-def start_operator(api, kopf_runner, analysis: ScriptedAnalysis):
-    """The real kopf operator (``rollouts.operator``) against the emulator, analysing with ``analysis``."""
-    from kopf import Memo
-
-    from rollouts import operator, patching
-    from rollouts.reconciler import Controller
-
-    controller = Controller(cluster=patching.Cluster(patching.Connection(server=api.url)), evaluate=analysis,
-                            poll_interval=0.5)
-    return kopf_runner(operator.build_registry(), memo=Memo(controller=controller))
 
 
 FAST_ANALYSIS = {"interval": "100ms", "metrics": [{"name": "request-success-rate", "thresholdRange": {"min": 99}}]}

@@ -9,7 +9,8 @@ what users' traffic follows, and on the phase the controller reports.
 
 import pytest
 
-from plugin_world import FAST_ANALYSIS, AcceptingGateway, ScriptedAnalysis, start_operator
+from plugin_world import FAST_ANALYSIS, ScriptedAnalysis
+from routeshift.testing.controller import AcceptingGateway, start_controller
 from routeshift.testing.polling import until
 
 pytestmark = pytest.mark.timeout(60)
@@ -18,8 +19,8 @@ pytestmark = pytest.mark.timeout(60)
 @pytest.fixture
 def rollout(bare_world, kopf_runner):
     analysis = ScriptedAnalysis("Inconclusive")
-    with AcceptingGateway(bare_world.api):
-        start_operator(bare_world.api, kopf_runner, analysis)
+    with AcceptingGateway(bare_world.api, "default", "web", stable="web-v1", canary="web-v2", period=0.1):
+        start_controller(bare_world.api, kopf_runner, analysis, poll_interval=0.5)
         bare_world.create_canary(analysis=FAST_ANALYSIS, acceptanceTimeoutSeconds=2, progressDeadlineSeconds=120)
         bare_world.analysis = analysis
         yield bare_world

@@ -24,6 +24,7 @@ def _names(namespace, context, kubeconfig):
     pytest.param(["get", ""], {"web", "api"}, id="names"),
     pytest.param(["-n", "prod", "abort", "s"], {"search"}, id="names-in-namespace"),
     pytest.param(["abort", "--namespace=prod", ""], {"checkout", "search"}, id="names-in-namespace-after"),
+    pytest.param(["abort", "--namespace", "=", "prod", ""], {"checkout", "search"}, id="bash-split-equals"),
     pytest.param(["get", "web", "-o", ""], {"json", "yaml", "wide"}, id="output-formats"),
     pytest.param(["promote", "web", "--f"], {"--full"}, id="flags"),
     pytest.param(["completion", ""], {"bash", "zsh", "kubectl"}, id="shells"),
@@ -37,6 +38,16 @@ def test_candidates(words, expected):
 
 def test_file_flags_let_the_shell_complete_paths():
     assert completion.complete(cli.build_parser(), ["lint", "-f", ""], _names) == ([], completion.DIRECTIVE_DEFAULT)
+
+
+def test_the_console_script_entry_point_speaks_cobras_protocol(monkeypatch, capsys):
+    monkeypatch.setattr("sys.argv", ["kubectl_complete-canary", "wa"])
+    assert cli.complete_main() == 0
+    assert capsys.readouterr().out.splitlines()[-2:] == ["wait\t" + _help("wait"), ":4"]
+
+
+def _help(command):
+    return completion._command_help(cli.build_parser())[command]
 
 
 def test_cluster_errors_mean_no_names():

@@ -1,5 +1,6 @@
 """The real-Prometheus fixture scrapes a live endpoint and serves backfilled history."""
 
+import os
 import time
 
 import prometheus_client
@@ -61,7 +62,8 @@ def test_a_bad_query_is_a_clear_error(prometheus_factory):
 
 def test_stop_ends_the_process(tmp_path):
     prometheus = PrometheusServer(tmp_path / "p").start()
-    url = prometheus.url
-    process = prometheus._process
+    pid = prometheus.pid
     prometheus.stop()
-    assert process.poll() is not None, f"{url} still running"
+    assert prometheus.pid is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from kopf import Memo
 
 from operator_harness import ROUTES, AcceptingGateway, route
-from rollouts import crd, operator, patching
-from rollouts.reconciler import Controller
+from rollouts import crd
+from routeshift.testing.controller import start_controller
 
 
 @pytest.fixture
@@ -30,9 +29,5 @@ def gateway(cluster):
 @pytest.fixture
 def start(k8s_api, kopf_runner):
     def run(evaluate, *, metrics_port=None):
-        controller = Controller(cluster=patching.Cluster(patching.Connection(server=k8s_api.url)),
-                                evaluate=evaluate, poll_interval=0.05, metrics_host="127.0.0.1",
-                                metrics_port=metrics_port)
-        thread = kopf_runner(operator.build_registry(), memo=Memo(controller=controller))
-        return controller, thread
+        return start_controller(k8s_api, kopf_runner, evaluate, metrics_port=metrics_port)
     return run

@@ -1,66 +1,15 @@
-"""What the operator integration tests share: a Gateway stand-in, a scripted analysis, objects.
+"""What the operator integration tests share: a scripted analysis and the objects they drive.
 
-``AcceptingGateway`` plays a Gateway controller: the controller waits for ``Accepted=True``
-at the route's current generation before a step's dwell starts, so this thread writes that
-status against the emulated API, the way our proxy does in ``--kubernetes`` mode, and keeps
-the (stable, canary) weights of every generation it saw, in order: the record the tests
-compare with the plan. ``ScriptedAnalysis`` has ``analysis.evaluate_interval``'s signature.
+``AcceptingGateway`` (the Gateway stand-in) lives in ``routeshift.testing.controller``;
+``ScriptedAnalysis`` has ``analysis.evaluate_interval``'s signature.
 """
 
 from __future__ import annotations
 
-import threading
-
 from analysis.verdicts import IntervalVerdict, MetricVerdict, Verdict
-from routeshift.emulator import EmulatorThread
+from routeshift.testing.controller import ROUTES, AcceptingGateway
 
-ROUTES = "gateway.networking.k8s.io/v1/httproutes"
-
-
-class AcceptingGateway:
-    def __init__(self, api: EmulatorThread, namespace: str, name: str, *, stable: str, canary: str,
-                 period: float = 0.01):
-        self.api, self.namespace, self.name = api, namespace, name
-        self.stable, self.canary, self.period = stable, canary, period
-        self.seen: list[tuple[int, int]] = []
-        self.generations: list[int] = []
-        self.shapes: list[tuple[int, int]] = []  # (number of rules, filters of rule 0) per generation
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="accepting-gateway", daemon=True)
-
-    def __enter__(self) -> AcceptingGateway:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-    def weights(self, route: dict) -> tuple[int, int]:
-        refs = {r["name"]: r.get("weight", 1) for r in route["spec"]["rules"][0]["backendRefs"]}
-        return refs[self.stable], refs[self.canary]
-
-    def _run(self) -> None:
-        # The gateway's own reconcile cadence, not a wait for a test condition.
-        while not self._stop.wait(self.period):
-            route = self.api.get(ROUTES, self.namespace, self.name)
-            if route is None:
-                continue
-            generation = route["metadata"]["generation"]
-            if self.generations and self.generations[-1] == generation:
-                continue
-            self.generations.append(generation)
-            weights = self.weights(route)
-            rules = route["spec"]["rules"]
-            self.shapes.append((len(rules), len(rules[0].get("filters") or [])))
-            if not self.seen or self.seen[-1] != weights:
-                self.seen.append(weights)
-            condition = {"type": "Accepted", "status": "True", "reason": "Accepted", "message": "",
-                         "observedGeneration": generation, "lastTransitionTime": "2026-01-01T00:00:00Z"}
-            parent = {"parentRef": {"name": "gw"}, "controllerName": "routeshift.dev/gateway-proxy",
-                      "conditions": [condition]}
-            self.api.patch(ROUTES, self.namespace, self.name, {"status": {"parents": [parent]}},
-                           subresource="status")
+__all__ = ["ROUTES", "AcceptingGateway", "CANARIES", "FAST", "ScriptedAnalysis", "canary", "phase", "route"]
 
 
 CANARIES = "routeshift.dev/v1alpha1/canaries"

@@ -1,0 +1,500 @@
+"""How one controller replica copes with many Canaries in flight: reconcile latency and RSS.
+
+    .venv/bin/python bench/controller_scale.py [--canaries 500] [--duration 150]
+
+DESIGN.md section 7 and issue 4 ask that one replica drive 500 Canaries at once, with its
+memory under 200 MB. Tests cannot answer that (they run one or two Canaries), so this
+script builds the situation for real on loopback and measures it:
+
+- the API emulator runs as its own process (``routeshift api-server``), so the controller's
+  RSS is its own; the controller runs as ``routeshift controller``, as deployed;
+- N Services pairs, N HTTPRoutes and N Canaries (default steps 5, 10, 20, 50, 100, an
+  analysis interval without metrics, so each step dwells one interval and needs no
+  Prometheus); a single watch on httproutes stands in for the Gateway and accepts every new
+  route generation (``status.parents`` Accepted with ``observedGeneration``);
+- whenever a Canary reaches Succeeded, the next release is patched in (services swapped, as
+  a pipeline does), so the Canaries stay in flight for the whole window.
+
+Measured: the time from a spec change (creation, release patch) until the Canary's status
+carries it (``status.release`` and ``observedGeneration``), seen through a watch; the time
+between successive route writes of a rollout against the dwell interval; the controller's
+own ``routeshift_reconcile_duration_seconds`` histogram; VmRSS/VmHWM and CPU of the
+controller (and the emulator's CPU, since both share the machine) from ``/proc``. Every
+process is stopped by PID at the end, also on Ctrl-C. The last line is
+``controller scale: N canaries, reconcile p50 X ms, p99 Y ms, peak RSS Z MB``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import pathlib
+import signal
+import sys
+import tempfile
+import time
+import urllib.request
+
+import aiohttp
+import yaml
+
+from routeshift.testing import processes
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+NAMESPACE = "scale"
+ROUTES = f"/apis/gateway.networking.k8s.io/v1/namespaces/{NAMESPACE}/httproutes"
+CANARIES = f"/apis/routeshift.dev/v1alpha1/namespaces/{NAMESPACE}/canaries"
+SERVICES = f"/api/v1/namespaces/{NAMESPACE}/services"
+MERGE = {"Content-Type": "application/merge-patch+json"}
+# Phases in which a rollout runs (rollouts.model.ACTIVE_PHASES, read from status text here).
+IN_FLIGHT = {"Progressing", "Paused", "WaitingPromotion", "Promoting", "Finalising", "RollingBack"}
+CLOCK_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all CPUs, from the first line of /proc/stat."""
+    values = [int(v) for v in pathlib.Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+def percentile(samples: list[float], q: float) -> float:
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+class Proc:
+    """VmRSS/VmHWM and CPU time of one process, from /proc."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.peak_rss = self.hwm = 0.0
+        self.rss: list[float] = []
+
+    def memory(self) -> tuple[float, float]:
+        fields = {}
+        for line in pathlib.Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[key] = int(value.split()[0]) / 1024  # kB -> MB
+        return fields.get("VmRSS", 0.0), fields.get("VmHWM", 0.0)
+
+    def sample(self) -> None:
+        try:
+            rss, hwm = self.memory()
+        except OSError:
+            return  # exited; the last sample stands
+        self.rss.append(rss)
+        self.peak_rss, self.hwm = max(self.peak_rss, rss), max(self.hwm, hwm)
+
+    def cpu_seconds(self) -> float:
+        try:
+            stat = pathlib.Path(f"/proc/{self.pid}/stat").read_text()
+        except OSError:
+            return float("nan")
+        fields = stat.rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICK  # utime + stime
+
+
+class Rollouts:
+    """What the bench asked for and what the Canaries' status and the routes show."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, tuple[str, float, str]] = {}  # name -> (release, asked at, kind)
+        self.pickup: dict[str, list[float]] = {"create": [], "release": []}
+        self.started: dict[str, float] = {}  # name -> when its current release was asked for
+        self.phase: dict[str, str] = {}
+        self.release: dict[str, str] = {}
+        self.canary_backend: dict[str, str] = {}
+        self.rounds: dict[str, int] = {}
+        self.succeeded: list[float] = []  # rollout durations (asked -> Succeeded)
+        self.reached_success: set[str] = set()
+        self.failed: set[tuple[str, str]] = set()
+        self.last_write: dict[str, tuple[float, int]] = {}  # route -> (t, canary weight) of the last write
+        self.step_times: list[float] = []
+        self.route_writes = 0
+
+    def asked(self, name: str, release: str, kind: str, at: float) -> None:
+        # Each release name is used once per Canary, so status.release == release means the
+        # controller acted on this very change (status.release is set in the same status
+        # write as observedGeneration).
+        self.pending[name] = (release, at, kind)
+        self.started[name] = at
+
+    def canary_event(self, obj: dict, at: float) -> str | None:
+        """Record one watched Canary; returns its name when it just succeeded its release."""
+        name = obj["metadata"]["name"]
+        status = obj.get("status") or {}
+        wanted = self.pending.get(name)
+        if wanted and status.get("release") == wanted[0]:
+            self.pickup[wanted[2]].append(at - wanted[1])
+            del self.pending[name]
+        phase, release = status.get("phase"), status.get("release")
+        previous = (self.phase.get(name), self.release.get(name))
+        self.phase[name], self.release[name] = phase, release
+        if (phase, release) == previous or release != obj["spec"].get("release"):
+            return None
+        if phase == "Succeeded":
+            self.succeeded.append(at - self.started[name])
+            self.reached_success.add(name)
+            return name
+        if phase == "Failed":
+            self.failed.add((name, release))
+        return None
+
+    def route_written(self, name: str, route: dict, at: float) -> None:
+        """A new route generation: the controller wrote weights. Time the weight steps."""
+        self.route_writes += 1
+        canary = self.canary_backend.get(name)
+        weights = {ref.get("name"): ref.get("weight", 1) for rule in route["spec"]["rules"]
+                   for ref in rule.get("backendRefs") or []}
+        weight = weights.get(canary, 0)
+        last = self.last_write.get(name)
+        if last is not None and 0 < last[1] < 100 and weight > last[1]:
+            self.step_times.append(at - last[0])  # a weight step of the same rollout: dwell + overhead
+        self.last_write[name] = (at, weight)
+
+    def in_flight(self) -> int:
+        return sum(1 for phase in self.phase.values() if phase in IN_FLIGHT)
+
+
+def objects(i: int, interval: float) -> tuple[str, list[dict], dict, dict]:
+    """The Services, HTTPRoute and Canary of app ``i``."""
+    name = f"app-{i:04d}"
+    blue, green = f"{name}-blue", f"{name}-green"
+    services = [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": svc},
+                 "spec": {"ports": [{"port": 80}]}} for svc in (blue, green)]
+    route = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": name},
+             "spec": {"parentRefs": [{"name": "gw"}], "hostnames": [f"{name}.example.com"], "rules": [
+                 {"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                  "backendRefs": [{"name": blue, "port": 80, "weight": 100}, {"name": green, "port": 80, "weight": 0}]},
+                 {"matches": [{"path": {"type": "PathPrefix", "value": "/static"}}],
+                  "backendRefs": [{"name": "cdn", "port": 80}]}]}}
+    canary = {"apiVersion": "routeshift.dev/v1alpha1", "kind": "Canary", "metadata": {"name": name},
+              "spec": {"routeRef": {"name": name}, "stable": {"name": blue, "port": 80},
+                       "canary": {"name": green, "port": 80}, "release": "r1",
+                       "analysis": {"interval": f"{int(interval * 1000)}ms"}}}
+    return name, services, route, canary
+
+
+async def call(http: aiohttp.ClientSession, method: str, path: str, body=None, headers=None, ok=(200, 201)) -> dict:
+    async with http.request(method, path, data=None if body is None else json.dumps(body),
+                            headers=headers or {"Content-Type": "application/json"}) as response:
+        text = await response.text()
+        if response.status not in ok:
+            raise RuntimeError(f"{method} {path}: {response.status} {text[:300]}")
+        return json.loads(text) if text else {}
+
+
+async def watch(http: aiohttp.ClientSession, path: str, on_event, stop: asyncio.Event) -> None:
+    """List then watch ``path`` until ``stop``; ``on_event(type, obj, t)`` for every object change."""
+    version = None
+    while not stop.is_set():
+        if version is None:
+            listed = await call(http, "GET", path)
+            now = time.monotonic()
+            for obj in listed.get("items") or []:
+                on_event("ADDED", obj, now)
+            version = listed["metadata"]["resourceVersion"]
+        url = f"{path}?watch=true&allowWatchBookmarks=true&timeoutSeconds=60&resourceVersion={version}"
+        async with http.get(url, timeout=aiohttp.ClientTimeout(total=None, sock_read=None)) as response:
+            buffer = b""
+            async for chunk in response.content.iter_any():
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                now = time.monotonic()
+                for line in lines:
+                    if not line.strip():
+                        continue
+                    event = json.loads(line)
+                    if event["type"] == "ERROR":
+                        version = None  # 410 Gone: re-list
+                        break
+                    version = event["object"]["metadata"]["resourceVersion"]
+                    if event["type"] != "BOOKMARK":
+                        on_event(event["type"], event["object"], now)
+                if version is None or stop.is_set():
+                    break
+
+
+class Gateway:
+    """Accept every new route generation, like a Gateway that reports observedGeneration."""
+
+    def __init__(self, http: aiohttp.ClientSession, rollouts: Rollouts):
+        self.http, self.rollouts = http, rollouts
+        self.accepted: dict[str, int] = {}
+        self.queue: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
+
+    def on_event(self, kind: str, route: dict, at: float) -> None:
+        if kind == "DELETED":
+            return
+        name, generation = route["metadata"]["name"], route["metadata"]["generation"]
+        if self.accepted.get(name, 0) >= generation:
+            return  # our own status write, or a generation already accepted
+        if name in self.accepted:
+            self.rollouts.route_written(name, route, at)
+        self.accepted[name] = generation
+        self.queue.put_nowait((name, generation))
+
+    async def acceptor(self) -> None:
+        while True:
+            name, generation = await self.queue.get()
+            condition = {"type": "Accepted", "status": "True", "reason": "Accepted", "message": "",
+                         "observedGeneration": generation, "lastTransitionTime": "2026-01-01T00:00:00Z"}
+            parent = {"parentRef": {"name": "gw"}, "controllerName": "routeshift.dev/gateway-proxy",
+                      "conditions": [condition]}
+            await call(self.http, "PATCH", f"{ROUTES}/{name}/status", {"status": {"parents": [parent]}},
+                       headers=MERGE)
+
+
+def wait_for(predicate, timeout: float, what: str, process=None) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{what}: the process exited with {process.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: not within {timeout:g}s")
+        time.sleep(0.05)
+
+
+def healthy(port: int) -> bool:
+    try:
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).status == 200
+    except OSError:
+        return False
+
+
+async def scenario(args, work: pathlib.Path, started: list) -> dict:
+    python = sys.executable
+    kubeconfig = work / "kubeconfig"
+    api = processes.start([python, "-m", "routeshift", "--log-level", "WARNING", "api-server", "--port",
+                           str(processes.free_port()), "--kubeconfig", str(kubeconfig)],
+                          log_path=work / "api-server.log", cwd=ROOT)
+    started.append(api)
+    wait_for(kubeconfig.exists, 30, "the API emulator", api)
+    server = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+    rollouts = Rollouts()
+    stop = asyncio.Event()
+    connector = aiohttp.TCPConnector(limit=args.concurrency)
+    async with aiohttp.ClientSession(base_url=server, connector=connector) as http:
+        for path in sorted((ROOT / "crds").glob("*.yaml")):
+            await call(http, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+                       yaml.safe_load(path.read_text()))
+        await call(http, "POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                        "metadata": {"name": NAMESPACE}})
+        apps = [objects(i, args.interval) for i in range(args.canaries)]
+        limit = asyncio.Semaphore(args.concurrency)
+
+        async def create(path: str, body: dict) -> dict:
+            async with limit:
+                return await call(http, "POST", path, body)
+
+        setup = time.monotonic()
+        await asyncio.gather(*(create(SERVICES, svc) for _, services, _, _ in apps for svc in services))
+        await asyncio.gather(*(create(ROUTES, route) for _, _, route, _ in apps))
+        gateway = Gateway(http, rollouts)
+        tasks = [asyncio.create_task(watch(http, ROUTES, gateway.on_event, stop))]
+        tasks += [asyncio.create_task(gateway.acceptor()) for _ in range(8)]
+        setup = time.monotonic() - setup
+
+        metrics_port = processes.free_port()
+        controller = processes.start(
+            [python, "-m", "routeshift", "--log-level", args.log_level, "controller", "--kubeconfig", str(kubeconfig),
+             "--namespace", NAMESPACE, "--metrics-address", f"127.0.0.1:{metrics_port}",
+             "--poll-interval", str(args.poll_interval)], log_path=work / "controller.log", cwd=ROOT)
+        started.append(controller)
+        wait_for(lambda: healthy(metrics_port), 60, "the controller's /healthz", controller)
+        proc, api_proc = Proc(controller.pid), Proc(api.pid)
+        proc.sample()
+        idle_rss = proc.peak_rss
+
+        next_round = asyncio.Queue()
+
+        def on_canary(kind: str, obj: dict, at: float) -> None:
+            if kind != "DELETED":
+                done = rollouts.canary_event(obj, at)
+                if done is not None:
+                    next_round.put_nowait(done)
+
+        tasks.append(asyncio.create_task(watch(http, CANARIES, on_canary, stop)))
+        cpu0 = (proc.cpu_seconds(), api_proc.cpu_seconds(), time.monotonic(), time.process_time(), machine_busy())
+
+        async def create_canary(name: str, body: dict) -> None:
+            async with limit:
+                at = time.monotonic()
+                rollouts.asked(name, "r1", "create", at)
+                rollouts.canary_backend[name] = body["spec"]["canary"]["name"]
+                await call(http, "POST", CANARIES, body)
+
+        begun = time.monotonic()
+        await asyncio.gather(*(create_canary(name, body) for name, _, _, body in apps))
+        created_in = time.monotonic() - begun
+        deadline = begun + args.duration
+
+        async def release_again() -> None:
+            # A pipeline: the next release behind the idle Service, stable and canary swapped.
+            while True:
+                name = await next_round.get()
+                if time.monotonic() > deadline - args.interval * 6:
+                    continue  # could not finish inside the window: leave it Succeeded
+                rollouts.rounds[name] = rollouts.rounds.get(name, 1) + 1
+                blue, green = f"{name}-blue", f"{name}-green"
+                stable, canary = (green, blue) if rollouts.canary_backend[name] == green else (blue, green)
+                release = f"r{rollouts.rounds[name]}"
+                rollouts.canary_backend[name] = canary
+                rollouts.asked(name, release, "release", time.monotonic())
+                await call(http, "PATCH", f"{CANARIES}/{name}", {"spec": {
+                    "release": release, "stable": {"name": stable, "port": 80},
+                    "canary": {"name": canary, "port": 80}}}, headers=MERGE)
+
+        tasks += [asyncio.create_task(release_again()) for _ in range(4)]
+        in_flight: list[int] = []
+        all_in_flight_at = None
+        while time.monotonic() < deadline:
+            proc.sample()
+            api_proc.sample()
+            in_flight.append(rollouts.in_flight())
+            if all_in_flight_at is None and len(rollouts.started) == args.canaries and \
+                    all(p in IN_FLIGHT | {"Succeeded"} for p in rollouts.phase.values()) and \
+                    len(rollouts.phase) == args.canaries:
+                all_in_flight_at = time.monotonic() - begun
+            if controller.poll() is not None:
+                raise RuntimeError(f"the controller exited with {controller.returncode}; see {work}/controller.log")
+            for task in tasks:
+                if task.done():
+                    task.result()  # a watch or the acceptor failed: stop with its error
+            await asyncio.sleep(0.5)
+        cpu1 = (proc.cpu_seconds(), api_proc.cpu_seconds(), time.monotonic(), time.process_time(), machine_busy())
+        proc.sample()
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
+        events = len((await call(http, "GET", f"/api/v1/namespaces/{NAMESPACE}/events")).get("items") or [])
+        never_picked = list(rollouts.pending)
+        window = cpu1[2] - cpu0[2]
+        return dict(rollouts=rollouts, proc=proc, idle_rss=idle_rss, setup=setup, created_in=created_in,
+                    in_flight=in_flight, all_in_flight_at=all_in_flight_at, never_picked=never_picked,
+                    cpu_controller=(cpu1[0] - cpu0[0]) / window, cpu_api=(cpu1[1] - cpu0[1]) / window,
+                    cpu_bench=(cpu1[3] - cpu0[3]) / window,
+                    machine=(cpu1[4][0] - cpu0[4][0]) / max(cpu1[4][1] - cpu0[4][1], 1) * os.cpu_count(),
+                    reconciles=histogram(metrics, "routeshift_reconcile_duration_seconds"), events=events,
+                    work=work)
+
+
+def histogram(text: str, name: str) -> tuple[int, float, float, float, float]:
+    """(count, sum, p50, p99, top finite bucket) of an unlabelled histogram, interpolated in buckets."""
+    buckets, count, total = [], 0, 0.0
+    for line in text.splitlines():
+        if line.startswith(f"{name}_bucket{{"):
+            bound = line.split('le="')[1].split('"')[0]
+            buckets.append((float(bound), float(line.rsplit(" ", 1)[1])))
+        elif line.startswith(f"{name}_count "):
+            count = int(float(line.rsplit(" ", 1)[1]))
+        elif line.startswith(f"{name}_sum "):
+            total = float(line.rsplit(" ", 1)[1])
+
+    def quantile(q: float) -> float:
+        rank, lower, below = q * count, 0.0, 0.0
+        for bound, cumulative in buckets:
+            if cumulative >= rank:
+                if bound == float("inf"):
+                    return float("inf")  # above the top bucket: only a lower bound is known
+                return lower + (bound - lower) * (rank - below) / max(cumulative - below, 1)
+            lower, below = bound, cumulative
+        return float("nan")
+
+    finite = [bound for bound, _ in buckets if bound != float("inf")]
+    return count, total, quantile(0.5), quantile(0.99), max(finite, default=float("nan"))
+
+
+def bucketed(seconds: float, top: float) -> str:
+    return f"> {top * 1000:.0f} ms (top bucket)" if seconds == float("inf") else f"{seconds * 1000:.0f} ms"
+
+
+def report(args, r: dict) -> None:
+    rollouts: Rollouts = r["rollouts"]
+    proc: Proc = r["proc"]
+    pickups = rollouts.pickup["create"] + rollouts.pickup["release"]
+    ms = lambda xs, q: percentile(xs, q) * 1000  # noqa: E731
+    count, total, rec50, rec99, top = r["reconciles"]
+    in_flight = r["in_flight"]
+    rows = [
+        ("canaries (one controller replica)", f"{args.canaries}"),
+        ("poll interval / analysis interval", f"{args.poll_interval:g} s / {args.interval:g} s (no metrics)"),
+        ("setup: services + routes created", f"{r['setup']:.1f} s; canaries created in {r['created_in']:.1f} s"),
+        ("measured window", f"{args.duration:g} s"),
+        ("canaries in flight (max / mean)",
+         f"{max(in_flight, default=0)} / {sum(in_flight) / max(len(in_flight), 1):.0f}"),
+        ("all canaries rolling out after",
+         "never" if r["all_in_flight_at"] is None else f"{r['all_in_flight_at']:.1f} s"),
+        ("spec change -> status, creation burst",
+         f"p50 {ms(rollouts.pickup['create'], .5):.0f} ms, p99 {ms(rollouts.pickup['create'], .99):.0f} ms "
+         f"(n={len(rollouts.pickup['create'])})"),
+        ("spec change -> status, release patch",
+         f"p50 {ms(rollouts.pickup['release'], .5):.0f} ms, p99 {ms(rollouts.pickup['release'], .99):.0f} ms "
+         f"(n={len(rollouts.pickup['release'])})"),
+        ("spec changes never picked up", f"{len(r['never_picked'])}"),
+        ("weight step, write -> next write",
+         f"p50 {percentile(rollouts.step_times, .5):.2f} s, p99 {percentile(rollouts.step_times, .99):.2f} s "
+         f"(dwell {args.interval:g} s; n={len(rollouts.step_times)})"),
+        ("route writes by the controller", f"{rollouts.route_writes}"),
+        ("rollouts succeeded (canaries with >= 1)", f"{len(rollouts.succeeded)} ({len(rollouts.reached_success)})"),
+        ("rollout duration, asked -> Succeeded",
+         f"p50 {percentile(rollouts.succeeded, .5):.1f} s, p99 {percentile(rollouts.succeeded, .99):.1f} s"),
+        ("rollouts Failed", f"{len(rollouts.failed)}"),
+        ("controller reconcile duration (own histogram)",
+         f"p50 {bucketed(rec50, top)}, p99 {bucketed(rec99, top)}, {count} reconciles, "
+         f"{count / max(args.duration, 1):.0f}/s, mean {total / max(count, 1) * 1000:.1f} ms"),
+        ("Kubernetes Events in the namespace", f"{r['events']}"),
+        ("CPU, of one core: controller / emulator / bench",
+         f"{r['cpu_controller']:.0%} / {r['cpu_api']:.0%} / {r['cpu_bench']:.0%} "
+         f"(whole machine {r['machine']:.0%} of {os.cpu_count()} cores)"
+         + ("  <- the emulator is saturated: latencies include its queue" if r["cpu_api"] > 0.9 else "")),
+        ("controller RSS idle / end / peak VmHWM",
+         f"{r['idle_rss']:.0f} / {proc.rss[-1] if proc.rss else float('nan'):.0f} / {proc.hwm:.0f} MB "
+         f"(target < 200 MB)"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    print()
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    print(f"logs: {r['work']}")
+    print(f"controller scale: {args.canaries} canaries, reconcile p50 {ms(pickups, .5):.0f} ms, "
+          f"p99 {ms(pickups, .99):.0f} ms, peak RSS {proc.hwm:.0f} MB")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--canaries", type=int, default=500)
+    parser.add_argument("--duration", type=float, default=150.0, help="measured window after the canaries exist")
+    parser.add_argument("--interval", type=float, default=5.0, help="analysis interval: each step's dwell")
+    parser.add_argument("--poll-interval", type=float, default=5.0, help="controller --poll-interval (its default)")
+    parser.add_argument("--concurrency", type=int, default=32, help="parallel API requests of the bench itself")
+    parser.add_argument("--log-level", default="INFO", help="controller log level (INFO as deployed)")
+    args = parser.parse_args(argv)
+    work = pathlib.Path(tempfile.mkdtemp(prefix="bench-controller-scale-"))
+    started: list = []
+    # SIGTERM behaves like Ctrl-C (also when started in the background, where SIGINT comes
+    # in ignored): the finally below stops every child by PID.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.default_int_handler)
+    try:
+        result = asyncio.run(scenario(args, work, started))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        for process in reversed(started):
+            processes.stop(process, grace=10)
+    report(args, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

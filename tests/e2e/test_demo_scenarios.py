@@ -1,0 +1,97 @@
+"""The demo, end to end: the whole routing stack promotes a healthy release and rolls back a faulty one.
+
+Each test runs ``routeshift demo`` as a user would (a real API emulator process, the
+controller, the gateway proxy in Kubernetes mode, two demo apps, Prometheus and live
+load), with intervals shortened by ``--speed``, and checks the outcome the demo writes
+to ``summary.json``: how the rollout ended, and the traffic split the load generator
+actually observed through the proxy at every weight the controller set.
+"""
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+SPEED = "2"
+
+
+def run_demo(scenario: str, workdir) -> tuple[subprocess.CompletedProcess, dict]:
+    result = subprocess.run(
+        [sys.executable, "-m", "routeshift", "demo", "--scenario", scenario, "--speed", SPEED, "--plain",
+         "--workdir", str(workdir)],
+        capture_output=True, text=True, timeout=220,
+    )
+    summary_path = workdir / "summary.json"
+    assert summary_path.exists(), f"no summary; demo output:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result, json.loads(summary_path.read_text())
+
+
+def assert_split_matches(observed: dict[str, int], version: str, weight: int) -> None:
+    total = sum(observed.values())
+    share = observed.get(version, 0) / total
+    expected = weight / 100
+    # 4 standard deviations of a binomial share, and never tighter than 3 points.
+    tolerance = max(0.03, 4 * math.sqrt(expected * (1 - expected) / total))
+    assert abs(share - expected) <= tolerance, f"{version} got {share:.3f} of {total} at weight {weight}"
+
+
+def test_healthy_release_is_promoted_through_every_step(tmp_path):
+    result, summary = run_demo("healthy", tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert summary["passed"] is True
+    [release] = summary["releases"]
+    assert release["outcome"] == "promoted"
+    assert release["finalStatus"]["phase"] == "Succeeded"
+    assert release["finalStatus"]["weights"] == {"stable": 0, "canary": 100}
+    observed = release["observedByWeight"]
+    assert [int(weight) for weight in observed] == [5, 10, 20, 50], observed
+    for weight, counts in observed.items():
+        assert_split_matches(counts, "v2", int(weight))
+    assert result.stdout.rstrip().splitlines()[-1].startswith("demo healthy: PASSED")
+
+
+def test_faulty_release_is_rolled_back_with_the_failing_metric_named(tmp_path):
+    result, summary = run_demo("errors", tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    [release] = summary["releases"]
+    assert release["outcome"] == "rolled back"
+    status = release["finalStatus"]
+    assert status["phase"] == "Failed"
+    assert status["weights"] == {"stable": 100, "canary": 0}
+    rollback = next(d for d in reversed(status["decisions"]) if d["phase"] == "RollingBack")
+    assert "request-success-rate" in rollback["reason"]
+    failed = [m for m in rollback["metrics"] if m["verdict"] == "Failed"]
+    assert [m["metric"] for m in failed] == ["request-success-rate"]
+    assert failed[0]["value"] < 99
+    for weight, counts in release["observedByWeight"].items():
+        assert_split_matches(counts, "v2", int(weight))
+
+
+def test_ctrl_c_stops_every_process_the_demo_started(tmp_path):
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "routeshift", "demo", "--scenario", "healthy", "--plain", "--keep-running",
+         "--workdir", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        for line in demo.stdout:  # bounded by the test timeout
+            if line.startswith("load "):
+                break
+        pids = json.loads((tmp_path / "processes.json").read_text())
+        assert {"api-server", "gateway-proxy", "controller", "prometheus"} <= set(pids)
+        demo.send_signal(signal.SIGINT)
+        output, _ = demo.communicate(timeout=60)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    assert demo.returncode == 130
+    assert "stopping every process it started" in output
+    for name, pid in pids.items():
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)

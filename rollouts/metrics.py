@@ -50,6 +50,12 @@ class Metrics:
                                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=r)
         # Gauge series per Canary, so a deleted Canary's gauges can be removed again.
         self._series: dict[tuple[str, str], set[tuple[Gauge, tuple[str, ...]]]] = {}
+        self.reconcile_errors = Counter("routeshift_reconcile_errors",
+                                        "Reconciliations that failed with an error (retried after the poll interval).",
+                                        ["namespace", "name"], registry=r)
+        self.threshold = Gauge("routeshift_analysis_threshold",
+                               "thresholdRange bounds of each analysis metric, for dashboards to draw beside the value.",
+                               ["namespace", "name", "metric", "bound"], registry=r)
         self.route_conflicts = Counter("routeshift_route_patch_conflicts",
                                        "Route patches retried because the route changed concurrently.",
                                        ["namespace", "name"], registry=r)
@@ -67,6 +73,17 @@ class Metrics:
         for phase in model.Phase:
             self._set(self.phase, (namespace, name, phase.value), 1 if phase == status.phase else 0)
         self._set(self.step, (namespace, name), status.step)
+
+    def observe_thresholds(self, namespace: str, name: str, spec: model.CanarySpec) -> None:
+        """Export each metric's thresholdRange (min and/or max) as configured in the spec."""
+        for metric in spec.analysis.metrics if spec.analysis else ():
+            bounds = metric.threshold_range
+            for bound, value in (("min", bounds.min if bounds else None), ("max", bounds.max if bounds else None)):
+                if value is not None:
+                    self._set(self.threshold, (namespace, name, metric.name, bound), value)
+
+    def record_error(self, namespace: str, name: str) -> None:
+        self.reconcile_errors.labels(namespace, name).inc()
 
     def record_verdict(self, namespace: str, name: str, verdict: IntervalVerdict) -> None:
         for metric in verdict.metrics:

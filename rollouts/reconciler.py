@@ -254,6 +254,7 @@ def _announce(controller: Controller, canary: CanaryObject, spec: model.CanarySp
                 task.add_done_callback(controller.background.discard)
     if spec is not None:
         controller.metrics.observe_status(canary.namespace, canary.name, status, spec.stable.name, spec.canary.name)
+        controller.metrics.observe_thresholds(canary.namespace, canary.name, spec)
 
 
 async def _notify(controller: Controller, canary: CanaryObject, hook: analysis.WebhookSpec,

@@ -142,15 +142,40 @@ def _prune(value: Any, schema: dict[str, Any], path: str, unknown: list[str]) ->
             _prune(item, schema["items"], f"{path}[{index}]", unknown)
 
 
+_PROPERTY_MAPS = ("properties", "patternProperties")
+
+# Validators per CRD version schema, keyed by the schema object's identity (kept alive
+# alongside): converting a large schema costs milliseconds, and every write needs one.
+_VALIDATORS: dict[int, tuple[dict[str, Any], jsonschema.Draft4Validator]] = {}
+
+
+def _validator(schema: dict[str, Any]) -> jsonschema.Draft4Validator:
+    """The validator of a CRD schema for an object's body (metadata is the server's)."""
+    cached = _VALIDATORS.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    converted = _as_json_schema(schema)
+    for_body = {**converted, "properties": {key: value for key, value in converted.get("properties", {}).items()
+                                           if key not in ("apiVersion", "kind", "metadata")}}
+    for_body.pop("required", None)
+    required = [key for key in converted.get("required", []) if key not in ("apiVersion", "kind", "metadata")]
+    if required:
+        for_body["required"] = required
+    validator = jsonschema.Draft4Validator(for_body)
+    _VALIDATORS[id(schema)] = (schema, validator)
+    return validator
+
+
 def _as_json_schema(schema: Any) -> Any:
     """OpenAPI v3.0 → JSON Schema draft 4: ``nullable`` becomes an explicit null type."""
     if isinstance(schema, list):
         return [_as_json_schema(item) for item in schema]
     if not isinstance(schema, dict):
         return schema
+    # Property maps are converted below, name by name: a property may be called "nullable".
     converted = {key: _as_json_schema(value) for key, value in schema.items()
-                 if not key.startswith("x-kubernetes-") and key != "nullable"}
-    for key in ("properties", "patternProperties"):
+                 if not key.startswith("x-kubernetes-") and key not in ("nullable", *_PROPERTY_MAPS)}
+    for key in _PROPERTY_MAPS:
         if key in schema:
             converted[key] = {name: _as_json_schema(sub) for name, sub in schema[key].items()}
     if schema.get("x-kubernetes-int-or-string") and "type" not in schema and "anyOf" not in schema:
@@ -181,14 +206,7 @@ def validate(rtype: registry.ResourceType, obj: dict[str, Any],
         raise errors.bad_request(f"{rtype.kind} in version \"{rtype.version}\" cannot be handled as a {rtype.kind}: "
                                  f"strict decoding error: {fields}")
     warnings = [f'unknown field "{field}"' for field in unknown] if mode == "Warn" else []
-    schema = _as_json_schema(rtype.schema)
-    schema_for_body = {**schema, "properties": {key: value for key, value in schema.get("properties", {}).items()
-                                                 if key not in ("apiVersion", "kind", "metadata")}}
-    schema_for_body.pop("required", None)
-    required = [key for key in schema.get("required", []) if key not in ("apiVersion", "kind", "metadata")]
-    if required:
-        schema_for_body["required"] = required
-    validator = jsonschema.Draft4Validator(schema_for_body)
+    validator = _validator(rtype.schema)
     problems = sorted(validator.iter_errors(body), key=lambda error: list(error.absolute_path))
     if problems:
         causes = []

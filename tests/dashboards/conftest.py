@@ -8,10 +8,7 @@ backfilled with ``promtool tsdb create-blocks-from openmetrics`` so that panels 
 ranges at once. A dashboard query naming a metric or label the real code does not export
 finds no series and fails.
 
-Two series the dashboards use are not exported by the controller yet and are asked of it
-(see docs/observability.md): ``routeshift_reconcile_errors_total`` and
-``routeshift_analysis_threshold``. They come from a stand-in registry here, labelled as
-the request states. ``up`` is what Prometheus itself records for each scrape.
+``up`` is what Prometheus itself records for each scrape.
 
 Two Canaries in two namespaces (the namespace regexes must match both) each go through
 every outcome: promoted, undone, aborted, failed analysis and rolled back, and end
@@ -27,12 +24,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Gauge
 
 from analysis.verdicts import IntervalVerdict, MetricVerdict, Verdict
 from gateway_proxy import metrics as proxy_metrics
 from rollouts import metrics as controller_metrics
-from rollouts.model import CanaryStatus, Phase, Weights
+from rollouts.model import CanarySpec, CanaryStatus, Phase, Weights
 from routeshift.testing.prometheus import PrometheusServer
 
 SCRAPE = 30  # seconds of simulated time between scrapes
@@ -87,17 +84,6 @@ class _History:
                 for at in sorted(by_time):
                     lines.extend(by_time[at])
         return "\n".join(lines) + "\n# EOF\n"
-
-
-class _Requested:
-    """Stand-ins for the series the dashboards ask the controller to add."""
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.reconcile_errors = Counter("routeshift_reconcile_errors", "Failed reconciliations.",
-                                        ["namespace", "name"], registry=self.registry)
-        self.threshold = Gauge("routeshift_analysis_threshold", "thresholdRange bound of an analysis metric.",
-                               ["namespace", "name", "metric", "bound"], registry=self.registry)
 
 
 @dataclass
@@ -157,7 +143,6 @@ def simulate(start: int, end: int) -> str:
     """Drive the real metrics code through the TIMELINES; return the scrapes as OpenMetrics."""
     controller = controller_metrics.Metrics()
     proxy = proxy_metrics.Metrics()
-    requested = _Requested()
     history = _History()
     canaries = [_Canary(namespace, name, f"{name}-primary", f"{name}-canary") for namespace, name in TIMELINES]
     ticks = (end - start) // SCRAPE
@@ -190,18 +175,27 @@ def simulate(start: int, end: int) -> str:
                     controller.record_verdict(canary.namespace, canary.name,
                                               _verdict(canary, tick, canary.name in failing))
             controller.observe_status(canary.namespace, canary.name, canary.status, canary.stable, canary.canary)
-            for metric, (bound_name, bound, _) in ANALYSIS.items():
-                requested.threshold.labels(canary.namespace, canary.name, metric, bound_name).set(bound)
+            controller.observe_thresholds(canary.namespace, canary.name, _spec(canary))
             if tick % 10 == 3:
-                requested.reconcile_errors.labels(canary.namespace, canary.name).inc()
+                controller.record_error(canary.namespace, canary.name)
             _traffic(proxy, canary, tick, broken=canary.name in failing)
         controller_target = {"job": "routeshift-controller", "instance": "10.0.0.5:8080"}
         proxy_target = {"job": "routeshift-gateway-proxy", "instance": "10.0.0.6:9000"}
         history.scrape(controller.registry, now, controller_target)
-        history.scrape(requested.registry, now, controller_target)
         history.scrape(proxy.registry, now, proxy_target)
         history.scrape(_up(), now, {})
     return history.openmetrics()
+
+
+def _spec(canary: _Canary) -> CanarySpec:
+    """The Canary spec whose analysis bounds the controller exports as routeshift_analysis_threshold."""
+    return CanarySpec.model_validate({
+        "routeRef": {"name": canary.name},
+        "stable": {"name": canary.stable, "port": 80},
+        "canary": {"name": canary.canary, "port": 80},
+        "analysis": {"metrics": [{"name": metric, "thresholdRange": {bound_name: bound}}
+                                 for metric, (bound_name, bound, _) in ANALYSIS.items()]},
+    })
 
 
 def _traffic(proxy: proxy_metrics.Metrics, canary: _Canary, tick: int, *, broken: bool) -> None:

@@ -21,7 +21,7 @@ from routeshift.dashboards import render
 
 CHART_DASHBOARDS = Path(render.REPO_ROOT) / "charts" / "routeshift" / "dashboards"
 
-#: DESIGN.md §3 and §5, plus the two series the dashboards ask the controller to add
+#: DESIGN.md §3 and §5, plus two more controller series the dashboards and alerts use
 #: (routeshift_reconcile_errors_total, routeshift_analysis_threshold).
 CONTRACT_METRICS = {
     "routeshift_canary_weight", "routeshift_canary_phase", "routeshift_canary_step", "routeshift_analysis_value",

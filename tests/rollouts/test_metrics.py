@@ -50,3 +50,25 @@ def test_forgetting_a_canary_drops_its_gauges_but_keeps_history():
     assert "routeshift_canary_weight" not in samples
     assert {s.labels["name"] for s in samples["routeshift_canary_phase"]} == {"api"}
     assert samples["routeshift_rollouts_total"][0].labels["name"] == "web"
+
+
+def test_threshold_bounds_and_reconcile_errors_are_exported_and_thresholds_forgotten():
+    m = metrics.Metrics()
+    spec = model.CanarySpec.model_validate({
+        "routeRef": {"name": "web"}, "stable": {"name": "web-v1", "port": 80}, "canary": {"name": "web-v2", "port": 80},
+        "analysis": {"metrics": [
+            {"name": "request-success-rate", "thresholdRange": {"min": 99}},
+            {"name": "request-duration-p99", "thresholdRange": {"min": 1, "max": 500}},
+        ]},
+    })
+    m.observe_thresholds("shop", "web", spec)
+    m.record_error("shop", "web")
+    m.record_error("shop", "web")
+    samples = _samples(m)
+    bounds = {(s.labels["metric"], s.labels["bound"]): s.value for s in samples["routeshift_analysis_threshold"]}
+    assert bounds == {("request-success-rate", "min"): 99.0, ("request-duration-p99", "min"): 1.0,
+                      ("request-duration-p99", "max"): 500.0}
+    assert [(s.labels, s.value) for s in samples["routeshift_reconcile_errors_total"]] == [
+        ({"namespace": "shop", "name": "web"}, 2.0)]
+    m.forget("shop", "web")
+    assert "routeshift_analysis_threshold" not in _samples(m)

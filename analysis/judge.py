@@ -16,7 +16,7 @@ import datetime
 import math
 from collections.abc import Sequence
 
-from analysis import comparison, durations, errors, model
+from analysis import comparison, durations, errors, model, sequential
 from analysis.verdicts import IntervalVerdict, MetricVerdict, Verdict
 
 
@@ -37,6 +37,9 @@ class Reading:
     comparison_problem: errors.AnalysisError | None = None
     canary_samples: tuple[float, ...] = ()
     stable_samples: tuple[float, ...] = ()
+    # Bad and total requests of both backends in the window not yet counted (built-in
+    # templates): the sequential count test's new evidence. None: no counts this time.
+    counts: sequential.Counts | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,19 +74,26 @@ class Limits:
 _NO_OBSERVATIONS = (errors.NoDataError, errors.NaNResultError)
 
 
-def judge_metric(name: str, reading: Reading, rules: Rules) -> MetricVerdict:
-    """Judge one metric for one interval."""
-    verdict = _Builder(name, reading, rules)
+def judge_metric(name: str, reading: Reading, rules: Rules, evidence: float | None = None) -> MetricVerdict:
+    """Judge one metric for one interval; ``evidence`` is its sequential test's sum so far."""
+    verdict = _Builder(name, reading, rules, evidence)
     problem = reading.problem
     if problem is not None and not isinstance(problem, _NO_OBSERVATIONS):
         # Unreachable provider, rejected query, ambiguous series, bad template: we measured
         # nothing, so we may neither pass nor fail the canary on it.
         return verdict(Verdict.ERROR, f"measurement failed: {_describe(problem)}")
-    size = reading.sample_size
-    if size is None or math.isnan(size):
-        # No sample-size series at all means no request reached the backend in the window.
-        size = 0.0
-    count = int(round(size))
+    spec = rules.comparison
+    if spec is not None and reading.counts is not None:
+        # Every window's counts join the evidence, however thin: that is how small windows
+        # add up. Its false-positive rate is controlled over the rollout, so no sample-size
+        # minimum and no consecutive-failure limit are needed on top.
+        verdict.evidence = (evidence or 0.0) + sequential.log_likelihood_ratio(reading.counts, spec.bad_rate_ratio)
+        limit = sequential.boundary(spec.confidence)
+        if verdict.evidence >= limit:
+            reason = (f"sequential count test: log-likelihood ratio {verdict.evidence:.2f} >= {limit:.2f} for "
+                      f"odds ratio {_fmt(spec.bad_rate_ratio)} vs no worse than stable ({reading.counts.describe()})")
+            return verdict(Verdict.FAILED, reason, _size(reading), decisive=True)
+    count = _size(reading)
     if count < rules.min_sample_size:
         # Thin traffic: any value would be noise. Hold instead of failing (Flagger fails here).
         return verdict(Verdict.INCONCLUSIVE, f"insufficient traffic {count}/{rules.min_sample_size}", count)
@@ -122,6 +132,13 @@ def _judge_comparison(verdict, reading: Reading, rules: Rules, spec: model.Compa
         versus += f" over {spec.lookback}"
     if not dev.exceeds:
         return verdict(Verdict.SUCCESSFUL, f"{versus} within {_bound(rules)}", count)
+    if reading.counts is not None:
+        # Counts are judged by the sequential test (above), which has not crossed its
+        # boundary. A pooled value beyond the bound on a thin window is the noise that test
+        # replaces, and holding would not help: the test needs about the same number of
+        # canary requests to decide at any weight, so a hold only spends minutes.
+        progress = f"sequential evidence {verdict.evidence:.2f} of {sequential.boundary(spec.confidence):.2f}"
+        return verdict(Verdict.SUCCESSFUL, f"{versus} beyond {_bound(rules)}, not conclusive ({progress})", count)
     test = comparison.mann_whitney(reading.canary_samples, reading.stable_samples, spec, direction)
     extra = {"p_value": test.p_value, "effect_size": test.effect_size}
     if test.significant:
@@ -134,8 +151,9 @@ def _judge_comparison(verdict, reading: Reading, rules: Rules, spec: model.Compa
 class _Builder:
     """Fills the fields every MetricVerdict of one metric shares."""
 
-    def __init__(self, name: str, reading: Reading, rules: Rules):
+    def __init__(self, name: str, reading: Reading, rules: Rules, evidence: float | None):
         self.name, self.reading, self.rules = name, reading, rules
+        self.evidence = evidence  # carried unchanged unless this interval brought counts
 
     def __call__(self, verdict: Verdict, reason: str, count: int | None = None, **extra) -> MetricVerdict:
         return MetricVerdict(
@@ -147,8 +165,17 @@ class _Builder:
             sample_size=count,
             min_sample_size=self.rules.min_sample_size,
             stable_value=self.reading.stable_value,
+            evidence=self.evidence,
             **extra,
         )
+
+
+def _size(reading: Reading) -> int:
+    size = reading.sample_size
+    if size is None or math.isnan(size):
+        # No sample-size series at all means no request reached the backend in the window.
+        size = 0.0
+    return int(round(size))
 
 
 def judge_interval(
@@ -157,7 +184,21 @@ def judge_interval(
     """Combine an interval's metric verdicts with the failure limits; return the new state."""
     checks = tuple(verdicts)
     state = state.model_copy(update={"intervals": state.intervals + 1})
+    carried = {v.metric: v.evidence for v in checks if v.evidence is not None}
+    if carried:
+        # The sequential tests' sums survive every outcome (a verdict carries its prior sum
+        # when it counted nothing new); the counted window ends now, so the next one starts
+        # here and none overlap. Only metrics still judged keep a sum: the state stays as
+        # small as the spec.
+        state = state.model_copy(update={"evidence": carried, "evidence_until": now})
     failed = [v for v in checks if v.verdict is Verdict.FAILED]
+    decisive = [v for v in failed if v.decisive]
+    if decisive:
+        # The sequential evidence already spans intervals and its false-positive rate is
+        # bounded over the rollout: waiting for another failed interval would only delay it.
+        state = state.model_copy(update={"total_failures": state.total_failures + 1,
+                                         "consecutive_failures": state.consecutive_failures + 1})
+        return IntervalVerdict(Verdict.FAILED, f"sequential test conclusive: {_summary(decisive)}", checks), state
     if failed:
         return _failure(checks, failed, state, limits)
     broken = [v for v in checks if v.verdict is Verdict.ERROR]

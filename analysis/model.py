@@ -145,10 +145,13 @@ class MetricTemplate(_Model):
 class ComparisonSpec(_Model):
     """Judge the canary against stable with the same query (Kayenta-style).
 
-    A metric fails the comparison only when the bound is exceeded AND a one-sided
-    Mann-Whitney U test over per-step samples is significant at ``confidence`` AND the
-    effect size (rank-biserial correlation) reaches ``minEffectSize``. A bound exceeded
-    without significance is Inconclusive: the step holds for more evidence.
+    Built-in templates are judged on counts: a sequential probability ratio test of the
+    canary's bad requests against stable's, accumulated over the rollout, fails the metric
+    once it reaches ``confidence`` (see ``analysis.sequential``). Custom queries, which have
+    no counts, fail only when the bound is exceeded AND a one-sided Mann-Whitney U test over
+    per-step samples is significant at ``confidence`` AND the effect size (rank-biserial
+    correlation) reaches ``minEffectSize``. Either way a bound exceeded without that
+    evidence is Inconclusive: the step holds for more evidence.
     """
 
     max_ratio: float | None = Field(
@@ -165,24 +168,39 @@ class ComparisonSpec(_Model):
         default=None, description="Which change is a regression; defaults to the template's."
     )
     confidence: float = Field(
-        default=0.95, gt=0.5, lt=1.0, description="Confidence level of the Mann-Whitney U test."
+        default=0.95,
+        gt=0.5,
+        lt=1.0,
+        description="Confidence level of the Mann-Whitney U test; for built-in templates, of the sequential "
+        "count test over the whole rollout (false-positive rate at most 1 - confidence).",
     )
     min_effect_size: float = Field(
         default=0.3,
         ge=0.0,
         le=1.0,
-        description="Effect-size floor: rank-biserial correlation |2U/(n1*n2) - 1| below which a "
-        "significant difference is ignored.",
+        description="Mann-Whitney only (queries other than the built-in templates): effect-size floor, the "
+        "rank-biserial correlation |2U/(n1*n2) - 1| below which a significant difference is ignored.",
     )
     step: Duration = Field(
         default="30s",
-        description="Resolution of the per-step samples: the range query step and the {{ interval }} of "
-        "each sample, so keep it at least twice the scrape interval.",
+        description="Mann-Whitney only (queries other than the built-in templates): resolution of the per-step "
+        "samples, the range query step and the {{ interval }} of each sample, so keep it at least twice the "
+        "scrape interval.",
+    )
+    bad_rate_ratio: float = Field(
+        default=3.0,
+        gt=1.0,
+        le=100.0,
+        description="Built-in templates only: the regression the sequential count test is tuned to catch, as "
+        "the odds ratio of a bad canary request (5xx; or slower than stable's p99 bucket bound) over a bad "
+        "stable one. The test fails once the evidence, summed over the rollout's intervals, favours this "
+        "ratio over 'no worse than stable' by 1/(1 - confidence) to 1; a canary only slightly worse than "
+        "stable (below about (r - 1)/ln r times) drifts towards passing however heavy the traffic.",
     )
     lookback: Duration = Field(
         default="10m",
-        description="Window of the comparison: both backends' values for the bound are taken over it, and "
-        "the per-step samples span it.",
+        description="Window of the comparison: both backends' values for the bound are taken over it, the "
+        "per-step samples span it, and stable's p99 bucket bound for the latency count test is read over it.",
     )
 
     @model_validator(mode="after")
@@ -293,4 +311,13 @@ class AnalysisState(_Model):
     consecutive_failures: int = Field(default=0, ge=0, description="Failed intervals in a row.")
     hold_started_at: datetime.datetime | None = Field(
         default=None, description="When the current insufficient-traffic hold began (RFC 3339)."
+    )
+    evidence: dict[str, float] = Field(
+        default_factory=dict,
+        description="Sequential count test: log-likelihood ratio per metric name, summed over the rollout's "
+        "intervals (one number per compared built-in metric).",
+    )
+    evidence_until: datetime.datetime | None = Field(
+        default=None,
+        description="End of the last window counted into the evidence, so that windows never overlap (RFC 3339).",
     )

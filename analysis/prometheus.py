@@ -4,8 +4,8 @@ It speaks the Prometheus HTTP API (``/api/v1/query`` and ``/api/v1/query_range``
 as form data so long queries never hit URL limits) through httpx, with auth headers, a
 bearer token or basic auth, TLS options and timeouts. Transient failures (connection
 errors, timeouts, HTTP 5xx and 429) are retried with tenacity and exponential backoff;
-everything else fails at once. Results are reduced to exactly one number (or one series
-for range queries); anything else raises the typed errors of :mod:`analysis.errors`, so
+everything else fails at once. Results are reduced to exactly one number (one series for
+range queries, one histogram by ``le`` for bucket queries); anything else raises the typed errors of :mod:`analysis.errors`, so
 the judge can tell "no traffic" from "broken query" from "Prometheus is down".
 """
 
@@ -36,6 +36,9 @@ class Provider(Protocol):
         self, promql: str, *, start: datetime.datetime, end: datetime.datetime, step: float
     ) -> list[float]:
         """One series' values between ``start`` and ``end``; raises like :meth:`query`."""
+
+    async def query_buckets(self, promql: str, *, at: datetime.datetime) -> list[tuple[float, float]]:
+        """A histogram at ``at`` as (``le`` bound, value) pairs, one per series; raises like :meth:`query`."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,6 +142,22 @@ class PrometheusProvider:
         series = _single(data.get("result"), promql)
         # NaN points (e.g. a sub-window without requests) are kept; the judge drops them.
         return [float(value) for _, value in series["values"]]
+
+    async def query_buckets(self, promql: str, *, at: datetime.datetime) -> list[tuple[float, float]]:
+        data = await self._call("/api/v1/query", {"query": promql, "time": _unix(at)}, promql)
+        if data.get("resultType") != "vector":
+            raise errors.QueryRejected(f"expected an instant vector by le, got {data.get('resultType')}: {promql}")
+        result = data.get("result")
+        if not result:
+            raise errors.NoDataError(f"no series returned: {promql}", query=promql)
+        buckets = []
+        for series in result:
+            le = series.get("metric", {}).get("le")
+            if le is None:
+                # Without the bucket bound a series cannot be placed in the histogram.
+                raise errors.QueryRejected(f"series {_labels(series.get('metric', {}))} has no le label: {promql}")
+            buckets.append((float(le), float(series["value"][1])))  # float() reads "+Inf"
+        return sorted(buckets)
 
     async def _call(self, path: str, params: dict[str, str], promql: str) -> dict[str, Any]:
         retrying = tenacity.AsyncRetrying(

@@ -14,7 +14,7 @@ import dataclasses
 import datetime
 from collections.abc import Callable, Mapping
 
-from analysis import durations, errors, judge, model, templates
+from analysis import durations, errors, judge, model, sequential, templates
 from analysis.prometheus import Provider
 from analysis.verdicts import IntervalVerdict, MetricVerdict
 
@@ -65,13 +65,27 @@ async def evaluate_interval(
     ``resolve_provider`` gives the provider for a template that names its own.
     """
     window = _window(spec, target)
+    evidence = _evidence_window(state, window, now)
     verdicts = await asyncio.gather(
         *(
-            _evaluate_metric(spec, metric, target, window, now, provider, templates or {}, resolve_provider)
+            _evaluate_metric(spec, metric, target, window, now, provider, templates or {}, resolve_provider,
+                             evidence, state.evidence.get(metric.name))
             for metric in spec.metrics
         )
     )
     return judge.judge_interval(verdicts, state, judge.Limits.from_spec(spec), now=now)
+
+
+def _evidence_window(state: model.AnalysisState, window: str, now: datetime.datetime) -> datetime.timedelta | None:
+    """The span whose counts are new to the sequential tests: since the last counted window.
+
+    Counting a request twice would inflate the evidence, so windows never overlap; a
+    missed interval is counted late rather than lost. None when nothing new has elapsed.
+    """
+    if state.evidence_until is None:
+        return durations.parse_duration(window)
+    since = now - state.evidence_until
+    return since if since.total_seconds() >= 0.001 else None
 
 
 def _window(spec: model.AnalysisSpec, target: Target) -> str:
@@ -91,13 +105,15 @@ async def _evaluate_metric(
     provider: Provider,
     known: Mapping[str, model.MetricTemplate],
     resolve_provider: Callable[[model.ProviderSpec], Provider] | None,
+    evidence_window: datetime.timedelta | None,
+    evidence: float | None,
 ) -> MetricVerdict:
     min_samples = spec.min_sample_size if metric.min_sample_size is None else metric.min_sample_size
     try:
         resolved = templates.resolve(metric, namespace=target.namespace, templates=known)
     except errors.TemplateError as error:
         # A dangling templateRef is reported on this metric; the others still run.
-        return judge.judge_metric(metric.name, judge.Reading(problem=error), judge.Rules(min_samples))
+        return judge.judge_metric(metric.name, judge.Reading(problem=error), judge.Rules(min_samples), evidence)
     rules = judge.Rules(
         min_sample_size=min_samples,
         threshold=metric.threshold_range,
@@ -107,10 +123,12 @@ async def _evaluate_metric(
     if resolved.provider is not None:
         if resolve_provider is None:
             problem = errors.ProviderError(f"no provider available for {resolved.provider.address}")
-            return judge.judge_metric(metric.name, judge.Reading(problem=problem), rules)
+            return judge.judge_metric(metric.name, judge.Reading(problem=problem), rules, evidence)
         provider = resolve_provider(resolved.provider)
     reading = await _measure(metric, resolved, target, metric.interval or window, now, provider)
-    return judge.judge_metric(metric.name, reading, rules)
+    if metric.comparison is not None and metric.builtin is not None and evidence_window is not None:
+        reading = await _count(metric.builtin, metric.comparison, target, evidence_window, now, provider, reading)
+    return judge.judge_metric(metric.name, reading, rules, evidence)
 
 
 async def _measure(
@@ -138,7 +156,8 @@ async def _measure(
     )
     if metric.comparison is None:
         return reading
-    return await _compare(metric.comparison, resolved, target, window, now, provider, reading)
+    return await _compare(metric.comparison, resolved, target, window, now, provider, reading,
+                          counted=metric.builtin is not None)
 
 
 async def _compare(
@@ -149,6 +168,8 @@ async def _compare(
     now: datetime.datetime,
     provider: Provider,
     reading: judge.Reading,
+    *,
+    counted: bool,
 ) -> judge.Reading:
     # The bound compares both backends over the whole lookback: for a canary at a small
     # weight one interval holds few requests, the lookback all of its recent traffic.
@@ -159,11 +180,13 @@ async def _compare(
     step_stable = target.variables(backend=target.stable_backend, interval=spec.step)
     start = now - durations.parse_duration(spec.lookback)
     step = durations.seconds(spec.step)
+    # Built-in templates are tested on counts (see _count); only other queries need the
+    # per-step samples of the Mann-Whitney test.
     canary, stable, canary_samples, stable_samples = await asyncio.gather(
         _scalar(provider, templates.render(resolved.query, pooled_canary), now),
         _scalar(provider, templates.render(resolved.query, pooled_stable), now),
-        _series(provider, templates.render(resolved.query, step_canary), start, now, step),
-        _series(provider, templates.render(resolved.query, step_stable), start, now, step),
+        _none() if counted else _series(provider, templates.render(resolved.query, step_canary), start, now, step),
+        _none() if counted else _series(provider, templates.render(resolved.query, step_stable), start, now, step),
     )
     problem = next(
         (x for x in (canary, stable, canary_samples, stable_samples) if isinstance(x, errors.AnalysisError)
@@ -178,6 +201,74 @@ async def _compare(
         canary_samples=tuple(canary_samples) if isinstance(canary_samples, list) else (),
         stable_samples=tuple(stable_samples) if isinstance(stable_samples, list) else (),
     )
+
+
+async def _count(
+    builtin: model.BuiltinTemplate,
+    spec: model.ComparisonSpec,
+    target: Target,
+    span: datetime.timedelta,
+    now: datetime.datetime,
+    provider: Provider,
+    reading: judge.Reading,
+) -> judge.Reading:
+    """Add the evidence window's bad and total requests of both backends to the reading."""
+    window = durations.format_duration(span)
+    canary = target.variables(backend=target.canary_backend, interval=window)
+    stable = target.variables(backend=target.stable_backend, interval=window)
+    if builtin is model.BuiltinTemplate.REQUEST_SUCCESS_RATE:
+        found = await asyncio.gather(
+            _scalar(provider, templates.render(templates.ERRORS_QUERY, canary), now),
+            _scalar(provider, templates.render(templates.SAMPLE_SIZE_QUERY, canary), now),
+            _scalar(provider, templates.render(templates.ERRORS_QUERY, stable), now),
+            _scalar(provider, templates.render(templates.SAMPLE_SIZE_QUERY, stable), now),
+        )
+        problem = _problem(found)
+        if problem is not None:
+            return dataclasses.replace(reading, comparison_problem=reading.comparison_problem or problem)
+        numbers = [x if isinstance(x, float) else 0.0 for x in found]  # no series: none counted
+        return dataclasses.replace(reading, counts=sequential.Counts.of(*numbers, what="5xx"))
+    # Latency: requests above stable's p99 bucket bound, the bound taken from stable's
+    # lookback as it stood when the window began, so the window's own counts cannot move it.
+    history = target.variables(backend=target.stable_backend, interval=spec.lookback)
+    found = await asyncio.gather(
+        _buckets(provider, templates.render(templates.BUCKET_COUNTS_QUERY, history), now - span),
+        _buckets(provider, templates.render(templates.BUCKET_COUNTS_QUERY, canary), now),
+        _buckets(provider, templates.render(templates.BUCKET_COUNTS_QUERY, stable), now),
+    )
+    problem = _problem(found)
+    if problem is not None:
+        return dataclasses.replace(reading, comparison_problem=reading.comparison_problem or problem)
+    before, canary_buckets, stable_buckets = (x if isinstance(x, list) else [] for x in found)
+    bound = sequential.tail_bound(before)
+    if bound is None:
+        # Stable served nothing before the window: no tail to compare with, no evidence yet.
+        return dataclasses.replace(reading, counts=sequential.Counts(0, 0, 0, 0, "no stable requests to set a bound"))
+    canary_above, stable_above = sequential.above(canary_buckets, bound), sequential.above(stable_buckets, bound)
+    if canary_above is None or stable_above is None:
+        problem = errors.QueryRejected(f"the backends' histograms have no bucket le={bound:g}")
+        return dataclasses.replace(reading, comparison_problem=reading.comparison_problem or problem)
+    what = f"> {durations.format_duration(bound)}" if bound != float("inf") else "> +Inf"
+    return dataclasses.replace(reading, counts=sequential.Counts.of(*canary_above, *stable_above, what=what))
+
+
+def _problem(found) -> errors.AnalysisError | None:
+    return next((x for x in found if isinstance(x, errors.AnalysisError) and not isinstance(x, _NO_OBSERVATIONS)), None)
+
+
+async def _none() -> list[float]:
+    return []
+
+
+async def _buckets(provider: Provider, promql: str, at: datetime.datetime) -> list[tuple[float, float]] | errors.AnalysisError:
+    fetch = getattr(provider, "query_buckets", None)
+    if fetch is None:
+        # A provider written before histograms were read (query/query_range only).
+        return errors.ProviderError(f"{type(provider).__name__} cannot return histogram buckets")
+    try:
+        return await fetch(promql, at=at)
+    except errors.AnalysisError as error:
+        return error
 
 
 async def _scalar(provider: Provider, promql: str, now: datetime.datetime) -> float | errors.AnalysisError:

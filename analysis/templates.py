@@ -42,6 +42,14 @@ DURATION_P99_QUERY = (
     f"1000 * histogram_quantile(0.99, sum by (le) (rate({DURATION_BUCKETS}{{{_SELECTOR}}}[{{{{ interval }}}}])))"
 )
 
+#: 5xx responses of the backend in the window: the "bad" count of the success rate's
+#: sequential test. ``or vector(0)``: no 5xx series yet means none.
+ERRORS_QUERY = f"sum(increase({REQUESTS}{{{_SELECTOR},code=~\"5..\"}}[{{{{ interval }}}}])) or vector(0)"
+
+#: The backend's request-duration histogram in the window, one series per bucket bound
+#: ``le``: the latency test counts the requests above stable's p99 bucket bound from it.
+BUCKET_COUNTS_QUERY = f"sum by (le) (increase({DURATION_BUCKETS}{{{_SELECTOR}}}[{{{{ interval }}}}]))"
+
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 VARIABLES = ("namespace", "route", "backend", "backend_namespace", "stable", "canary", "interval")
 

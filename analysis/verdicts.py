@@ -46,6 +46,11 @@ class MetricVerdict:
     stable_value: float | None = None
     p_value: float | None = None
     effect_size: float | None = None
+    # Sequential count test (built-in templates): the log-likelihood ratio summed over the
+    # rollout after this interval, and whether it crossed its boundary. A decisive failure
+    # already spans intervals, so the consecutive-failure limit does not delay it.
+    evidence: float | None = None
+    decisive: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -128,7 +128,8 @@ class Exchange:
         self.held = impl.request_head(request.method, target, request.raw_headers, request.headers, host, ops,
                                       conn.peer, rule.scheme, framing)
         if rule.mirrors:
-            self.mirrors = tuple(Mirror.start(runtime.loop, mirror.next_endpoint(), self.held, request.chunked)
+            self.mirrors = tuple(Mirror.start(runtime.loop, mirror.next_endpoint(), self.held, request.chunked,
+                                              mirror.metrics)
                                  for mirror in rule.mirrors if mirror.count)
             if not request.has_body:
                 for mirror in self.mirrors:

@@ -71,3 +71,7 @@ class Metrics:
             rule.metrics = self.bind(rule.namespace, rule.route, "", "")
             for backend in rule.backends:
                 backend.metrics = self.bind(rule.namespace, rule.route, backend.namespace, backend.name)
+            # Mirrored responses are counted for the backend that answered them, as a mesh
+            # sidecar would: a RequestMirror stage is judged on the canary's answers to the copies.
+            for mirror in rule.mirrors:
+                mirror.metrics = self.bind(rule.namespace, rule.route, mirror.namespace, mirror.name)

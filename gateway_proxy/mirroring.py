@@ -3,12 +3,16 @@
 The client only ever sees the primary response, so a mirror must never slow it down or fail
 it: each mirror has its own connection, buffers at most ``MAX_BUFFER`` bytes of body while it
 connects or while its backend reads slowly, and is simply dropped past that or on any error.
-Mirror responses are read and discarded, and the connection closed once one has arrived.
+Mirror responses are read and discarded, and the connection closed once one has arrived;
+their status and duration are counted for the mirror backend (``metrics``), because a mirroring
+stage of a rollout is judged on how the canary answered the copies. A mirror the proxy drops
+itself (buffer full) is not counted: that says nothing about the backend.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httptools
 
@@ -19,9 +23,10 @@ MIRROR_DEADLINE = 30.0
 class Mirror(asyncio.Protocol):
     """One mirrored request; receives the same body chunks as the primary."""
 
-    __slots__ = ("transport", "pending", "size", "dead", "parser", "chunked", "ended", "timer")
+    __slots__ = ("transport", "pending", "size", "dead", "parser", "chunked", "ended", "timer", "metrics",
+                 "started")
 
-    def __init__(self, head: bytes, chunked: bool):
+    def __init__(self, head: bytes, chunked: bool, metrics=None):
         self.transport = None
         self.pending = [head]
         self.size = len(head)
@@ -30,10 +35,12 @@ class Mirror(asyncio.Protocol):
         self.ended = False
         self.parser = httptools.HttpResponseParser(self)
         self.timer = None
+        self.metrics = metrics
+        self.started = time.perf_counter()
 
     @classmethod
-    def start(cls, loop, endpoint: tuple[str, int], head: bytes, chunked: bool) -> "Mirror":
-        mirror = cls(head, chunked)
+    def start(cls, loop, endpoint: tuple[str, int], head: bytes, chunked: bool, metrics=None) -> "Mirror":
+        mirror = cls(head, chunked, metrics)
         loop.create_task(mirror._connect(loop, endpoint))
         return mirror
 
@@ -41,6 +48,7 @@ class Mirror(asyncio.Protocol):
         try:
             await loop.create_connection(lambda: self, endpoint[0], endpoint[1])
         except OSError:
+            self._count(502)
             self.dead = True
 
     def connection_made(self, transport):
@@ -48,7 +56,7 @@ class Mirror(asyncio.Protocol):
             transport.close()
             return
         self.transport = transport
-        self.timer = asyncio.get_running_loop().call_later(MIRROR_DEADLINE, self.drop)
+        self.timer = asyncio.get_running_loop().call_later(MIRROR_DEADLINE, self._expire)
         transport.writelines(self.pending)
         self.pending = []
 
@@ -82,7 +90,18 @@ class Mirror(asyncio.Protocol):
             self.drop()
 
     def on_message_complete(self):
+        self._count(self.parser.get_status_code())
         self.drop()
+
+    def _expire(self):
+        self._count(504)
+        self.drop()
+
+    def _count(self, code: int):
+        """Count this mirror's outcome once (a later drop or error counts nothing more)."""
+        metrics, self.metrics = self.metrics, None
+        if metrics is not None and not self.dead:
+            metrics.observe(code, time.perf_counter() - self.started)
 
     def connection_lost(self, exc):
         self.dead = True

@@ -319,6 +319,16 @@ class _Machine(manual.ManualOperations):
             case Verdict.FAILED:
                 self._rollback(f"analysis failed at {steps.describe(step)}: {verdict.reason}", result="failed",
                                verdict=verdict)
+            case Verdict.INCONCLUSIVE if verdict.hold_expired:
+                # holdOutcome Inconclusive: too little traffic for too long is a question for a
+                # person, not a rollback by the progress deadline. Resume, promote or abort decide.
+                status.manual_pause = True
+                status.last_progress_at = self.now
+                status.phase = Phase.PAUSED
+                reason = (f"{steps.describe(step)}: paused for a person, the hold deadline passed without enough "
+                          f"evidence: {verdict.reason}")
+                j.log(reason, verdict=verdict)
+                j.event("AnalysisHoldExpired", reason, warning=True)
             case Verdict.INCONCLUSIVE | Verdict.ERROR:
                 reason = f"{steps.describe(step)}: holding, analysis {verdict.verdict.value}: {verdict.reason}"
                 j.log(reason, verdict=verdict)

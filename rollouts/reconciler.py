@@ -145,6 +145,11 @@ async def _call_gates(controller: Controller, canary: CanaryObject, spec: model.
 
     async def call(hook: analysis.WebhookSpec) -> GateOutcome:
         secret = await _secret(controller, canary.namespace, hook.secret_ref)
+        if hook.secret_ref is not None and secret is None:
+            # Fail closed: a receiver that checks signatures would reject an unsigned call anyway,
+            # and one that does not must not be led to trust it.
+            return GateOutcome(name=hook.name, type=hook.type.value, ok=False,
+                               reason=_missing_secret(hook.secret_ref))
         outcome = await controller.call_webhook(hook, _payload(canary, status), secret=secret)
         return GateOutcome(name=hook.name, type=hook.type.value, ok=outcome.ok, reason=outcome.reason)
 
@@ -181,6 +186,10 @@ class _NoProvider:
     async def query_range(self, promql: str, *, start: datetime.datetime, end: datetime.datetime,
                           step: float) -> list[float]:
         return [await self.query(promql, at=end)]
+
+    async def query_buckets(self, promql: str, *, at: datetime.datetime) -> list[tuple[float, float]]:
+        await self.query(promql, at=at)
+        return []
 
 
 async def _provider(controller: Controller, canary: CanaryObject, provider: analysis.ProviderSpec | None):
@@ -260,9 +269,17 @@ def _announce(controller: Controller, canary: CanaryObject, spec: model.CanarySp
 async def _notify(controller: Controller, canary: CanaryObject, hook: analysis.WebhookSpec,
                   payload: dict[str, Any]) -> None:
     secret = await _secret(controller, canary.namespace, hook.secret_ref)
+    if hook.secret_ref is not None and secret is None:
+        logger.warning("canary %s/%s: %s webhook %s not called: %s", canary.namespace, canary.name,
+                       hook.type.value, hook.name, _missing_secret(hook.secret_ref))
+        return
     outcome = await controller.call_webhook(hook, payload, secret=secret)
     log = logger.info if outcome.ok else logger.warning
     log("canary %s/%s: %s webhook %s: %s", canary.namespace, canary.name, hook.type.value, hook.name, outcome.reason)
+
+
+def _missing_secret(ref: analysis.SecretKeyRef) -> str:
+    return f"signing key {ref.key!r} of Secret {ref.name!r} not found: not calling the webhook unsigned"
 
 
 def _summary(error: pydantic.ValidationError) -> str:

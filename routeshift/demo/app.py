@@ -29,6 +29,7 @@ class Behaviour:
     error_rate: float = 0.0  # share of requests answered 500, 0..1
     latency_ms: float = 0.0  # mean extra latency per request
     latency_jitter: float = 0.2  # relative spread of the extra latency
+    served: int = 0  # requests answered, health and control excluded (shows that mirrored copies arrive)
 
     def validate(self) -> None:
         if not 0.0 <= self.error_rate <= 1.0:
@@ -37,7 +38,8 @@ class Behaviour:
             raise ValueError(f"latencyMs must be >= 0, got {self.latency_ms}")
 
     def as_json(self) -> dict:
-        return {"version": self.version, "errorRate": self.error_rate, "latencyMs": self.latency_ms}
+        return {"version": self.version, "errorRate": self.error_rate, "latencyMs": self.latency_ms,
+                "served": self.served}
 
 
 def build_app(behaviour: Behaviour, *, seed: int | None = None) -> web.Application:
@@ -54,6 +56,7 @@ def build_app(behaviour: Behaviour, *, seed: int | None = None) -> web.Applicati
             spread = behaviour.latency_ms * behaviour.latency_jitter
             await asyncio.sleep(max(0.0, rng.gauss(behaviour.latency_ms, spread)) / 1000.0)
         await request.read()  # drain a request body so keep-alive stays usable
+        behaviour.served += 1
         status = 500 if rng.random() < behaviour.error_rate else 200
         return web.json_response(
             {"version": behaviour.version, "path": request.path, "status": status},

@@ -56,9 +56,12 @@ class Stack:
     """The running demo: call :meth:`start`, then :meth:`stop` (or use it as a context manager)."""
 
     def __init__(self, workdir: Path | None = None, *, cluster_kubeconfig: Path | None = None,
-                 log=print) -> None:
+                 log=print, controller_namespaces: tuple[str, ...] = (manifests.NAMESPACE,)) -> None:
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="routeshift-demo-"))
         self.cluster_kubeconfig = cluster_kubeconfig
+        # Where the controller watches Canaries (the examples' tests add their own namespace);
+        # empty means every namespace.
+        self.controller_namespaces = tuple(controller_namespaces)
         self.log = log
         self._processes: list[tuple[str, subprocess.Popen]] = []
         self._stopped = False
@@ -158,7 +161,8 @@ class Stack:
         self.log(f"prometheus  {self.prometheus.url}")
         self._spawn("controller", _python_tool(
             "routeshift", "controller", "--metrics-address", f"127.0.0.1:{metrics_port}",
-            "--prometheus-url", self.prometheus.url, "--namespace", manifests.NAMESPACE), env=env)
+            "--prometheus-url", self.prometheus.url,
+            *(arg for namespace in self.controller_namespaces for arg in ("--namespace", namespace))), env=env)
         self._wait("controller", lambda: httpx.get(f"{self.endpoints.controller_metrics}/healthz").status_code == 200)
         self.log(f"controller  metrics {self.endpoints.controller_metrics}/metrics")
         return self.endpoints

@@ -219,6 +219,12 @@ class Operations:
             return obj, []
         if rtype.group == "" and rtype.plural == "namespaces" and not obj.get("metadata", {}).get("deletionTimestamp"):
             obj["status"] = {"phase": "Active"}
+        if rtype.group == "" and rtype.plural == "secrets" and "stringData" in obj:
+            # As the API server does: stringData is write-only, merged into data (it wins), never stored.
+            string_data = obj.pop("stringData") or {}
+            encoded = {key: base64.b64encode(str(value).encode("utf-8")).decode("ascii")
+                       for key, value in string_data.items()}
+            obj["data"] = {**(obj.get("data") or {}), **encoded}
         if not rtype.builtin:
             return crds.validate(rtype, obj, field_validation)
         return obj, []

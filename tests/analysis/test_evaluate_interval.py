@@ -5,9 +5,10 @@ import re
 from urllib.parse import parse_qs
 
 import httpx
+import pytest
 import respx
 
-from analysis import AnalysisSpec, AnalysisState, Target, Verdict, evaluate_interval, model
+from analysis import AnalysisSpec, AnalysisState, Target, Verdict, evaluate_interval, model, templates
 from analysis.prometheus import PrometheusConfig, PrometheusProvider
 
 URL = "http://prometheus.test:9090"
@@ -34,7 +35,12 @@ class FakePrometheus:
                 "resultType": "matrix" if "start" in form else "vector", "result": []}})
         if data == "down":
             return httpx.Response(503, text="down")
-        key = "n" if "increase(" in query else "p99" if "histogram_quantile" in query else "success"
+        if "sum by (le) (increase(" in query:
+            buckets = data.get("buckets", [])
+            result = [{"metric": {"le": le}, "value": [NOW.timestamp(), str(count)]} for le, count in buckets]
+            return httpx.Response(200, json={"status": "success", "data": {"resultType": "vector", "result": result}})
+        key = ("errors" if 'code=~"5.."' in query and "histogram" not in query and "rate(" not in query
+               else "n" if "increase(" in query else "p99" if "histogram_quantile" in query else "success")
         if "start" in form:
             values = [[i, str(v)] for i, v in enumerate(data[key + "_samples"])]
             return httpx.Response(200, json={"status": "success", "data": {"resultType": "matrix", "result": [
@@ -127,15 +133,79 @@ async def test_target_interval_overrides_the_default_window():
     assert fake.queries and all("[1m30s]" in q for q in fake.queries)
 
 
-async def test_comparison_fails_a_significant_latency_regression():
+# Cumulative bucket counts as Prometheus returns them (le as text). Stable's p99 lies in
+# (0.15, 0.2], so the latency test counts requests above 0.15 s: 100 of stable's 6000.
+STABLE_BUCKETS = [("0.1", 5000), ("0.15", 5900), ("0.2", 5990), ("+Inf", 6000)]
+STABLE = {"n": 6000, "errors": 6, "success": 99.9, "p99": 230, "buckets": STABLE_BUCKETS}
+
+
+async def test_latency_comparison_counts_requests_above_stables_p99_bucket():
     analysis = spec(metrics=[{"name": "request-duration-p99", "comparison": {"maxRatio": 1.1}}])
+    slow = [("0.1", 400), ("0.15", 500), ("0.2", 560), ("+Inf", 600)]  # 100 of 600 above 0.15 s
+    verdict, state, queries = await run({"web-canary": {**HEALTHY, "p99": 300, "buckets": slow}, "web-stable": STABLE},
+                                        analysis)
+    metric = verdict.metrics[0]
+    assert metric.verdict is Verdict.FAILED and metric.decisive, metric.reason
+    assert "> 150ms: canary 100/600, stable 100/6000" in metric.reason
+    # one interval is enough: the evidence is a sequential test, not a single-window check
+    assert verdict.verdict is Verdict.FAILED and "sequential test conclusive" in verdict.reason
+    assert state.evidence["request-duration-p99"] == metric.evidence > 4.6
+    assert state.evidence_until == NOW
+    buckets = [q for q in queries if "sum by (le) (increase(" in q]
+    assert len(buckets) == 3 and sum("[10m]" in q and 'backend="web-stable"' in q for q in buckets) == 1
+    assert not any("[30s]" in q for q in queries)  # no Mann-Whitney samples for built-ins
+
+
+async def test_count_evidence_adds_up_over_non_overlapping_windows():
+    analysis = spec(metrics=[{"name": "request-success-rate", "comparison": {"maxDifference": 0.5,
+                                                                             "confidence": 0.99}}])
+    # 3 errors in 600 against stable's 6 in 6000: five times stable's rate, not yet conclusive
+    canary = {**HEALTHY, "errors": 3, "success": 99.5}
+    first, state, _ = await run({"web-canary": canary, "web-stable": STABLE}, analysis)
+    assert first.verdict is Verdict.SUCCESSFUL, first.reason
+    assert 0 < state.evidence["request-success-rate"] < 4.6
+    later = NOW + datetime.timedelta(seconds=90)
+    fake = FakePrometheus({"web-canary": canary, "web-stable": STABLE})
+    with respx.mock:
+        respx.post(url__startswith=f"{URL}/api/v1/").mock(side_effect=fake)
+        async with PrometheusProvider(PrometheusConfig(URL)) as provider:
+            second, state2 = await evaluate_interval(analysis, TARGET, state, now=later, provider=provider)
+    # the second window starts where the first ended: 90 seconds, never the same requests twice
+    counted = [q for q in fake.queries if 'code=~"5.."' in q and "increase(" in q and "rate(" not in q]
+    assert counted and all("[1m30s]" in q for q in counted)
+    assert state2.evidence["request-success-rate"] == pytest.approx(2 * state.evidence["request-success-rate"])
+    assert state2.evidence_until == later
+    assert second.metrics[0].evidence == state2.evidence["request-success-rate"]
+
+
+async def test_success_rate_comparison_fails_on_error_counts():
+    analysis = spec(metrics=[{"name": "request-success-rate", "comparison": {"maxDifference": 0.5}}])
+    verdict, _, _ = await run({"web-canary": {**HEALTHY, "errors": 12, "success": 98.0}, "web-stable": STABLE},
+                              analysis)
+    assert verdict.verdict is Verdict.FAILED, verdict.reason
+    assert "5xx: canary 12/600, stable 6/6000" in verdict.reason
+
+
+async def test_count_measurement_failure_is_an_error():
+    analysis = spec(metrics=[{"name": "request-duration-p99", "comparison": {"maxRatio": 1.1}}])
+    other_layout = [("0.1", 500), ("0.25", 590), ("+Inf", 600)]  # no 0.15 s bucket to count above
+    verdict, state, _ = await run({"web-canary": {**HEALTHY, "buckets": other_layout}, "web-stable": STABLE}, analysis)
+    assert verdict.verdict is Verdict.ERROR and "no bucket le=0.15" in verdict.reason
+    assert state.evidence == {}
+
+
+P99_TEMPLATE = {"shop/p99": model.MetricTemplate(query=templates.DURATION_P99_QUERY, direction="increase")}
+
+
+async def test_custom_comparison_fails_a_significant_latency_regression():
+    analysis = spec(metrics=[{"name": "p99", "templateRef": {"name": "p99"}, "comparison": {"maxRatio": 1.1}}])
     backends = {
         "web-canary": {**HEALTHY, "p99": 300, "p99_samples": list(range(290, 310))},
         "web-stable": {**HEALTHY, "p99": 230, "p99_samples": list(range(220, 240))},
     }
-    verdict, _, queries = await run(backends, analysis)
+    verdict, _, queries = await run(backends, analysis, templates=P99_TEMPLATE)
     metric = verdict.metrics[0]
-    assert metric.verdict is Verdict.FAILED, metric.reason
+    assert metric.verdict is Verdict.FAILED and not metric.decisive, metric.reason
     assert (metric.value, metric.stable_value) == (300.0, 230.0)
     assert metric.p_value < 0.05
     assert "over 10m" in metric.reason
@@ -144,14 +214,14 @@ async def test_comparison_fails_a_significant_latency_regression():
     assert sum("[30s]" in q for q in queries) == 2
 
 
-async def test_comparison_holds_when_the_difference_is_noise():
-    analysis = spec(metrics=[{"name": "request-duration-p99", "comparison": {"maxRatio": 1.1}}])
+async def test_custom_comparison_holds_when_the_difference_is_noise():
+    analysis = spec(metrics=[{"name": "p99", "templateRef": {"name": "p99"}, "comparison": {"maxRatio": 1.1}}])
     noisy = [220, 300, 240, 310, 230, 290, 250, 280]
     backends = {
         "web-canary": {**HEALTHY, "p99": 300, "p99_samples": noisy},
         "web-stable": {**HEALTHY, "p99": 230, "p99_samples": list(reversed(noisy))},
     }
-    verdict, _, _ = await run(backends, analysis)
+    verdict, _, _ = await run(backends, analysis, templates=P99_TEMPLATE)
     assert verdict.verdict is Verdict.INCONCLUSIVE
     assert "not significant" in verdict.metrics[0].reason
 

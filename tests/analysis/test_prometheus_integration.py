@@ -8,11 +8,12 @@ interpolates to 375 ms.
 """
 
 import datetime
+import re
 
 import prometheus_client
 import pytest
 
-from analysis import AnalysisSpec, AnalysisState, Target, Verdict, evaluate_interval
+from analysis import AnalysisSpec, AnalysisState, Target, Verdict, evaluate_interval, sequential, templates
 from analysis.prometheus import PrometheusConfig, PrometheusProvider
 from routeshift.testing import processes
 from routeshift.testing.polling import until
@@ -131,3 +132,25 @@ async def test_a_multi_series_custom_query_is_an_error(prometheus):
         "query": 'sum by (backend) (routeshift_gateway_requests_total{route="{{ route }}"})'}])
     verdict, _ = await evaluate(prometheus, Target("shop", "web", "web-stable", "web-canary", "shop"), analysis)
     assert verdict.verdict is Verdict.ERROR and "MultipleSeriesError: 2 series returned" in verdict.reason
+
+
+async def test_error_counts_of_both_backends_decide_the_success_rate_comparison(prometheus):
+    analysis = spec(metrics=[{"name": "request-success-rate", "comparison": {"maxDifference": 0.5}}])
+    verdict, state = await evaluate(prometheus, Target("shop", "web", "web-stable", "web-canary", "shop"), analysis)
+    metric = verdict.metrics[0]
+    # 20 of the canary's ~1000 requests failed, none of stable's ~1000
+    assert metric.verdict is Verdict.FAILED and metric.decisive, metric.reason
+    counted = re.search(r"5xx: canary (\d+)/(\d+), stable 0/(\d+)", metric.reason)
+    assert counted and int(counted[1]) / int(counted[2]) == pytest.approx(0.02, abs=0.002), metric.reason
+    assert verdict.verdict is Verdict.FAILED and state.evidence["request-success-rate"] > 2.9
+
+
+async def test_bucket_counts_come_back_by_le(prometheus):
+    variables = Target("shop", "web", "web-stable", "web-canary", "shop").variables(backend="web-canary", interval="1m")
+    async with PrometheusProvider(PrometheusConfig(prometheus.url, timeout=5.0)) as provider:
+        buckets = await provider.query_buckets(templates.render(templates.BUCKET_COUNTS_QUERY, variables),
+                                               at=datetime.datetime.now(datetime.timezone.utc))
+    assert [le for le, _ in buckets] == [*BUCKETS, float("inf")]
+    slow, total = sequential.above(buckets, 0.25)
+    assert slow / total == pytest.approx(20 / 1000)  # extrapolation scales both alike
+    assert sequential.tail_bound(buckets) == 0.25  # the canary's own p99 lies in (0.25, 0.5]

@@ -1,11 +1,12 @@
 """Every verdict rule of the pure judge, as tables: reading + rules -> verdict + reason."""
 
+import dataclasses
 import datetime
 import math
 
 import pytest
 
-from analysis import errors, judge, model
+from analysis import errors, judge, model, sequential
 from analysis.model import AnalysisState, ComparisonSpec, Direction, HoldOutcome, ThresholdRange
 from analysis.verdicts import MetricVerdict, Verdict
 
@@ -264,5 +265,87 @@ def test_limits_come_from_the_spec():
 def test_state_survives_the_status_round_trip():
     _, new_state = judge.judge_interval([check(Verdict.INCONCLUSIVE)], state(total_failures=1), LIMITS, now=T0)
     stored = new_state.model_dump(by_alias=True, mode="json")
-    assert stored == {"intervals": 1, "totalFailures": 1, "consecutiveFailures": 0, "holdStartedAt": "2026-01-01T00:00:00Z"}
+    assert stored == {"intervals": 1, "totalFailures": 1, "consecutiveFailures": 0, "holdStartedAt": "2026-01-01T00:00:00Z",
+                      "evidence": {}, "evidenceUntil": None}
     assert AnalysisState.model_validate(stored) == new_state
+    counted = dataclasses.replace(check(Verdict.SUCCESSFUL, "latency"), evidence=-1.25)
+    _, new_state = judge.judge_interval([counted], new_state, LIMITS, now=T0)
+    stored = new_state.model_dump(by_alias=True, mode="json")
+    assert (stored["evidence"], stored["evidenceUntil"]) == ({"latency": -1.25}, "2026-01-01T00:00:00Z")
+    assert AnalysisState.model_validate(stored) == new_state
+
+
+# Sequential count test (built-in templates): 5xx of canary and stable in the new window.
+SEQ = ComparisonSpec(max_difference=0.5, confidence=0.99, bad_rate_ratio=5)
+BAD = sequential.Counts(9, 150, 3, 2850, "5xx")  # ~6% vs 0.1%: log-likelihood ratio ~ 12
+SOME = sequential.Counts(1, 150, 3, 2850, "5xx")  # one error: ~ +0.5
+NONE = sequential.Counts(0, 150, 3, 2850, "5xx")
+
+
+@pytest.mark.parametrize(
+    "reading, prior, verdict, reason, decisive",
+    [
+        pytest.param(judge.Reading(value=94.0, sample_size=150, stable_value=99.9, counts=BAD), None, Verdict.FAILED,
+                     "sequential count test: log-likelihood ratio", True, id="counts-cross-the-boundary-and-fail"),
+        pytest.param(judge.Reading(value=40.0, sample_size=5, stable_value=99.9, counts=sequential.Counts(3, 5, 1, 2850)),
+                     None, Verdict.FAILED, "canary 3/5", True,
+                     id="thin-windows-count-too-no-minimum-sample-size"),
+        pytest.param(judge.Reading(value=99.3, sample_size=150, stable_value=99.9, counts=SOME), 4.3, Verdict.FAILED,
+                     "sequential count test", True, id="evidence-adds-up-across-intervals"),
+        pytest.param(judge.Reading(value=99.3, sample_size=150, stable_value=99.9, counts=SOME), None,
+                     Verdict.SUCCESSFUL, "beyond difference <= 0.5, not conclusive (sequential evidence", False,
+                     id="beyond-the-bound-but-not-conclusive-passes"),
+        pytest.param(judge.Reading(value=100.0, sample_size=150, stable_value=99.9, counts=NONE), 2.0,
+                     Verdict.SUCCESSFUL, "within difference <= 0.5", False, id="within-the-bound-passes"),
+        pytest.param(judge.Reading(value=99.3, sample_size=10, stable_value=99.9, counts=SOME), None,
+                     Verdict.INCONCLUSIVE, "insufficient traffic 10/50", False, id="below-the-boundary-thin-still-holds"),
+        pytest.param(judge.Reading(problem=errors.ProviderUnavailable("down"), counts=BAD), 3.0, Verdict.ERROR,
+                     "measurement failed", False, id="errors-count-nothing"),
+    ],
+)
+def test_sequential_count_rules(reading, prior, verdict, reason, decisive):
+    rules = judge.Rules(50, None, SEQ, Direction.DECREASE)
+    result = judge.judge_metric("m", reading, rules, prior)
+    assert result.verdict is verdict, result.reason
+    assert reason in result.reason
+    assert result.decisive is decisive
+    if reading.problem is not None:
+        assert result.evidence == prior  # carried unchanged
+    else:
+        assert result.evidence == pytest.approx((prior or 0.0) + sequential.log_likelihood_ratio(reading.counts, 5))
+
+
+def test_without_counts_the_mann_whitney_gate_still_applies():
+    reading = judge.Reading(value=150.0, sample_size=400, stable_value=100.0, canary_samples=LOW, stable_samples=HIGH)
+    result = judge.judge_metric("m", reading, judge.Rules(50, None, RATIO, Direction.INCREASE), 7.0)
+    assert result.verdict is Verdict.INCONCLUSIVE and "not significant" in result.reason
+    assert result.evidence == 7.0 and not result.decisive
+
+
+@pytest.mark.parametrize(
+    "before, verdict, after, reason",
+    [
+        pytest.param(state(), Verdict.FAILED, dict(total_failures=1, consecutive_failures=1),
+                     "sequential test conclusive: m:", id="decisive-failure-skips-the-consecutive-limit"),
+        pytest.param(state(total_failures=1, consecutive_failures=1), Verdict.FAILED,
+                     dict(total_failures=2, consecutive_failures=2), "sequential test conclusive", id="counts-as-a-failure"),
+    ],
+)
+def test_decisive_failures(before, verdict, after, reason):
+    decisive = dataclasses.replace(check(Verdict.FAILED), decisive=True, evidence=5.0)
+    result, new_state = judge.judge_interval([decisive, check(Verdict.ERROR, "b")], before, LIMITS, now=T0)
+    assert result.verdict is verdict and reason in result.reason
+    assert new_state == state(intervals=1, evidence={"m": 5.0}, evidence_until=T0, **after)
+
+
+def test_evidence_survives_errors_and_holds():
+    before = state(evidence={"a": 1.0, "b": 2.0}, evidence_until=T0)
+    checks = [dataclasses.replace(check(Verdict.ERROR, "a"), evidence=1.0),
+              dataclasses.replace(check(Verdict.INCONCLUSIVE, "b"), evidence=2.5)]
+    later = T0 + datetime.timedelta(minutes=1)
+    _, new_state = judge.judge_interval(checks, before, LIMITS, now=later)
+    assert new_state.evidence == {"a": 1.0, "b": 2.5} and new_state.evidence_until == later
+    _, untouched = judge.judge_interval([check(Verdict.SUCCESSFUL, "c")], before, LIMITS, now=later)
+    assert untouched.evidence == before.evidence and untouched.evidence_until == T0  # nothing counted
+    _, pruned = judge.judge_interval(checks[:1], before, LIMITS, now=later)
+    assert pruned.evidence == {"a": 1.0}  # "b" left the spec: its sum goes with it

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from canary_builders import ERROR, FAILURE, INCONCLUSIVE, SUCCESS, Driver, World, gate, spec
@@ -104,3 +106,20 @@ def test_retry_after_failure_reruns_the_same_release():
     assert driver.status.release == "v2"
     assert driver.world.weights() == (95, 5)
     assert driver.status.analysis_state is None
+
+
+def test_an_expired_thin_traffic_hold_pauses_for_a_person_instead_of_rolling_back():
+    expired = dataclasses.replace(INCONCLUSIVE, reason="hold deadline 10m passed: insufficient traffic 10/50",
+                                  hold_expired=True)
+    driver = Driver(spec(analysis=METRICS, progressDeadlineSeconds=35))
+    driver.tick()
+    driver.tick()
+    quiet = (gate("kill-switch", "rollback", False),)
+    driver.tick(10, verdict=expired, gates=quiet)
+    assert driver.status.phase == Phase.PAUSED
+    assert "paused for a person" in driver.status.message and "10/50" in driver.status.message
+    assert driver.status.decisions[-1].metrics, "the values behind the pause are in the decision log"
+    for _ in range(6):  # far past the progress deadline: a paused rollout does not time out
+        driver.tick(10, gates=quiet)
+    assert driver.status.phase == Phase.PAUSED
+    assert driver.world.weights() == (95, 5)

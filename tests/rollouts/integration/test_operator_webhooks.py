@@ -74,3 +74,24 @@ def test_pre_rollout_confirm_promotion_and_event_hooks(cluster, gateway, start, 
     assert events()[0]["reason"] == "RolloutStarted"
     assert all(body["name"] == "web" and body["namespace"] == "default" and body["type"] == "event"
                for body in events())
+
+
+def test_a_signed_hook_whose_secret_is_missing_is_never_called_unsigned(cluster, gateway, start, hooks):
+    start(ScriptedAnalysis(gateway=gateway))
+    secret_ref = {"name": "hook-signing", "key": "hmac"}
+    analysis = {"interval": "100ms", "webhooks": [
+        {"name": "smoke", "type": "pre-rollout", "url": f"{hooks.url}/pre", "secretRef": secret_ref},
+        {"name": "chat", "type": "event", "url": f"{hooks.url}/event", "secretRef": secret_ref},
+    ]}
+    cluster.create(CANARIES, canary(analysis=analysis, strategy={"progressive": {"steps": [50]}}), "default")
+
+    def held_by_the_missing_key():
+        status = (cluster.get(CANARIES, "default", "web") or {}).get("status") or {}
+        return "signing key 'hmac' of Secret 'hook-signing' not found" in status.get("message", "")
+
+    until(held_by_the_missing_key, timeout=15, description="pre-rollout held on the missing key")
+    assert hooks.calls == []
+    assert gateway.seen == [(100, 0)], "no traffic moves while the pre-rollout gate cannot be asked"
+    cluster.create("v1/secrets", {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "hook-signing"},
+                                  "stringData": {"hmac": "s3cret"}}, "default")
+    until(lambda: "/pre" in hooks.paths(), timeout=15, description="asked once the key exists")

@@ -1,0 +1,128 @@
+"""Sequential count test, canary versus stable: many thin windows add up to one decision.
+
+A percentage against a fixed bound on 150 requests has little power, and re-testing it
+every interval inflates false positives. Here each interval contributes the COUNTS it
+saw — bad requests (5xx, or slower than a latency bound) and all requests, for canary and
+stable — to one likelihood ratio that is carried across the intervals and steps of a
+rollout (Wald's sequential probability ratio test):
+
+- Conditional on the interval's bad requests of both backends together, B, the canary's
+  share x of them follows Fisher's noncentral hypergeometric distribution with the odds
+  ratio psi of a bad canary request over a bad stable one. Stable's own rate is a nuisance
+  that conditioning removes, so the test is exact for any stable rate and any traffic split
+  (the split changes with every step; each interval is conditioned on its own split).
+- H0: psi <= 1 (canary no worse), H1: psi = ``odds`` (the regression worth catching). The
+  interval's log-likelihood ratio is ``x*log(psi) - log(sum_k w_k psi^k / sum_k w_k)`` with
+  ``w_k = C(n_canary, k) * C(n_stable, B - k)``.
+- The ratios multiply across intervals. Under H0 their running product is a nonnegative
+  supermartingale (the ratio grows with x, so any psi < 1 only makes it smaller in
+  expectation), hence by Ville's inequality P(it ever reaches 1/alpha) <= alpha over the
+  whole rollout, however often it is looked at. Crossing ``boundary(confidence)`` fails.
+- A regression well below ``odds`` drifts the sum down, not up: the test ignores
+  differences that are too small to matter however heavy the traffic, which is the job
+  of Kayenta's effect-size floor.
+
+Pure: integers in, floats out; no scipy needed.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import math
+from collections.abc import Sequence
+
+
+@dataclasses.dataclass(frozen=True)
+class Counts:
+    """One window's evidence: bad and total requests of each backend."""
+
+    canary_bad: int
+    canary_total: int
+    stable_bad: int
+    stable_total: int
+    what: str = "bad"  # what a bad request is, for the decision log: "5xx", "> 150 ms"
+
+    @classmethod
+    def of(cls, canary_bad: float, canary_total: float, stable_bad: float, stable_total: float,
+           what: str = "bad") -> Counts:
+        """Round Prometheus' extrapolated ``increase()`` values to counts; bad never exceeds total."""
+        ct, st = _count(canary_total), _count(stable_total)
+        return cls(min(_count(canary_bad), ct), ct, min(_count(stable_bad), st), st, what)
+
+    def describe(self) -> str:
+        return f"{self.what}: canary {self.canary_bad}/{self.canary_total}, stable {self.stable_bad}/{self.stable_total}"
+
+
+def _count(value: float) -> int:
+    if value is None or math.isnan(value) or value < 0:
+        return 0
+    return int(round(value))
+
+
+def boundary(confidence: float) -> float:
+    """The log-likelihood ratio at which H0 is rejected: log(1 / alpha), alpha = 1 - confidence."""
+    return -math.log(1.0 - confidence)
+
+
+def log_likelihood_ratio(counts: Counts, odds: float) -> float:
+    """This window's log-likelihood ratio of H1 (odds ratio ``odds``) over H0 (odds ratio 1)."""
+    if odds <= 1.0:
+        raise ValueError(f"the alternative odds ratio must exceed 1, got {odds}")
+    n_c, n_s = counts.canary_total, counts.stable_total
+    bad = counts.canary_bad + counts.stable_bad
+    low, high = max(0, bad - n_s), min(n_c, bad)
+    if high <= low:
+        # Nothing bad, or the split leaves no room for chance: the window carries no evidence.
+        return 0.0
+    log_odds = math.log(odds)
+    log_weights = [_log_choose(n_c, k) + _log_choose(n_s, bad - k) for k in range(low, high + 1)]
+    null = _log_sum_exp(log_weights)
+    alternative = _log_sum_exp([w + k * log_odds for w, k in zip(log_weights, range(low, high + 1))])
+    return counts.canary_bad * log_odds - (alternative - null)
+
+
+def _log_choose(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def _log_sum_exp(values: Sequence[float]) -> float:
+    top = max(values)
+    return top + math.log(sum(math.exp(v - top) for v in values))
+
+
+def tail_bound(buckets: Sequence[tuple[float, float]], quantile: float = 0.99) -> float | None:
+    """The histogram bucket bound that marks stable's tail at ``quantile``.
+
+    ``buckets`` are (upper bound ``le``, cumulative count) pairs of a classic histogram,
+    ``+Inf`` included. The answer is the lower edge of the bucket holding the quantile
+    (the largest bound at or below it), so stable has at least ``1 - quantile`` of its
+    requests above it: the most counts a bucket layout offers while staying in that
+    tail. When the quantile falls in the first bucket its upper edge is used instead
+    (everything is above the lower edge 0). None without requests.
+    """
+    ordered = sorted((le, count) for le, count in buckets)
+    if not ordered or not math.isinf(ordered[-1][0]) or not ordered[-1][1] > 0:
+        return None
+    bounds = [le for le, _ in ordered]
+    cumulative = [count for _, count in ordered]
+    rank = quantile * cumulative[-1]
+    index = bisect.bisect_left(cumulative, rank)
+    if index == 0:
+        return bounds[0]
+    return bounds[index - 1]
+
+
+def above(buckets: Sequence[tuple[float, float]], bound: float) -> tuple[float, float] | None:
+    """(requests slower than ``bound``, all requests) from (le, cumulative count) pairs.
+
+    None when ``bound`` is not one of the ``le`` values (a different bucket layout has
+    nothing exact to say about it). An empty histogram is (0, 0).
+    """
+    if not buckets:
+        return 0.0, 0.0
+    total = max((count for le, count in buckets if math.isinf(le)), default=None)
+    at = next((count for le, count in buckets if le == bound), None)
+    if total is None or at is None:
+        return None
+    return max(total - at, 0.0), total

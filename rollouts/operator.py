@@ -95,11 +95,11 @@ def build_registry() -> kopf.OperatorRegistry:
         flag = _flag(memo)
         while not stopped:
             flag.clear()
+            canary = CanaryObject.from_body(body)
             try:
-                status = await reconciler.reconcile(controller, CanaryObject.from_body(body), status,
-                                                    emit=_emitter(body))
+                status = await reconciler.reconcile(controller, canary, status, emit=_emitter(body))
             except Exception as error:  # the daemon must outlive any one failed reconciliation
-                controller.metrics.record_error(body.metadata.namespace or "default", body.metadata.name or "")
+                controller.metrics.record_error(canary.namespace, canary.name)
                 logger.warning("reconciliation failed, retrying in %.1fs: %r", controller.poll_interval, error)
             if stopped:
                 break

@@ -139,17 +139,29 @@ async def _secret(controller: Controller, namespace: str, ref: analysis.SecretKe
     return (data or {}).get(ref.key)
 
 
+async def _signing_key(controller: Controller, namespace: str,
+                       hook: analysis.WebhookSpec) -> tuple[str | None, str | None]:
+    """(HMAC key or None, why the hook must not be called or None).
+
+    Fail closed: a hook configured with a key that cannot be read is never called unsigned.
+    A receiver that checks signatures would reject the call anyway, and one that does not
+    must not be led to trust it.
+    """
+    secret = await _secret(controller, namespace, hook.secret_ref)
+    if hook.secret_ref is not None and secret is None:
+        ref = hook.secret_ref
+        return None, f"signing key {ref.key!r} of Secret {ref.name!r} not found: not calling the webhook unsigned"
+    return secret, None
+
+
 async def _call_gates(controller: Controller, canary: CanaryObject, spec: model.CanarySpec,
                       status: model.CanaryStatus, now: datetime.datetime) -> tuple[GateOutcome, ...]:
     hooks = machine.gates_due(spec, status, now)
 
     async def call(hook: analysis.WebhookSpec) -> GateOutcome:
-        secret = await _secret(controller, canary.namespace, hook.secret_ref)
-        if hook.secret_ref is not None and secret is None:
-            # Fail closed: a receiver that checks signatures would reject an unsigned call anyway,
-            # and one that does not must not be led to trust it.
-            return GateOutcome(name=hook.name, type=hook.type.value, ok=False,
-                               reason=_missing_secret(hook.secret_ref))
+        secret, missing = await _signing_key(controller, canary.namespace, hook)
+        if missing:
+            return GateOutcome(name=hook.name, type=hook.type.value, ok=False, reason=missing)
         outcome = await controller.call_webhook(hook, _payload(canary, status), secret=secret)
         return GateOutcome(name=hook.name, type=hook.type.value, ok=outcome.ok, reason=outcome.reason)
 
@@ -268,18 +280,14 @@ def _announce(controller: Controller, canary: CanaryObject, spec: model.CanarySp
 
 async def _notify(controller: Controller, canary: CanaryObject, hook: analysis.WebhookSpec,
                   payload: dict[str, Any]) -> None:
-    secret = await _secret(controller, canary.namespace, hook.secret_ref)
-    if hook.secret_ref is not None and secret is None:
+    secret, missing = await _signing_key(controller, canary.namespace, hook)
+    if missing:
         logger.warning("canary %s/%s: %s webhook %s not called: %s", canary.namespace, canary.name,
-                       hook.type.value, hook.name, _missing_secret(hook.secret_ref))
+                       hook.type.value, hook.name, missing)
         return
     outcome = await controller.call_webhook(hook, payload, secret=secret)
     log = logger.info if outcome.ok else logger.warning
     log("canary %s/%s: %s webhook %s: %s", canary.namespace, canary.name, hook.type.value, hook.name, outcome.reason)
-
-
-def _missing_secret(ref: analysis.SecretKeyRef) -> str:
-    return f"signing key {ref.key!r} of Secret {ref.name!r} not found: not calling the webhook unsigned"
 
 
 def _summary(error: pydantic.ValidationError) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from analysis import comparison, durations, errors, model, sequential
 from analysis.verdicts import IntervalVerdict, MetricVerdict, Verdict
@@ -38,8 +38,9 @@ class Reading:
     canary_samples: tuple[float, ...] = ()
     stable_samples: tuple[float, ...] = ()
     # Bad and total requests of both backends in the window not yet counted (built-in
-    # templates): the sequential count test's new evidence. None: no counts this time.
-    counts: sequential.Counts | None = None
+    # templates): the sequential count tests' new evidence, one Counts per component test
+    # (latency has one per stable quantile). None: no counts this time.
+    counts: sequential.Counts | tuple[sequential.Counts, ...] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,9 +75,12 @@ class Limits:
 _NO_OBSERVATIONS = (errors.NoDataError, errors.NaNResultError)
 
 
-def judge_metric(name: str, reading: Reading, rules: Rules, evidence: float | None = None) -> MetricVerdict:
-    """Judge one metric for one interval; ``evidence`` is its sequential test's sum so far."""
-    verdict = _Builder(name, reading, rules, evidence)
+Evidence = Mapping[str, float] | float | None  # a metric's sums so far, per component test ("" alone)
+
+
+def judge_metric(name: str, reading: Reading, rules: Rules, evidence: Evidence = None) -> MetricVerdict:
+    """Judge one metric for one interval; ``evidence`` is its sequential tests' sums so far."""
+    verdict = _Builder(name, reading, rules, _components(evidence))
     problem = reading.problem
     if problem is not None and not isinstance(problem, _NO_OBSERVATIONS):
         # Unreachable provider, rejected query, ambiguous series, bad template: we measured
@@ -87,11 +91,17 @@ def judge_metric(name: str, reading: Reading, rules: Rules, evidence: float | No
         # Every window's counts join the evidence, however thin: that is how small windows
         # add up. Its false-positive rate is controlled over the rollout, so no sample-size
         # minimum and no consecutive-failure limit are needed on top.
-        verdict.evidence = (evidence or 0.0) + sequential.log_likelihood_ratio(reading.counts, spec.bad_rate_ratio)
+        windows = reading.counts if isinstance(reading.counts, tuple) else (reading.counts,)
+        for counts in windows:
+            verdict.parts[counts.test] = (verdict.parts.get(counts.test, 0.0)
+                                          + sequential.log_likelihood_ratio(counts, spec.bad_rate_ratio))
+        verdict.evidence = sequential.combined(verdict.parts)
         limit = sequential.boundary(spec.confidence)
-        if verdict.evidence >= limit:
+        if verdict.evidence >= limit and windows:
+            # Name the component furthest along, with this window's counts behind it.
+            strongest = max(windows, key=lambda counts: verdict.parts[counts.test])
             reason = (f"sequential count test: log-likelihood ratio {verdict.evidence:.2f} >= {limit:.2f} for "
-                      f"odds ratio {_fmt(spec.bad_rate_ratio)} vs no worse than stable ({reading.counts.describe()})")
+                      f"odds ratio {_fmt(spec.bad_rate_ratio)} vs no worse than stable ({strongest.describe()})")
             return verdict(Verdict.FAILED, reason, _size(reading), decisive=True)
     count = _size(reading)
     if count < rules.min_sample_size:
@@ -148,12 +158,39 @@ def _judge_comparison(verdict, reading: Reading, rules: Rules, spec: model.Compa
     return verdict(Verdict.INCONCLUSIVE, f"{versus} beyond {_bound(rules)} but {test.reason}", count, **extra)
 
 
+def _components(evidence: Evidence) -> dict[str, float]:
+    if evidence is None:
+        return {}
+    if isinstance(evidence, Mapping):
+        return dict(evidence)
+    return {"": float(evidence)}
+
+
+EVIDENCE_SEPARATOR = "@"  # state key of a component test: "request-duration-p99@p50"
+
+
+def evidence_of(state: model.AnalysisState, metric: str) -> dict[str, float]:
+    """One metric's component sums from the state, keyed as :func:`judge_metric` takes them."""
+    prefix = metric + EVIDENCE_SEPARATOR
+    return {("" if key == metric else key[len(prefix):]): value
+            for key, value in state.evidence.items() if key == metric or key.startswith(prefix)}
+
+
+def _evidence_keys(verdict: MetricVerdict) -> dict[str, float]:
+    if verdict.evidence_parts:
+        return {(verdict.metric if not test else f"{verdict.metric}{EVIDENCE_SEPARATOR}{test}"): value
+                for test, value in verdict.evidence_parts}
+    return {} if verdict.evidence is None else {verdict.metric: verdict.evidence}
+
+
 class _Builder:
     """Fills the fields every MetricVerdict of one metric shares."""
 
-    def __init__(self, name: str, reading: Reading, rules: Rules, evidence: float | None):
+    def __init__(self, name: str, reading: Reading, rules: Rules, parts: dict[str, float]):
         self.name, self.reading, self.rules = name, reading, rules
-        self.evidence = evidence  # carried unchanged unless this interval brought counts
+        # Carried unchanged unless this interval brought counts.
+        self.parts = parts
+        self.evidence = sequential.combined(parts) if parts else None
 
     def __call__(self, verdict: Verdict, reason: str, count: int | None = None, **extra) -> MetricVerdict:
         return MetricVerdict(
@@ -166,6 +203,7 @@ class _Builder:
             min_sample_size=self.rules.min_sample_size,
             stable_value=self.reading.stable_value,
             evidence=self.evidence,
+            evidence_parts=tuple(sorted(self.parts.items())),
             **extra,
         )
 
@@ -184,7 +222,7 @@ def judge_interval(
     """Combine an interval's metric verdicts with the failure limits; return the new state."""
     checks = tuple(verdicts)
     state = state.model_copy(update={"intervals": state.intervals + 1})
-    carried = {v.metric: v.evidence for v in checks if v.evidence is not None}
+    carried = {key: value for v in checks for key, value in _evidence_keys(v).items()}
     if carried:
         # The sequential tests' sums survive every outcome (a verdict carries its prior sum
         # when it counted nothing new); the counted window ends now, so the next one starts

@@ -19,7 +19,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from analysis import durations
+from analysis import durations, sequential
 
 Duration = Annotated[
     str,
@@ -192,15 +192,24 @@ class ComparisonSpec(_Model):
         gt=1.0,
         le=100.0,
         description="Built-in templates only: the regression the sequential count test is tuned to catch, as "
-        "the odds ratio of a bad canary request (5xx; or slower than stable's p99 bucket bound) over a bad "
-        "stable one. The test fails once the evidence, summed over the rollout's intervals, favours this "
+        "the odds ratio of a bad canary request (5xx; or slower than the bucket bound of one of stable's "
+        "latencyQuantiles) over a bad stable one. The test fails once the evidence, summed over the rollout's intervals, favours this "
         "ratio over 'no worse than stable' by 1/(1 - confidence) to 1; a canary only slightly worse than "
         "stable (below about (r - 1)/ln r times) drifts towards passing however heavy the traffic.",
     )
     lookback: Duration = Field(
         default="10m",
         description="Window of the comparison: both backends' values for the bound are taken over it, the "
-        "per-step samples span it, and stable's p99 bucket bound for the latency count test is read over it.",
+        "per-step samples span it, and stable's bucket bounds for the latency count tests are read over it.",
+    )
+    latency_quantiles: list[Annotated[float, Field(gt=0.0, lt=1.0)]] = Field(
+        default_factory=lambda: list(sequential.LATENCY_QUANTILES),
+        min_length=1,
+        max_length=5,
+        description="request-duration-p99 only: stable's quantiles whose histogram bucket bounds define a slow "
+        "request, one sequential count test each, combined as an equal-weight mixture (the false-positive "
+        "rate stays at most 1 - confidence). The median catches a shift of the whole distribution in few "
+        "requests; the p99 catches a tail that grows alone.",
     )
 
     @model_validator(mode="after")

@@ -69,7 +69,7 @@ async def evaluate_interval(
     verdicts = await asyncio.gather(
         *(
             _evaluate_metric(spec, metric, target, window, now, provider, templates or {}, resolve_provider,
-                             evidence, state.evidence.get(metric.name))
+                             evidence, judge.evidence_of(state, metric.name))
             for metric in spec.metrics
         )
     )
@@ -106,7 +106,7 @@ async def _evaluate_metric(
     known: Mapping[str, model.MetricTemplate],
     resolve_provider: Callable[[model.ProviderSpec], Provider] | None,
     evidence_window: datetime.timedelta | None,
-    evidence: float | None,
+    evidence: Mapping[str, float],
 ) -> MetricVerdict:
     min_samples = spec.min_sample_size if metric.min_sample_size is None else metric.min_sample_size
     try:
@@ -228,8 +228,9 @@ async def _count(
             return dataclasses.replace(reading, comparison_problem=reading.comparison_problem or problem)
         numbers = [x if isinstance(x, float) else 0.0 for x in found]  # no series: none counted
         return dataclasses.replace(reading, counts=sequential.Counts.of(*numbers, what="5xx"))
-    # Latency: requests above stable's p99 bucket bound, the bound taken from stable's
-    # lookback as it stood when the window began, so the window's own counts cannot move it.
+    # Latency: requests above each of stable's quantile bucket bounds, the bounds taken from
+    # stable's lookback as it stood when the window began, so the window's own counts
+    # cannot move them. Every component gets its Counts, so the mixture keeps its size.
     history = target.variables(backend=target.stable_backend, interval=spec.lookback)
     found = await asyncio.gather(
         _buckets(provider, templates.render(templates.BUCKET_COUNTS_QUERY, history), now - span),
@@ -240,16 +241,21 @@ async def _count(
     if problem is not None:
         return dataclasses.replace(reading, comparison_problem=reading.comparison_problem or problem)
     before, canary_buckets, stable_buckets = (x if isinstance(x, list) else [] for x in found)
-    bound = sequential.tail_bound(before)
-    if bound is None:
-        # Stable served nothing before the window: no tail to compare with, no evidence yet.
-        return dataclasses.replace(reading, counts=sequential.Counts(0, 0, 0, 0, "no stable requests to set a bound"))
-    canary_above, stable_above = sequential.above(canary_buckets, bound), sequential.above(stable_buckets, bound)
-    if canary_above is None or stable_above is None:
-        problem = errors.QueryRejected(f"the backends' histograms have no bucket le={bound:g}")
-        return dataclasses.replace(reading, comparison_problem=reading.comparison_problem or problem)
-    what = f"> {durations.format_duration(bound)}" if bound != float("inf") else "> +Inf"
-    return dataclasses.replace(reading, counts=sequential.Counts.of(*canary_above, *stable_above, what=what))
+    counted = []
+    for quantile in spec.latency_quantiles:
+        test = sequential.quantile_label(quantile)
+        bound = sequential.tail_bound(before, quantile)
+        if bound is None:
+            # Stable served nothing before the window: no bound to compare with, no evidence yet.
+            counted.append(sequential.Counts(0, 0, 0, 0, "no stable requests to set a bound", test))
+            continue
+        canary_above, stable_above = sequential.above(canary_buckets, bound), sequential.above(stable_buckets, bound)
+        if canary_above is None or stable_above is None:
+            problem = errors.QueryRejected(f"the backends' histograms have no bucket le={bound:g}")
+            return dataclasses.replace(reading, comparison_problem=reading.comparison_problem or problem)
+        what = f"> {durations.format_duration(bound)} [stable {test}]" if bound != float("inf") else "> +Inf"
+        counted.append(sequential.Counts.of(*canary_above, *stable_above, what=what, test=test))
+    return dataclasses.replace(reading, counts=tuple(counted))
 
 
 def _problem(found) -> errors.AnalysisError | None:

@@ -21,6 +21,13 @@ rollout (Wald's sequential probability ratio test):
 - A regression well below ``odds`` drifts the sum down, not up: the test ignores
   differences that are too small to matter however heavy the traffic, which is the job
   of Kayenta's effect-size floor.
+- Latency has no single "bad": a slower canary shows as more requests above stable's
+  median when the whole distribution shifts, and only above stable's p99 when the tail
+  alone grows. One test per bound (``LATENCY_QUANTILES``), each its own running ratio,
+  and the metric's evidence is their equal-weight mixture (``combined``): a mean of
+  test supermartingales is itself one, so Ville's bound holds for the mixture, and a
+  shift of the body is caught by the median's many counts while the tail keeps its own
+  test.
 
 Pure: integers in, floats out; no scipy needed.
 """
@@ -30,7 +37,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,13 +49,14 @@ class Counts:
     stable_bad: int
     stable_total: int
     what: str = "bad"  # what a bad request is, for the decision log: "5xx", "> 150 ms"
+    test: str = ""  # which of a metric's component tests these counts feed ("" when it has one)
 
     @classmethod
     def of(cls, canary_bad: float, canary_total: float, stable_bad: float, stable_total: float,
-           what: str = "bad") -> Counts:
+           what: str = "bad", test: str = "") -> Counts:
         """Round Prometheus' extrapolated ``increase()`` values to counts; bad never exceeds total."""
         ct, st = _count(canary_total), _count(stable_total)
-        return cls(min(_count(canary_bad), ct), ct, min(_count(stable_bad), st), st, what)
+        return cls(min(_count(canary_bad), ct), ct, min(_count(stable_bad), st), st, what, test)
 
     def describe(self) -> str:
         return f"{self.what}: canary {self.canary_bad}/{self.canary_total}, stable {self.stable_bad}/{self.stable_total}"
@@ -58,6 +66,27 @@ def _count(value: float) -> int:
     if value is None or math.isnan(value) or value < 0:
         return 0
     return int(round(value))
+
+
+LATENCY_QUANTILES = (0.5, 0.9, 0.99)  # stable's quantiles whose bucket bounds define "slow" by default
+
+
+def quantile_label(quantile: float) -> str:
+    """The component test's name for a stable quantile: 0.5 -> "p50", 0.999 -> "p99.9"."""
+    return f"p{100 * quantile:.10g}"
+
+
+def combined(evidence: Mapping[str, float]) -> float:
+    """The log of the equal-weight mixture of component tests' likelihood ratios (0.0 for none).
+
+    One component: its own sum. Several: log(mean(exp(sum_i))), which lies between the
+    largest sum minus log(k) and the largest sum, so a test crossing on its own needs
+    log(k) more evidence than alone, and tests that all lean the same way help each other.
+    """
+    values = list(evidence.values())
+    if not values:
+        return 0.0
+    return _log_sum_exp(values) - math.log(len(values))
 
 
 def boundary(confidence: float) -> float:

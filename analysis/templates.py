@@ -47,7 +47,7 @@ DURATION_P99_QUERY = (
 ERRORS_QUERY = f"sum(increase({REQUESTS}{{{_SELECTOR},code=~\"5..\"}}[{{{{ interval }}}}])) or vector(0)"
 
 #: The backend's request-duration histogram in the window, one series per bucket bound
-#: ``le``: the latency test counts the requests above stable's p99 bucket bound from it.
+#: ``le``: the latency tests count the requests above stable's quantile bucket bounds from it.
 BUCKET_COUNTS_QUERY = f"sum by (le) (increase({DURATION_BUCKETS}{{{_SELECTOR}}}[{{{{ interval }}}}]))"
 
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")

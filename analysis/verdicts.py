@@ -51,6 +51,9 @@ class MetricVerdict:
     # already spans intervals, so the consecutive-failure limit does not delay it.
     evidence: float | None = None
     decisive: bool = False
+    # The sums of the component tests behind ``evidence`` (latency: one per stable quantile),
+    # as (test, sum) pairs; ``evidence`` is their mixture. Empty without counts.
+    evidence_parts: tuple[tuple[str, float], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,15 +2,23 @@
 
     python -m gateway_proxy --config-dir DIR --listen HOST:PORT --admin HOST:PORT [--workers N]
                             [--listen-tls HOST:PORT]
+    python -m gateway_proxy --kubernetes --listen HOST:PORT --admin HOST:PORT [--workers N]
+                            [--gateway-address IP|HOSTNAME ...] [--kubeconfig FILE]
 
 ``--listen`` serves every listener in plain HTTP (a listener's port is logical). ``--listen-tls``
 additionally terminates TLS for the HTTPS listeners, choosing the certificate by SNI.
+``--gateway-address`` is where clients reach the proxy (its Service or load balancer), published
+in every Gateway's ``status.addresses``; without it, the ``--listen`` host is, unless it is a
+wildcard such as 0.0.0.0.
 
 With ``--workers 1`` one process serves data and admin. With more, each worker process binds
 the listen address with SO_REUSEPORT and the kernel spreads connections; the parent serves the
 admin endpoints, aggregating the workers' metrics through prometheus_client's multiprocess
 mode. That mode is chosen by an environment variable read when prometheus_client is imported,
-which is why the imports below happen only after the arguments are parsed.
+which is why the imports below happen only after the arguments are parsed. In ``--kubernetes``
+mode the parent alone watches the API and writes status; it relays what it sees to the workers
+over a pair of pipes each, and writes status only once they all serve it
+(:mod:`gateway_proxy.kube_relay`).
 """
 
 from __future__ import annotations
@@ -35,6 +43,15 @@ def _address(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def _gateway_address(text: str):
+    from gateway_proxy import kube_status  # pure: importing it does not import prometheus_client
+
+    try:
+        return kube_status.address(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="gateway-proxy", description="Gateway API HTTPRoute reference proxy")
     parser.add_argument("--config-dir", help="directory of *.yaml/*.yml Gateway API objects (standalone mode)")
@@ -44,6 +61,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="kubeconfig for --kubernetes (default: in-cluster in a Pod, else $KUBECONFIG or ~/.kube/config)")
     parser.add_argument("--controller-name", default="routeshift.dev/gateway-proxy",
                         help="serve Gateways whose GatewayClass has this controllerName (--kubernetes)")
+    parser.add_argument("--gateway-address", action="append", type=_gateway_address, default=[],
+                        metavar="IP|HOSTNAME",
+                        help="where clients reach the proxy, published in Gateway status.addresses (--kubernetes; "
+                             "repeatable; default: the --listen host unless it is a wildcard)")
     parser.add_argument("--listen", required=True, type=_address, help="HOST:PORT serving every listener")
     parser.add_argument("--admin", required=True, type=_address, help="HOST:PORT of /ready, /metrics, /config")
     parser.add_argument("--listen-tls", type=_address, default=None,
@@ -56,7 +77,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--workers must be at least 1")
     if not args.kubernetes and not args.config_dir:
         parser.error("--config-dir is required unless --kubernetes is given")
+    if args.gateway_address:
+        from gateway_proxy import kube_status
+
+        if not args.kubernetes:
+            parser.error("--gateway-address is published in Gateway status, which only --kubernetes writes")
+
+        args.gateway_address = list(dict.fromkeys(args.gateway_address))
+        if len(args.gateway_address) > kube_status.MAX_ADDRESSES:
+            parser.error(f"at most {kube_status.MAX_ADDRESSES} --gateway-address (the Gateway API's limit)")
     return args
+
+
+def gateway_addresses(args: argparse.Namespace) -> tuple:
+    """The addresses to publish: ``--gateway-address``, else the ``--listen`` host if it names one."""
+    from gateway_proxy import kube_status
+
+    if args.gateway_address:
+        return tuple(args.gateway_address)
+    listened = kube_status.listen_address(args.listen[0])
+    return (listened,) if listened is not None else ()
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
@@ -73,21 +113,35 @@ def _stop_on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> No
         loop.add_signal_handler(signum, stop.set)
 
 
-async def _run(args: argparse.Namespace, serve_data: bool, serve_admin: bool, metrics_text=None) -> None:
+async def _run(args: argparse.Namespace, serve_data: bool, serve_admin: bool, metrics_text=None,
+               relay=None) -> None:
+    """One process: ``relay`` is, in --kubernetes mode with workers, the parent's list of
+    (write fd, read fd) pipe ends per worker, or a worker's own (read fd, write fd)."""
     from gateway_proxy import admin, serving
 
     loop = asyncio.get_running_loop()
     runtime = serving.Runtime(loop, header_timeout=args.header_timeout)
     stop = asyncio.Event()
     _stop_on_signals(loop, stop)
+    follower = None
+    waiting = None
     if args.kubernetes:
-        from gateway_proxy import kube_mode
+        from gateway_proxy import kube_mode, kube_relay
 
-        # With --workers N every process watches the API; only the admin process writes status.
         loaded = asyncio.Event()
-        poller = loop.create_task(kube_mode.run_kubernetes(
-            runtime, kubeconfig=args.kubeconfig, stop=stop, controller_name=args.controller_name,
-            write_status=serve_admin, ready=loaded))
+        if serve_admin:
+            fanout = kube_relay.Fanout(relay) if relay else None
+            if fanout is not None:
+                waiting = fanout.not_serving  # /ready also waits until every worker serves
+            poller = loop.create_task(kube_mode.run_kubernetes(
+                runtime, kubeconfig=args.kubeconfig, stop=stop, controller_name=args.controller_name,
+                ready=loaded, addresses=gateway_addresses(args), fanout=fanout))
+        else:
+            # A worker follows the admin process, and stops when that one is gone.
+            follower = kube_relay.Follower(*relay)
+            poller = loop.create_task(kube_mode.follow(runtime, follower, stop=stop,
+                                                       controller_name=args.controller_name, ready=loaded))
+            poller.add_done_callback(lambda _: stop.set())
     else:
         reloader = serving.Reloader(runtime, args.config_dir)
         await reloader.reload(force=True)
@@ -95,7 +149,7 @@ async def _run(args: argparse.Namespace, serve_data: bool, serve_admin: bool, me
     servers = []
     runner = None
     if serve_admin:
-        runner = await admin.start(runtime, args.admin[0], args.admin[1], metrics_text)
+        runner = await admin.start(runtime, args.admin[0], args.admin[1], metrics_text, waiting)
     if args.kubernetes:
         # As with the first reload above, the first table is in before the data sockets open;
         # meanwhile /ready answers 503 and /config shows why (e.g. the API is unreachable).
@@ -114,6 +168,8 @@ async def _run(args: argparse.Namespace, serve_data: bool, serve_admin: bool, me
         if args.listen_tls is not None:
             tls_sock = serving.listen_socket(args.listen_tls[0], args.listen_tls[1], reuse_port=args.workers > 1)
             servers.append(await serving.serve(runtime, tls_sock, terminate_tls=True))
+        if follower is not None:
+            follower.serving()
     logger.info("gateway_proxy: serving %s (data=%s admin=%s, pid %d)", args.listen, serve_data, serve_admin,
                 os.getpid())
     try:
@@ -129,28 +185,49 @@ async def _run(args: argparse.Namespace, serve_data: bool, serve_admin: bool, me
             await runner.cleanup()
 
 
-def _worker(args: argparse.Namespace) -> None:
+def _worker(args: argparse.Namespace, relay=None) -> None:
     loop = _new_loop()
     try:
-        loop.run_until_complete(_run(args, serve_data=True, serve_admin=False))
+        loop.run_until_complete(_run(args, serve_data=True, serve_admin=False, relay=relay))
     finally:
         loop.close()
 
 
+def _pipes(count: int) -> list[tuple[int, int, int, int]]:
+    """Per worker: (parent writes, parent reads, worker reads, worker writes) pipe ends."""
+    out = []
+    for _ in range(count):
+        down_read, down_write = os.pipe()
+        up_read, up_write = os.pipe()
+        out.append((down_write, up_read, down_read, up_write))
+    return out
+
+
 def _supervise(args: argparse.Namespace) -> int:
     """Fork the workers, then serve admin here with the workers' metrics aggregated."""
+    pipes = _pipes(args.workers) if args.kubernetes else []
     children = []
-    for _ in range(args.workers):
+    for index in range(args.workers):
         pid = os.fork()
         if pid == 0:
             code = 0
             try:
-                _worker(args)
+                relay = None
+                if pipes:
+                    # Keep only this worker's ends: a pipe reports EOF once every writer has closed it.
+                    for number, ends in enumerate(pipes):
+                        for fd in (ends if number != index else ends[:2]):
+                            os.close(fd)
+                    relay = pipes[index][2:]
+                _worker(args, relay)
             except BaseException:  # the child must never return into the parent's code path
                 logger.exception("gateway_proxy: worker failed")
                 code = 1
             os._exit(code)
         children.append(pid)
+    for ends in pipes:
+        os.close(ends[2])
+        os.close(ends[3])
 
     from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 
@@ -161,7 +238,8 @@ def _supervise(args: argparse.Namespace) -> int:
 
     loop = _new_loop()
     try:
-        loop.run_until_complete(_run(args, serve_data=False, serve_admin=True, metrics_text=metrics_text))
+        loop.run_until_complete(_run(args, serve_data=False, serve_admin=True, metrics_text=metrics_text,
+                                     relay=[ends[:2] for ends in pipes]))
     finally:
         for pid in children:
             try:

@@ -1,8 +1,9 @@
 """The admin endpoints (DESIGN.md section 5 contract): /ready, /metrics, /config.
 
 Served by aiohttp on its own socket, apart from the data path: the admin side is low-rate and
-wants a complete HTTP server more than speed. ``/ready`` is 200 only once a config with a Gateway is loaded;
-``/config`` shows the compiled table and the errors of files currently rejected.
+wants a complete HTTP server more than speed. ``/ready`` is 200 only once a config with a Gateway is loaded
+(and, when the process that serves admin is not the one serving data, once ``waiting`` names
+nothing still to wait for); ``/config`` shows the compiled table and the errors of files currently rejected.
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from gateway_proxy.serving import Runtime
 
 
-def application(runtime: Runtime, metrics_text: Callable[[], bytes] | None = None) -> web.Application:
+def application(runtime: Runtime, metrics_text: Callable[[], bytes] | None = None,
+                waiting: Callable[[], dict[str, str]] | None = None) -> web.Application:
     render = metrics_text or (lambda: generate_latest(runtime.metrics.registry))
 
     async def ready(request: web.Request) -> web.Response:
         # Loaded means something to serve: an empty or not-yet-written directory is not ready.
         if runtime.compiled is None or not runtime.compiled.gateways:
             return web.json_response({"ready": False, "errors": runtime.errors}, status=503)
+        pending = waiting() if waiting is not None else {}
+        if pending:
+            return web.json_response({"ready": False, "errors": runtime.errors, "waiting": pending}, status=503)
         return web.json_response({"ready": True, "errors": runtime.errors})
 
     async def metrics(request: web.Request) -> web.Response:
@@ -42,8 +47,8 @@ def application(runtime: Runtime, metrics_text: Callable[[], bytes] | None = Non
     return app
 
 
-async def start(runtime: Runtime, host: str, port: int, metrics_text=None) -> web.AppRunner:
-    runner = web.AppRunner(application(runtime, metrics_text), access_log=None)
+async def start(runtime: Runtime, host: str, port: int, metrics_text=None, waiting=None) -> web.AppRunner:
+    runner = web.AppRunner(application(runtime, metrics_text, waiting), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port, reuse_address=True).start()
     return runner

@@ -85,6 +85,8 @@ def _backend_filter_problem(ref: r.BackendRef) -> str:
 
 
 def _conditions(items: tuple[r.HeaderMatch, ...]) -> tuple:
+    if not items:
+        return ()
     return tuple((item.name, item.value, re.compile(item.value) if item.kind == "RegularExpression" else None)
                  for item in items)
 
@@ -154,8 +156,9 @@ class _Builder:
         self.used: dict[int, tuple] = {}
 
     def resolve(self, ref: r.BackendRef, namespace: str) -> attachment.Resolved:
-        # Thousands of rules often point at the same few Services: resolve each pair once.
-        key = (ref, namespace)
+        # Thousands of rules often point at the same few Services: resolve each pair once. The key
+        # holds what resolution reads, as a plain tuple: hashing the dataclass costs more.
+        key = (ref.group, ref.kind, ref.namespace, ref.name, ref.port, namespace)
         found = self.memo.get(key)
         if found is None:
             found = self.memo[key] = self.resolver.resolve(ref, namespace)
@@ -180,18 +183,22 @@ class _Builder:
         spec = route.rules[index]
         found = rule_problem(spec)
         problem = found[1] if found else ""
-        resolved = [] if problem else [self.resolve(ref, route.meta.namespace) for ref in spec.backends]
-        resolved = [attachment.Resolved(res.namespace, res.name, 500, (), _backend_filter_problem(ref))
-                    if _backend_filter_problem(ref) else res for res, ref in zip(resolved, spec.backends)]
+        resolved = []
         backends = []
-        for res, ref in zip(resolved, spec.backends):
+        new_backend = self.impl.Backend
+        for ref in () if problem else spec.backends:
+            res = self.resolve(ref, route.meta.namespace)
             request_ops = response_ops = None
             if ref.filters is not None:
+                ref_problem = _backend_filter_problem(ref)
+                if ref_problem:
+                    res = attachment.Resolved(res.namespace, res.name, 500, (), ref_problem)
                 request_ops = _header_ops(self.impl, _merged(spec.filters.request_headers, ref.filters.request_headers))
                 response_ops = _header_ops(self.impl, _merged(spec.filters.response_headers,
                                                                ref.filters.response_headers))
-            backends.append(self.impl.Backend(res.namespace, res.name, res.status, res.endpoints, ref.weight,
-                                              request_ops, response_ops))
+            resolved.append(res)
+            backends.append(new_backend(res.namespace, res.name, res.status, res.endpoints, ref.weight,
+                                        request_ops, response_ops))
         mirrors = []
         for ref in spec.filters.mirrors:
             res = self.resolve(ref, route.meta.namespace)

@@ -89,8 +89,13 @@ def route_status(existing: dict[str, Any] | None, desired: tuple[s.ParentStatus,
 
 
 def gateway_status(existing: dict[str, Any] | None, desired: s.GatewayStatus, now: str) -> dict[str, Any] | None:
-    """The Gateway's new ``status`` body (conditions and listeners), or None when unchanged."""
+    """The Gateway's new ``status`` body (addresses, conditions, listeners), or None when unchanged.
+
+    No address to publish is written as ``null``, which a merge patch reads as "delete": an
+    address published earlier (another ``--gateway-address``) must not linger.
+    """
     existing = existing or {}
+    addresses = [{"type": a.type, "value": a.value} for a in desired.addresses]
     listeners_before = {l.get("name"): l for l in existing.get("listeners") or () if isinstance(l, dict)}
     listeners = []
     for listener in desired.listeners:
@@ -100,15 +105,18 @@ def gateway_status(existing: dict[str, Any] | None, desired: s.GatewayStatus, no
                           "conditions": merge_conditions(old.get("conditions"), listener.conditions, now)})
     conditions = _with_foreign(merge_conditions(existing.get("conditions"), desired.conditions, now),
                                existing.get("conditions"))
-    if listeners == (existing.get("listeners") or []) and conditions == (existing.get("conditions") or []):
+    if listeners == (existing.get("listeners") or []) and conditions == (existing.get("conditions") or []) \
+            and addresses == (existing.get("addresses") or []):
         return None
-    return {"conditions": conditions, "listeners": listeners}
+    return {"addresses": addresses or None, "conditions": conditions, "listeners": listeners}
 
 
-def class_status(existing: dict[str, Any] | None, desired: tuple[s.Condition, ...], now: str) -> dict[str, Any] | None:
-    """The GatewayClass's new ``status`` body, or None when unchanged."""
-    before = (existing or {}).get("conditions")
-    conditions = _with_foreign(merge_conditions(before, desired, now), before)
-    if conditions == (before or []):
+def class_status(existing: dict[str, Any] | None, desired: s.ClassStatus, now: str) -> dict[str, Any] | None:
+    """The GatewayClass's new ``status`` body (conditions, supportedFeatures), or None when unchanged."""
+    existing = existing or {}
+    before = existing.get("conditions")
+    conditions = _with_foreign(merge_conditions(before, desired.conditions, now), before)
+    features = [{"name": name} for name in desired.features]
+    if conditions == (before or []) and features == (existing.get("supportedFeatures") or []):
         return None
-    return {"conditions": conditions}
+    return {"conditions": conditions, "supportedFeatures": features or None}

@@ -11,6 +11,11 @@ at most ``max_delay`` after the first one, so a ``kubectl apply`` of many object
 compile while a lone weight patch is live within milliseconds (DESIGN.md section 7: p99 under
 100 ms). Nothing is installed before every kind has been listed once: a table built from
 routes without their Services would answer 500 and report BackendNotFound for a moment.
+
+With ``--workers N`` the admin process alone watches and writes status, and relays every change
+to the workers, which follow it instead of the API; status then also waits until every worker
+has installed the change (:mod:`gateway_proxy.kube_relay`). The same class runs both ends:
+with a ``fanout`` it is the admin process, with a ``follower`` a worker.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import time
 import aiohttp
 
 from gateway_proxy import compiling, kube_catalog, kube_client, kube_conditions, kube_status
+from gateway_proxy.kube_relay import Fanout, Follower
 from gateway_proxy.kube_status_writer import StatusWriter
 from gateway_proxy.kube_watching import Key, Kind, Watcher
 
@@ -41,20 +47,27 @@ INLINE_ROUTES = 200
 class KubernetesMode:
     """One proxy's view of the cluster; :meth:`run` until ``stop`` is set."""
 
-    def __init__(self, runtime, client: kube_client.KubeClient, *, controller: str = CONTROLLER,
+    def __init__(self, runtime, client: kube_client.KubeClient | None, *, controller: str = CONTROLLER,
                  quiet: float = QUIET, max_delay: float = MAX_DELAY, watch_timeout: int = WATCH_TIMEOUT,
-                 write_status: bool = True, ready: asyncio.Event | None = None):
+                 write_status: bool = True, ready: asyncio.Event | None = None,
+                 addresses: tuple[kube_status.Address, ...] = (), fanout: Fanout | None = None,
+                 follower: Follower | None = None):
         self.runtime = runtime
         self.client = client
         self.controller = controller
         self.quiet = quiet
         self.max_delay = max_delay
         self.watch_timeout = watch_timeout
-        self.write_status = write_status
+        self.write_status = write_status and follower is None
         self.ready = ready if ready is not None else asyncio.Event()
+        self.addresses = tuple(addresses)
+        self.fanout = fanout
+        self.follower = follower
         self.catalog = kube_catalog.Catalog()
-        self.watchers: dict[Kind, Watcher] = {}
-        self.writer = StatusWriter(client, self.watchers, controller, self._retry_later)
+        # A follower's stores stand in for watchers (same kind, objects, synced, error).
+        self.watchers: dict[Kind, Watcher] = follower.stores if follower is not None else {}  # type: ignore[assignment]
+        self.writer = StatusWriter(client, self.watchers, controller, self._retry_later,
+                                   barrier=fanout.installed if fanout is not None else None)
         self.installs = 0
         self._config = None
         self._built: tuple | None = None  # (catalog revision, build() result)
@@ -72,7 +85,17 @@ class KubernetesMode:
     def _changed(self, watcher: Watcher, keys: set[Key] | None) -> None:
         if keys is None or keys:
             self.catalog.update(watcher, keys)
+        if self.fanout is not None:
+            self.fanout.forward(watcher, keys)
         self._dirty.set()
+
+    def _position(self) -> int:
+        """How far the catalog is along the relayed changes (0 without workers)."""
+        if self.fanout is not None:
+            return self.fanout.seq
+        if self.follower is not None:
+            return self.follower.applied
+        return 0
 
     def _retry_later(self) -> None:
         asyncio.get_running_loop().call_later(RETRY_DELAY, self._dirty.set)
@@ -95,26 +118,43 @@ class KubernetesMode:
             extra = (kube_catalog.GRANTS_V1,) if "referencegrants" in served else ()
             return kube_catalog.BASE_KINDS + extra
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def _sources(self, stop: asyncio.Event) -> list[asyncio.Task]:
+        """Start what feeds the catalog: watches of the API, or a follower of the admin process."""
+        loop = asyncio.get_running_loop()
+        if self.follower is not None:
+            return [loop.create_task(self.follower.run(self._changed), name="follow the admin process")]
         kinds = await self._kinds(stop)
         if stop.is_set():
-            return
+            return []
+        if self.fanout is not None:
+            await self.fanout.open()
+            self.fanout.announce(kinds)
         for kind in kinds:
             self.watchers[kind] = Watcher(self.client, kind, self._changed, timeout_seconds=self.watch_timeout)
+        return [loop.create_task(watcher.run(), name=f"watch {kind.label}") for kind, watcher in self.watchers.items()]
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve (and report) what the API says until ``stop`` is set, or until a follower's parent is gone."""
+        tasks = await self._sources(stop)
+        if not tasks:
+            return
         loop = asyncio.get_running_loop()
-        tasks = [loop.create_task(watcher.run(), name=f"watch {kind.label}") for kind, watcher in self.watchers.items()]
+        # A follower ends when the admin process is gone, and the mode with it; watches never end.
+        ends = list(tasks) if self.follower is not None else []
+        for task in ends:
+            task.add_done_callback(lambda _: self._dirty.set())
         if self.write_status:
             tasks.append(loop.create_task(self.writer.run(), name="status writer"))
         stopper = loop.create_task(self._wake_on(stop))
         try:
             while not stop.is_set():
                 await self._dirty.wait()
-                if stop.is_set():
+                if stop.is_set() or any(task.done() for task in ends):
                     return
                 self._busy = True
                 try:
                     await self._coalesce(loop)
-                    if all(watcher.synced.is_set() for watcher in self.watchers.values()):
+                    if self.watchers and all(watcher.synced.is_set() for watcher in self.watchers.values()):
                         await self.sync()
                     else:
                         self.runtime.errors = self._watch_errors()
@@ -125,6 +165,8 @@ class KubernetesMode:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(stopper, *tasks, return_exceptions=True)
+            if self.fanout is not None:
+                self.fanout.close()
 
     async def _wake_on(self, stop: asyncio.Event) -> None:
         await stop.wait()
@@ -146,7 +188,12 @@ class KubernetesMode:
         return {f"watch {kind.label}": watcher.error for kind, watcher in self.watchers.items() if watcher.error}
 
     async def sync(self) -> None:
-        """Install the current snapshot if it changed, publish errors, plan status writes."""
+        """Install the current snapshot if it changed, publish errors, plan status writes.
+
+        A follower acknowledges the relayed position of the snapshot once its table is in; the
+        admin process hands that position to the writer, which waits for the acknowledgements.
+        """
+        position = self._position()
         if self._built is None or self._built[0] != self.catalog.revision:
             self._built = (self.catalog.revision, self.catalog.build(self.controller))
         config, classes, rejected, errors = self._built[1]
@@ -178,22 +225,32 @@ class KubernetesMode:
                 if source not in self.runtime.errors:
                     logger.error("gateway_proxy: %s", message)
         self.runtime.errors = errors
+        if self.follower is not None:
+            self.follower.ack(position)
         if not self.write_status:
             return
-        statuses = kube_status.compute(self._config, classes, self.controller, rejected, self._memo)
-        self.writer.plan(statuses, kube_conditions.timestamp(datetime.datetime.now(datetime.timezone.utc)))
+        statuses = kube_status.compute(self._config, classes, self.controller, rejected, self._memo, self.addresses)
+        self.writer.plan(statuses, kube_conditions.timestamp(datetime.datetime.now(datetime.timezone.utc)), position)
 
 
 async def run_kubernetes(runtime, *, kubeconfig: str | None, stop: asyncio.Event,
                          controller_name: str = CONTROLLER, write_status: bool = True,
-                         ready: asyncio.Event | None = None) -> None:
+                         ready: asyncio.Event | None = None, addresses: tuple[kube_status.Address, ...] = (),
+                         fanout: Fanout | None = None) -> None:
     """Keep ``runtime`` serving the Gateways of ``controller_name``'s classes until ``stop`` is set.
 
-    ``kubeconfig`` None means in-cluster when in a Pod, else $KUBECONFIG or ~/.kube/config. With
-    several worker processes, let only one of them write status (``write_status``). ``ready``
-    is set once the first table from the API is installed (bind the data socket after it).
+    ``kubeconfig`` None means in-cluster when in a Pod, else $KUBECONFIG or ~/.kube/config.
+    ``ready`` is set once the first table from the API is installed (bind the data socket after
+    it). ``addresses`` are published in every Gateway's status. With worker processes, pass the
+    ``fanout`` that relays to them (see :func:`follow`).
     """
     client = kube_client.KubeClient.from_kubeconfig(kubeconfig)
     async with client:
         await KubernetesMode(runtime, client, controller=controller_name, write_status=write_status,
-                             ready=ready).run(stop)
+                             ready=ready, addresses=addresses, fanout=fanout).run(stop)
+
+
+async def follow(runtime, follower: Follower, *, stop: asyncio.Event, controller_name: str = CONTROLLER,
+                 ready: asyncio.Event | None = None) -> None:
+    """A worker: serve what the admin process relays until ``stop`` is set or the admin process is gone."""
+    await KubernetesMode(runtime, None, controller=controller_name, ready=ready, follower=follower).run(stop)

@@ -11,18 +11,62 @@ Reasons are the spec's (``apis/v1/shared_types.go``, ``gateway_types.go``,
 ``gatewayclass_types.go``): route Accepted → Accepted | NoMatchingParent |
 NotAllowedByListeners | NoMatchingListenerHostname | UnsupportedValue | IncompatibleFilters;
 route ResolvedRefs → ResolvedRefs | InvalidKind | RefNotPermitted | BackendNotFound.
+
+A Gateway's ``status.addresses`` are where clients reach the proxy, which only the operator
+knows (a Service, a LoadBalancer): they come from the command line (:func:`address` checks
+each one) and are the same for every Gateway, since every Gateway is served on one socket.
+Our GatewayClasses list :data:`gateway_proxy.kube_features.SUPPORTED_FEATURES`.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from gateway_proxy import attachment, compiling, resources as r
+from gateway_proxy import attachment, compiling, kube_features, resources as r
 
 CONTROLLER = "routeshift.dev/gateway-proxy"
 ROUTE_KIND = {"group": r.GATEWAY_GROUP, "kind": "HTTPRoute"}
 TLS_SECRET = "kubernetes.io/tls"
+# GatewayStatusAddress: a Hostname is an RFC 1123 DNS name without wildcard; at most 16 addresses.
+_HOSTNAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+MAX_ADDRESSES = 16
+
+
+@dataclass(frozen=True)
+class Address:
+    """One ``GatewayStatusAddress``: type IPAddress or Hostname, and the value."""
+
+    type: str
+    value: str
+
+
+def address(text: str) -> Address:
+    """An IP address (normalised) as IPAddress, else a DNS name as Hostname; ValueError otherwise."""
+    text = text.strip()
+    try:
+        return Address("IPAddress", str(ipaddress.ip_address(text.strip("[]"))))
+    except ValueError:
+        pass
+    name = text.lower().rstrip(".")
+    if len(name) > 253 or not _HOSTNAME.match(name):
+        raise ValueError(f"{text!r} is neither an IP address nor a DNS hostname")
+    return Address("Hostname", name)
+
+
+def listen_address(host: str) -> Address | None:
+    """What ``--listen HOST`` tells clients, or None for a wildcard bind (0.0.0.0, ::), which says nothing."""
+    try:
+        if ipaddress.ip_address(host.strip("[]")).is_unspecified:
+            return None
+    except ValueError:
+        pass
+    try:
+        return address(host)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -72,6 +116,13 @@ class ListenerStatus:
 class GatewayStatus:
     listeners: tuple[ListenerStatus, ...]
     conditions: tuple[Condition, ...]
+    addresses: tuple[Address, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClassStatus:
+    conditions: tuple[Condition, ...]
+    features: tuple[str, ...] = ()  # sorted, as the spec requires
 
 
 @dataclass(frozen=True)
@@ -80,7 +131,7 @@ class Statuses:
 
     routes: dict[tuple[str, str], tuple[ParentStatus, ...]]
     gateways: dict[tuple[str, str], GatewayStatus]
-    classes: dict[str, tuple[Condition, ...]]
+    classes: dict[str, ClassStatus]
 
 
 def parse_class(document: dict[str, Any]) -> GatewayClass:
@@ -261,7 +312,8 @@ def _listener_status(gateway: r.Gateway, listener: r.Listener, attached: int, se
     return ListenerStatus(listener.name, kinds, attached if supported else 0, tuple(conditions))
 
 
-def _gateway_status(gateway: r.Gateway, attached: dict, secrets, resolver) -> GatewayStatus:
+def _gateway_status(gateway: r.Gateway, attached: dict, secrets, resolver,
+                    addresses: tuple[Address, ...]) -> GatewayStatus:
     listeners = tuple(_listener_status(gateway, l, attached.get((gateway.meta.namespace, gateway.meta.name, l.name), 0),
                                        secrets, resolver) for l in gateway.listeners)
     generation = gateway.meta.generation
@@ -273,7 +325,7 @@ def _gateway_status(gateway: r.Gateway, attached: dict, secrets, resolver) -> Ga
         _condition("Programmed", programmed, "Programmed" if programmed else "Invalid",
                    "routes served by the gateway proxy" if programmed else "no listener can be programmed",
                    generation),
-    ))
+    ), addresses)
 
 
 def attached_counts(config: attachment.Config) -> dict[tuple[str, str, str], int]:
@@ -326,12 +378,14 @@ class RouteMemo:
 
 
 def compute(config: attachment.Config, classes: tuple[GatewayClass, ...], controller: str = CONTROLLER,
-            rejected: tuple[RejectedRoute, ...] = (), memo: RouteMemo | None = None) -> Statuses:
+            rejected: tuple[RejectedRoute, ...] = (), memo: RouteMemo | None = None,
+            addresses: tuple[Address, ...] = ()) -> Statuses:
     """Desired status of our GatewayClasses, our Gateways (those in ``config``) and every route naming them.
 
     ``config.gateways`` must already be only ours (see :func:`our_gateways`). A route listed in
     ``rejected`` is reported by its rejection, whatever older generation of it ``config`` holds.
     With a ``memo``, unchanged routes keep the very status objects of the previous call.
+    ``addresses`` are published on every Gateway.
     """
     labels = attachment.namespace_labels(config)
     memo = memo if memo is not None else RouteMemo()
@@ -356,8 +410,8 @@ def compute(config: attachment.Config, classes: tuple[GatewayClass, ...], contro
     attached = attached_counts(config)
     return Statuses(
         routes=routes,
-        gateways={key: _gateway_status(g, attached, secrets, resolver) for key, g in gateways.items()},
-        classes={c.name: (_condition("Accepted", True, "Accepted", "handled by the routeshift gateway proxy",
-                                     c.generation),)
+        gateways={key: _gateway_status(g, attached, secrets, resolver, addresses) for key, g in gateways.items()},
+        classes={c.name: ClassStatus((_condition("Accepted", True, "Accepted", "handled by the routeshift gateway proxy",
+                                                 c.generation),), kube_features.SUPPORTED_FEATURES)
                  for c in classes if c.controller == controller},
     )

@@ -9,13 +9,19 @@ instead of overwriting it. A planned write identical to one in flight is dropped
 unrelated events does not turn into duplicate patches. A write the API refuses for good
 (403 when RBAC lacks ``*/status``, 422) is not retried until the object or the status to write
 changes, and is reported in ``errors`` instead, so a missing grant never becomes a write loop.
+Likewise a field the API drops from what we wrote (``supportedFeatures`` on a GatewayClass
+CRD older than v1.2 is pruned) is not written again until the object changes.
+
+With worker processes a ``barrier`` holds each batch until every worker serves the snapshot
+the batch was planned from (:meth:`gateway_proxy.kube_relay.Fanout.installed`): ``plan``
+takes that snapshot's position, and a batch waits for the newest position planned into it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -31,15 +37,19 @@ CONCURRENCY = 16
 class StatusWriter:
     """Pending status writes by object; :meth:`run` performs them until cancelled."""
 
-    def __init__(self, client: kube_client.KubeClient, watchers: dict[Kind, Watcher], controller: str,
-                 retry: Callable[[], None]):
+    def __init__(self, client: kube_client.KubeClient | None, watchers: dict[Kind, Watcher], controller: str,
+                 retry: Callable[[], None], barrier: Callable[[int], Awaitable[Any]] | None = None):
         self.client = client
         self.watchers = watchers
         self.controller = controller
         self.retry = retry
+        self.barrier = barrier
         self.pending: dict[tuple[Kind, Key], tuple[dict[str, Any], str]] = {}
+        self._position = 0  # of the newest snapshot planned into ``pending``
         self._inflight: dict[tuple[Kind, Key], dict[str, Any]] = {}
+        # Writes the API refused for good, or whose fields it dropped: (resourceVersion, body sans times).
         self._refused: dict[tuple[Kind, Key], tuple[str, dict[str, Any]]] = {}
+        self._pruned: dict[tuple[Kind, Key], tuple[str, dict[str, Any]]] = {}
         # (desired status, object) last planned per target: when both are the very same objects
         # again, the plan cannot differ, and rendering thousands of unchanged routes is skipped.
         self._planned: dict[tuple[Kind, Key], tuple[Any, dict[str, Any]]] = {}
@@ -66,16 +76,19 @@ class StatusWriter:
         body = render(obj.get("status"))
         version = str((obj.get("metadata") or {}).get("resourceVersion") or "")
         refused = self._refused.get(target)
+        pruned = self._pruned.get(target)
         if body is None or self._inflight.get(target) == body or (
-                refused is not None and refused == (version, kube_conditions.without_times(body))):
+                refused is not None and refused == (version, kube_conditions.without_times(body))) or (
+                pruned is not None and pruned == (version, kube_conditions.without_times(body))):
             self.pending.pop(target, None)
             if body is None and self.errors.pop(_label(kind, key), None) is not None:
                 self._refused.pop(target, None)
             return
         self.pending[target] = (body, version)
 
-    def plan(self, statuses: kube_status.Statuses, now: str) -> None:
-        """Queue a write for every object whose status differs from ``statuses``."""
+    def plan(self, statuses: kube_status.Statuses, now: str, position: int = 0) -> None:
+        """Queue a write for every object whose status differs from ``statuses`` (taken at ``position``)."""
+        self._position = max(self._position, position)
         for key, parents in statuses.routes.items():
             self._plan_one(kube_catalog.ROUTES, key, parents,
                            lambda existing, parents=parents: kube_conditions.route_status(existing, parents,
@@ -98,6 +111,8 @@ class StatusWriter:
             batch, self.pending = self.pending, {}
             self._inflight.update({target: body for target, (body, _) in batch.items()})
             try:
+                if self.barrier is not None:
+                    await self.barrier(self._position)
                 await asyncio.gather(*(self._write(limit, kind, key, body, version)
                                        for (kind, key), (body, version) in batch.items()))
             finally:
@@ -135,6 +150,16 @@ class StatusWriter:
         self.writes += 1
         self._refused.pop((kind, key), None)
         self.errors.pop(label, None)
+        kept = written.get("status") or {}
+        dropped = [field for field, value in body.items() if value is not None and field not in kept]
+        if dropped:
+            version = str((written.get("metadata") or {}).get("resourceVersion") or "")
+            if (kind, key) not in self._pruned:
+                logger.info("gateway_proxy: the API dropped status %s of %s (an older CRD?); not writing it again "
+                            "until the object changes", ", ".join(dropped), label)
+            self._pruned[(kind, key)] = (version, kube_conditions.without_times(body))
+        else:
+            self._pruned.pop((kind, key), None)
         self.watchers[kind].absorb(written)
 
 

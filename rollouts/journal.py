@@ -117,6 +117,17 @@ class Journal:
         if verdict.metrics:
             self.actions.append(actions.RecordVerdict(verdict))
 
+    def pause(self, reason: str, message: str) -> None:
+        """Hold the rollout until resume or promote, remembering why for every later message."""
+        self.status.manual_pause = True
+        self.status.paused_reason = reason
+        self.status.paused_message = message
+
+    def unpause(self) -> None:
+        self.status.manual_pause = False
+        self.status.paused_reason = None
+        self.status.paused_message = None
+
     # ----------------------------------------------------------------- derived fields
 
     def set_weights(self, canary: int) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 from analysis.model import WebhookSpec, WebhookType
 from analysis.verdicts import IntervalVerdict, Verdict
-from rollouts import actions, manual, model, operations, steps
+from rollouts import actions, manual, model, operations, routes, steps
 from rollouts.journal import Journal
 from rollouts.model import ConditionStatus as C, Phase
 from rollouts.observations import Acceptance, Observations
@@ -51,6 +51,26 @@ def reject(status: model.CanaryStatus, message: str, *, generation: int, now: da
     if journal.condition("Ready", C.FALSE, "InvalidSpec", message):
         journal.event("InvalidSpec", message, warning=True)
     journal.log(f"invalid spec: {message}")
+    return Decision(*journal.decision())
+
+
+def abandon(status: model.CanaryStatus, problem: str, *, owner: str, now: datetime.datetime) -> Decision:
+    """Deletion of a Canary whose spec does not parse and whose status recorded no routing.
+
+    Nothing says which routes to restore, so nothing is written. The finalizer must not
+    hold the Canary forever for that, but the person deleting it must learn that the
+    routes may still send traffic to the canary and carry the controller's rules.
+    """
+    journal = Journal(None, status, now=now)
+    if status.live_backend is None:
+        journal.transition(Phase.TERMINATED, "never moved traffic: nothing to restore", event_reason="Terminated")
+    else:
+        journal.transition(
+            Phase.TERMINATED,
+            f"deleted with an invalid spec ({problem}) and no routes recorded in status: traffic was NOT restored "
+            f"to {status.live_backend.name}; set its HTTPRoute weights by hand and remove rules named "
+            f"{routes.owned_rule_prefix(owner)}* and RequestMirror filters to the canary",
+            event_reason="TrafficNotRestored", warning=True)
     return Decision(*journal.decision())
 
 
@@ -85,6 +105,7 @@ def quiet(spec: model.CanarySpec, status: model.CanaryStatus, *, generation: int
     releases that is nearly all of them.
     """
     return (status.phase in _IDLE and status.observed_generation == generation
+            and status.routing is not None  # a status from before status.routing: record it once
             and not (spec.release and spec.release != status.release)
             and not operations.pending(annotations, status.handled_operations))
 
@@ -124,6 +145,11 @@ class _Machine(manual.ManualOperations):
         status = self.status
         status.observed_generation = self.obs.generation
         status.step_count = len(self.plan)
+        if self.obs.routes:
+            # What a deletion needs should the spec stop parsing later (model.recorded_spec).
+            status.routing = model.RoutingRecord(
+                routes=[model.RouteRef(namespace=r.namespace, name=r.name) for r in self.obs.routes],
+                stable=self.spec.stable, canary=self.spec.canary)
         if self.obs.deleting:
             self._terminate()
             return self._finish()
@@ -150,7 +176,24 @@ class _Machine(manual.ManualOperations):
         status = self.status
         step = min(status.step, len(self.plan) - 1)
         status.step_progress = f"{step + 1}/{len(self.plan)}"
+        self._pause_condition()
         return self.j.decision()
+
+    def _pause_condition(self) -> None:
+        """``Paused`` says why the rollout holds, for as long as it does (set once first paused)."""
+        status, j = self.status, self.j
+        if status.phase != Phase.PAUSED:
+            if status.condition("Paused") is not None:
+                j.condition("Paused", C.FALSE, "NotPaused")
+            return
+        step = self.plan[min(status.step, len(self.plan) - 1)]
+        if self.spec.paused:
+            j.condition("Paused", C.TRUE, "SpecPaused", "paused by spec.paused")
+        elif status.manual_pause:
+            j.condition("Paused", C.TRUE, status.paused_reason or "PauseOperation",
+                        status.paused_message or "paused by the pause operation")
+        elif isinstance(step, steps.PauseStep):
+            j.condition("Paused", C.TRUE, "PauseStep", f"{steps.describe(step)}: waiting for resume or promote")
 
     def _problem(self) -> tuple[str, str] | None:
         for route in self.obs.routes:
@@ -203,7 +246,7 @@ class _Machine(manual.ManualOperations):
             reason = f"{reason}, replacing {status.release} mid-rollout: restarting from the first step"
         status.release = self.spec.release
         status.step = 0
-        status.manual_pause = False
+        j.unpause()
         status.weight_override = None
         status.pre_rollout_passed = False
         status.promotion_confirmed = False
@@ -222,12 +265,13 @@ class _Machine(manual.ManualOperations):
         status, j, spec = self.status, self.j, self.spec
         step = self.plan[min(status.step, len(self.plan) - 1)]
         if spec.paused or status.manual_pause:
-            who = "spec.paused" if spec.paused else "the pause operation"
+            # Say the real reason for as long as it holds (an expired analysis hold, not "an operation").
+            why = "paused by spec.paused" if spec.paused else status.paused_message or "paused by the pause operation"
             status.last_progress_at = self.now  # a paused rollout cannot miss its deadline
             if status.phase != Phase.PAUSED:
-                j.transition(Phase.PAUSED, f"paused by {who}", event_reason="Paused")
+                j.transition(Phase.PAUSED, why, event_reason="Paused")
             else:
-                j.hold(f"paused by {who}")
+                j.hold(why)
             return
         if status.phase == Phase.PAUSED and not isinstance(step, steps.PauseStep):
             j.transition(Phase.PROGRESSING, f"resumed at {steps.describe(step)}", event_reason="Resumed")
@@ -322,11 +366,11 @@ class _Machine(manual.ManualOperations):
             case Verdict.INCONCLUSIVE if verdict.hold_expired:
                 # holdOutcome Inconclusive: too little traffic for too long is a question for a
                 # person, not a rollback by the progress deadline. Resume, promote or abort decide.
-                status.manual_pause = True
-                status.last_progress_at = self.now
-                status.phase = Phase.PAUSED
                 reason = (f"{steps.describe(step)}: paused for a person, the hold deadline passed without enough "
                           f"evidence: {verdict.reason}")
+                j.pause("AnalysisHoldExpired", reason)
+                status.last_progress_at = self.now
+                status.phase = Phase.PAUSED
                 j.log(reason, verdict=verdict)
                 j.event("AnalysisHoldExpired", reason, warning=True)
             case Verdict.INCONCLUSIVE | Verdict.ERROR:
@@ -372,7 +416,7 @@ class _Machine(manual.ManualOperations):
         self.rollback_decided = True
         status.phase = Phase.ROLLING_BACK
         status.result = result
-        status.manual_pause = False
+        j.unpause()
         status.weight_override = None
         j.reset_step_clock()
         status.step_started_at = self.now
@@ -412,7 +456,11 @@ class _Machine(manual.ManualOperations):
         live_is_canary = _same(status.live_backend, self.spec.canary) and status.phase not in _STEPPING
         traffic = steps.CANARY_ONLY if live_is_canary else steps.STABLE_ONLY
         if status.phase != Phase.TERMINATING:
-            j.transition(Phase.TERMINATING, f"deleted: restoring all traffic to {status.live_backend.name}",
+            source = ""
+            if self.obs.invalid_spec is not None:
+                source = (f" using the routes and backends recorded in status, as the spec is invalid "
+                          f"({self.obs.invalid_spec})")
+            j.transition(Phase.TERMINATING, f"deleted: restoring all traffic to {status.live_backend.name}{source}",
                          event_reason="Terminating")
         j.set_weights(traffic.canary)
         present = [r for r in self.obs.routes if r.found and r.rules]
@@ -422,7 +470,16 @@ class _Machine(manual.ManualOperations):
             j.hold(f"deleted: waiting for {', '.join(r.label for r in pending)} to carry "
                    f"{status.live_backend.name} 100%")
             return
-        j.transition(Phase.TERMINATED, f"traffic restored to {status.live_backend.name}", event_reason="Terminated")
+        restored = f"traffic restored to {status.live_backend.name}"
+        gone = [r.label for r in self.obs.routes if not (r.found and r.rules)]
+        if not gone:
+            j.transition(Phase.TERMINATED, restored, event_reason="Terminated")
+            return
+        # Nothing to write there, but a person should know those routes were not touched.
+        done = f"{restored} on {', '.join(r.label for r in present)}; " if present else ""
+        j.transition(Phase.TERMINATED, f"{done}left {', '.join(gone)} alone: not found, or no rule references "
+                     f"both {self.spec.stable.name} and {self.spec.canary.name} any more",
+                     event_reason="Terminated", warning=True)
 
     # ------------------------------------------------------------------ helpers
 

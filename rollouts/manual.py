@@ -53,10 +53,11 @@ class ManualOperations:
             case op.UNDO:
                 self._undo()
             case op.PAUSE if stepping:
-                status.manual_pause = True
+                if not status.manual_pause:  # already held (an expired analysis hold): keep that reason
+                    j.pause("PauseOperation", "paused by the pause operation")
                 j.event("OperationHandled", "pause: holding at the current weight")
             case op.RESUME if stepping:
-                status.manual_pause = False
+                j.unpause()
                 self._release_hold("resume")
             case op.SET_WEIGHT if stepping:
                 try:
@@ -70,10 +71,10 @@ class ManualOperations:
             case op.SKIP_STEP if stepping:
                 self._skip("skip-step")
             case op.PROMOTE if stepping:
-                status.manual_pause = False
+                j.unpause()
                 self._skip("promote") if status.weight_override is None else self._release_hold("promote")
             case op.PROMOTE_FULL if stepping:
-                status.manual_pause = False
+                j.unpause()
                 status.weight_override = None
                 status.promotion_confirmed = True
                 status.step = len(self.plan) - 1

@@ -357,6 +357,19 @@ class DecisionRecord(_Status):
     metrics: list[MetricRecord] = Field(default_factory=list, description="Per-metric values behind the verdict.")
 
 
+class RoutingRecord(_Status):
+    """The routes and backends of the last valid spec the controller acted on.
+
+    Derivable from the spec as long as the spec parses. It is kept because deleting a
+    Canary must hand traffic back even when someone edited the spec into a shape that no
+    longer validates: then this is all the controller knows about which routes it shaped.
+    """
+
+    routes: list[RouteRef] = Field(default_factory=list, description="The HTTPRoutes, namespace filled in.")
+    stable: BackendRef = Field(description="The stable backend of that spec.")
+    canary: BackendRef = Field(description="The canary backend of that spec (its mirror filter is recognised by it).")
+
+
 class CanaryStatus(_Status):
     """Everything the controller needs to resume after a restart; nothing derivable."""
 
@@ -371,7 +384,13 @@ class CanaryStatus(_Status):
     canary_weight: int = Field(default=0, description="Intended canary weight (printer column).")
     iterations: int = Field(default=0, ge=0, description="Successful analysis intervals in the current step.")
     weight_override: int | None = Field(default=None, description="Weight held by a manual set-weight.")
-    manual_pause: bool = Field(default=False, description="Paused by the pause operation.")
+    manual_pause: bool = Field(
+        default=False, description="Held until resume or promote: by the pause operation, or by an analysis hold "
+        "that expired without enough evidence (see pausedReason).")
+    paused_reason: str | None = Field(
+        default=None, description="Why manualPause holds the rollout, CamelCase: PauseOperation or "
+        "AnalysisHoldExpired. Set and cleared together with manualPause.")
+    paused_message: str | None = Field(default=None, description="The same, in one human-readable line.")
     pre_rollout_passed: bool = Field(default=False, description="Pre-rollout webhooks passed for this rollout.")
     promotion_confirmed: bool = Field(
         default=False, description="Confirm-promotion webhooks passed (or promote-full was asked)."
@@ -391,6 +410,9 @@ class CanaryStatus(_Status):
     analysis_state: AnalysisState | None = Field(default=None, description="Analysis memory between intervals.")
     live_backend: BackendRef | None = Field(default=None, description="Backend serving all traffic when idle.")
     previous_backend: BackendRef | None = Field(default=None, description="Backend an undo flips back to.")
+    routing: RoutingRecord | None = Field(
+        default=None, description="Routes and backends of the last valid spec: what a deletion restores when "
+        "the spec no longer parses.")
     handled_operations: dict[str, str] = Field(
         default_factory=dict, description="Manual operation annotation values already acted on."
     )
@@ -406,6 +428,22 @@ class CanaryStatus(_Status):
 def parse_spec(raw: dict) -> CanarySpec:
     """Parse a Canary's ``spec``; raises pydantic.ValidationError when it is invalid."""
     return CanarySpec.model_validate(raw)
+
+
+def recorded_spec(status: CanaryStatus) -> CanarySpec | None:
+    """A spec rebuilt from ``status.routing``: enough to hand traffic back, nothing more.
+
+    Only deletion uses it, when the Canary's own spec no longer parses. It has no
+    analysis, webhooks or strategy: those do not matter for restoring the live backend
+    and removing the controller's own rules. None when the status recorded nothing usable.
+    """
+    routing = status.routing
+    if routing is None:
+        return None
+    try:
+        return CanarySpec(route_refs=list(routing.routes), stable=routing.stable, canary=routing.canary)
+    except ValueError:  # pydantic.ValidationError: a hand-edited status, nothing to trust
+        return None
 
 
 def parse_status(raw: dict | None) -> CanaryStatus:

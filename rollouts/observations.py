@@ -86,6 +86,9 @@ class Observations:
     analysis_state: AnalysisState | None = None  # analysis' memory after that verdict
     gates: tuple[GateOutcome, ...] = ()  # outcomes of the hooks machine.gates_due named
     deleting: bool = False
+    # Why the Canary's own spec does not parse, when a deletion works from the spec rebuilt
+    # from status.routing instead (model.recorded_spec); None otherwise.
+    invalid_spec: str | None = None
 
     def gate(self, type_: str) -> tuple[GateOutcome, ...]:
         return tuple(g for g in self.gates if g.type == type_)

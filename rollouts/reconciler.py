@@ -81,17 +81,20 @@ async def reconcile(controller: Controller, canary: CanaryObject, status: model.
     now = controller.clock()
     started = asyncio.get_running_loop().time()
     try:
-        spec = model.parse_spec(dict(canary.spec))
+        spec, invalid = model.parse_spec(dict(canary.spec)), None
     except pydantic.ValidationError as error:
-        if deleting:
-            return status.model_copy(update={"phase": model.Phase.TERMINATED})
-        decision = machine.reject(status, _summary(error), generation=canary.generation, now=now)
-        spec = None
-    else:
+        invalid = _summary(error)
+        # A deletion must still hand traffic back: work from what status recorded of the
+        # last valid spec, through the same decide path as any deletion.
+        spec = model.recorded_spec(status) if deleting else None
+        if spec is None:
+            decision = (machine.abandon(status, invalid, owner=canary.name, now=now) if deleting
+                        else machine.reject(status, invalid, generation=canary.generation, now=now))
+    if spec is not None:
         if not deleting and machine.quiet(spec, status, generation=canary.generation,
                                           annotations=canary.annotations):
             return status
-        observed = await observe(controller, canary, spec, status, now=now, deleting=deleting)
+        observed = await observe(controller, canary, spec, status, now=now, deleting=deleting, invalid_spec=invalid)
         decision = machine.decide(spec, status, observed, now=now)
         await _write_routes(controller, canary, decision.actions)
     if model.dump_status(decision.status) != model.dump_status(status):
@@ -102,7 +105,8 @@ async def reconcile(controller: Controller, canary: CanaryObject, status: model.
 
 
 async def observe(controller: Controller, canary: CanaryObject, spec: model.CanarySpec,
-                  status: model.CanaryStatus, *, now: datetime.datetime, deleting: bool) -> Observations:
+                  status: model.CanaryStatus, *, now: datetime.datetime, deleting: bool,
+                  invalid_spec: str | None = None) -> Observations:
     """Everything decide needs, fetched concurrently."""
     cluster = controller.cluster
     refs = spec.routes(canary.namespace)
@@ -123,7 +127,7 @@ async def observe(controller: Controller, canary: CanaryObject, spec: model.Cana
             verdict, state = await _analyse(controller, canary, spec, status, refs[0], now)
     return Observations(generation=canary.generation, routes=observed, annotations=canary.annotations,
                         missing_services=missing, verdict=verdict, analysis_state=state, gates=gates,
-                        deleting=deleting)
+                        deleting=deleting, invalid_spec=invalid_spec)
 
 
 def _payload(canary: CanaryObject, status: model.CanaryStatus, **extra: Any) -> dict[str, Any]:
@@ -262,9 +266,10 @@ def _announce(controller: Controller, canary: CanaryObject, spec: model.CanarySp
         match action:
             case actions.RecordEvent(type=kind, reason=reason, message=message):
                 emit(kind.value, reason, message)
-                logger.info("canary %s/%s: %s: %s", canary.namespace, canary.name, reason, message,
-                            extra={"canary": f"{canary.namespace}/{canary.name}", "phase": status.phase.value,
-                                   "step": status.step, "reason": reason})
+                log = logger.warning if kind is actions.EventType.WARNING else logger.info
+                log("canary %s/%s: %s: %s", canary.namespace, canary.name, reason, message,
+                    extra={"canary": f"{canary.namespace}/{canary.name}", "phase": status.phase.value,
+                           "step": status.step, "reason": reason})
             case actions.RecordVerdict(verdict=verdict):
                 controller.metrics.record_verdict(canary.namespace, canary.name, verdict)
             case actions.RecordRolloutResult(result=result, duration_seconds=seconds):

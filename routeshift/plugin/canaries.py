@@ -139,6 +139,16 @@ class Canary:
     def paused(self) -> bool:
         return bool(self.spec.get("paused")) or bool(self.status.get("manualPause"))
 
+    @property
+    def paused_reason(self) -> str | None:
+        """Why it is paused, CamelCase, as the Paused condition says (SpecPaused, AnalysisHoldExpired, ...)."""
+        condition = self.condition("Paused")
+        if condition and condition.get("status") == "True":
+            return condition.get("reason")
+        if self.spec.get("paused"):
+            return "SpecPaused"
+        return self.status.get("pausedReason") or ("PauseOperation" if self.status.get("manualPause") else None)
+
     def condition(self, type_: str) -> dict[str, Any] | None:
         return next((c for c in self.status.get("conditions") or () if c.get("type") == type_), None)
 
@@ -213,7 +223,9 @@ class Canary:
         if self.spec.get("paused"):
             reasons.append("spec.paused is true")
         if self.status.get("manualPause"):
-            reasons.append("paused by the pause operation")
+            # The controller records why (an expired analysis hold is not the pause operation);
+            # controllers before pausedMessage only ever paused manually through the operation.
+            reasons.append(self.status.get("pausedMessage") or "paused by the pause operation")
         if self.weight_override is not None:
             reasons.append(f"held at canary {self.weight_override}% by set-weight")
         for metric in self.latest_metrics():

@@ -70,7 +70,7 @@ def _header(canary: canaries.Canary) -> RenderableType:
     if canary.has_status:
         phase.append(f"   step {canary.step_label()}", style="bold")
     if canary.paused:
-        phase.append("   paused", style="yellow")
+        phase.append(f"   paused ({canary.paused_reason})", style="yellow")
     grid.add_row("Phase:", phase)
     grid.add_row("Release:", _release(canary))
     plan = canary.plan()

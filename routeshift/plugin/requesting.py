@@ -73,7 +73,7 @@ def plan(operation: Operation, canary: canaries.Canary, *, value: str,
             _require(stepping, operation, f"{where}: no rollout in progress to pause; set spec.paused "
                      "to hold the next one")
             if canary.paused:
-                return _unchanged(operation, "already paused: nothing to do")
+                return _unchanged(operation, f"already paused ({canary.paused_reason}): nothing to do")
             expectation = f"holding at {step}, canary {_canary_weight(canary)}%, until resume or promote"
         case Operation.RESUME:
             return _resume(canary, value)

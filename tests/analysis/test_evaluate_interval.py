@@ -8,7 +8,7 @@ import httpx
 import pytest
 import respx
 
-from analysis import AnalysisSpec, AnalysisState, Target, Verdict, evaluate_interval, model, templates
+from analysis import AnalysisSpec, AnalysisState, Target, Verdict, evaluate_interval, model, sequential, templates
 from analysis.prometheus import PrometheusConfig, PrometheusProvider
 
 URL = "http://prometheus.test:9090"
@@ -133,27 +133,52 @@ async def test_target_interval_overrides_the_default_window():
     assert fake.queries and all("[1m30s]" in q for q in fake.queries)
 
 
-# Cumulative bucket counts as Prometheus returns them (le as text). Stable's p99 lies in
-# (0.15, 0.2], so the latency test counts requests above 0.15 s: 100 of stable's 6000.
+# Cumulative bucket counts as Prometheus returns them (le as text). Stable's median and p90
+# lie at or below 0.1 s, its p99 in (0.15, 0.2]: the latency tests count requests above
+# 0.1 s (1000 of stable's 6000) and above 0.15 s (100 of 6000).
 STABLE_BUCKETS = [("0.1", 5000), ("0.15", 5900), ("0.2", 5990), ("+Inf", 6000)]
 STABLE = {"n": 6000, "errors": 6, "success": 99.9, "p99": 230, "buckets": STABLE_BUCKETS}
+LATENCY = {"name": "request-duration-p99", "comparison": {"maxRatio": 1.1}}
 
 
-async def test_latency_comparison_counts_requests_above_stables_p99_bucket():
-    analysis = spec(metrics=[{"name": "request-duration-p99", "comparison": {"maxRatio": 1.1}}])
+async def test_latency_comparison_counts_requests_above_stables_quantile_buckets():
+    analysis = spec(metrics=[LATENCY])
     slow = [("0.1", 400), ("0.15", 500), ("0.2", 560), ("+Inf", 600)]  # 100 of 600 above 0.15 s
     verdict, state, queries = await run({"web-canary": {**HEALTHY, "p99": 300, "buckets": slow}, "web-stable": STABLE},
                                         analysis)
     metric = verdict.metrics[0]
     assert metric.verdict is Verdict.FAILED and metric.decisive, metric.reason
-    assert "> 150ms: canary 100/600, stable 100/6000" in metric.reason
+    assert "> 150ms [stable p99]: canary 100/600, stable 100/6000" in metric.reason
     # one interval is enough: the evidence is a sequential test, not a single-window check
     assert verdict.verdict is Verdict.FAILED and "sequential test conclusive" in verdict.reason
-    assert state.evidence["request-duration-p99"] == metric.evidence > 4.6
+    # one sum per stable quantile, kept apart in the state; the metric's evidence is their mixture
+    parts = {key: value for key, value in state.evidence.items() if key.startswith("request-duration-p99@")}
+    assert sorted(parts) == ["request-duration-p99@p50", "request-duration-p99@p90", "request-duration-p99@p99"]
+    assert metric.evidence == pytest.approx(sequential.combined(parts)) and metric.evidence > 4.6
     assert state.evidence_until == NOW
     buckets = [q for q in queries if "sum by (le) (increase(" in q]
     assert len(buckets) == 3 and sum("[10m]" in q and 'backend="web-stable"' in q for q in buckets) == 1
     assert not any("[30s]" in q for q in queries)  # no Mann-Whitney samples for built-ins
+
+
+# Half the canary's requests are slower than 0.1 s (stable: 1 in 6), but its tail above
+# 0.15 s is no heavier than stable's: a shift of the body that a p99 check cannot see.
+BODY_SHIFT = [("0.1", 300), ("0.15", 594), ("0.2", 600), ("+Inf", 600)]
+
+
+async def test_a_slower_body_is_caught_by_the_median_test():
+    verdict, _, _ = await run({"web-canary": {**HEALTHY, "buckets": BODY_SHIFT}, "web-stable": STABLE},
+                              spec(metrics=[LATENCY]))
+    assert verdict.verdict is Verdict.FAILED, verdict.reason
+    assert "> 100ms [stable p50]: canary 300/600, stable 1000/6000" in verdict.reason
+
+
+async def test_latency_quantiles_choose_what_counts_as_slow():
+    only_tail = {**LATENCY, "comparison": {**LATENCY["comparison"], "latencyQuantiles": [0.99]}}
+    verdict, state, _ = await run({"web-canary": {**HEALTHY, "buckets": BODY_SHIFT}, "web-stable": STABLE},
+                                  spec(metrics=[only_tail]))
+    assert verdict.verdict is not Verdict.FAILED, verdict.reason
+    assert list(state.evidence) == ["request-duration-p99@p99"] and state.evidence["request-duration-p99@p99"] <= 0
 
 
 async def test_count_evidence_adds_up_over_non_overlapping_windows():

@@ -112,3 +112,60 @@ def test_above_counts_requests_slower_than_the_bound():
     assert sequential.above(LAYOUT, 0.15) == (100.0, 6000.0)
     assert sequential.above(LAYOUT, 0.3) is None  # not a bound of this layout
     assert sequential.above([], 0.15) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    "evidence, expected",
+    [
+        pytest.param({}, 0.0, id="no-tests-no-evidence"),
+        pytest.param({"": 3.2}, 3.2, id="one-test-is-itself"),
+        pytest.param({"p50": 5.0, "p99": 5.0}, 5.0, id="agreeing-tests"),
+        pytest.param({"p50": 6.0, "p99": -50.0}, 6.0 - math.log(2), id="one-test-pays-log-k"),
+    ],
+)
+def test_combined_is_the_log_of_the_mean_likelihood_ratio(evidence, expected):
+    assert sequential.combined(evidence) == pytest.approx(expected, abs=1e-9)
+
+
+def latency_rollout(rng, factor, quantiles=sequential.LATENCY_QUANTILES, splits=(0.05, 0.1, 0.2, 0.5) * 2, rps=50.0):
+    """A lognormal latency rollout judged by one count test per stable quantile; the mixture's running maximum."""
+    bounds = numpy.exp(numpy.linspace(math.log(0.005), math.log(5.0), 60))
+    layout = [*bounds.tolist(), math.inf]
+
+    def histogram(n, scale):
+        samples = rng.lognormal(math.log(0.05 * scale), 0.5, n)
+        counts = numpy.cumsum(numpy.bincount(numpy.searchsorted(bounds, samples), minlength=len(layout)))
+        return list(zip(layout, counts.tolist()))
+
+    history = histogram(int(rps * 600), 1.0)
+    parts, peak = {}, -math.inf
+    for share in splits:
+        canary, stable = histogram(rng.poisson(rps * 60 * share), factor), histogram(rng.poisson(rps * 60 * (1 - share)), 1.0)
+        for quantile in quantiles:
+            bound = sequential.tail_bound(history, quantile)
+            counts = Counts.of(*sequential.above(canary, bound), *sequential.above(stable, bound),
+                               test=sequential.quantile_label(quantile))
+            parts[counts.test] = parts.get(counts.test, 0.0) + sequential.log_likelihood_ratio(counts, 2.0)
+        peak = max(peak, sequential.combined(parts))
+        history = stable
+    return peak
+
+
+def test_the_latency_mixture_keeps_the_false_positive_bound():
+    rng = numpy.random.default_rng(21)
+    alpha = 0.05
+    crossed = sum(latency_rollout(rng, 1.0) >= sequential.boundary(1 - alpha) for _ in range(250))
+    assert crossed / 250 <= alpha
+
+
+def test_the_median_test_catches_a_shifted_body_that_the_p99_alone_misses_often():
+    rng = numpy.random.default_rng(23)
+    first_three = (0.05, 0.1, 0.2)
+    with_median = sum(latency_rollout(rng, 1.2, splits=first_three) >= sequential.boundary(0.99) for _ in range(200))
+    tail_only = sum(latency_rollout(rng, 1.2, (0.99,), splits=first_three) >= sequential.boundary(0.99)
+                    for _ in range(200))
+    assert with_median / 200 > 0.95 and tail_only < with_median
+
+
+def test_quantile_labels():
+    assert [sequential.quantile_label(q) for q in (0.5, 0.9, 0.99, 0.999)] == ["p50", "p90", "p99", "p99.9"]

@@ -349,3 +349,24 @@ def test_evidence_survives_errors_and_holds():
     assert untouched.evidence == before.evidence and untouched.evidence_until == T0  # nothing counted
     _, pruned = judge.judge_interval(checks[:1], before, LIMITS, now=later)
     assert pruned.evidence == {"a": 1.0}  # "b" left the spec: its sum goes with it
+
+
+def test_component_tests_are_summed_apart_and_judged_as_their_mixture():
+    latency = ComparisonSpec(max_ratio=1.1, confidence=0.99, bad_rate_ratio=2)
+    windows = (sequential.Counts(45, 150, 420, 2850, "> 75ms [stable p50]", "p50"),
+               sequential.Counts(2, 150, 28, 2850, "> 150ms [stable p99]", "p99"))
+    reading = judge.Reading(value=170.0, sample_size=150, stable_value=160.0, canary_pooled=170.0, counts=windows)
+    result = judge.judge_metric("lat", reading, judge.Rules(50, None, latency, Direction.INCREASE),
+                                {"p50": 1.0, "p99": -0.5})
+    parts = dict(result.evidence_parts)
+    assert parts == pytest.approx({"p50": 1.0 + sequential.log_likelihood_ratio(windows[0], 2),
+                                   "p99": -0.5 + sequential.log_likelihood_ratio(windows[1], 2)})
+    assert result.evidence == pytest.approx(sequential.combined(parts))
+    _, new_state = judge.judge_interval([result], state(), LIMITS, now=T0)
+    assert set(new_state.evidence) == {"lat@p50", "lat@p99"}  # one sum per component in the status
+    assert judge.evidence_of(new_state, "lat") == pytest.approx(parts)
+    assert judge.evidence_of(new_state, "other") == {}
+    stronger = judge.judge_metric("lat", reading, judge.Rules(50, None, latency, Direction.INCREASE),
+                                  {"p50": 4.5, "p99": -0.5})
+    assert stronger.verdict is Verdict.FAILED and stronger.decisive
+    assert "> 75ms [stable p50]: canary 45/150, stable 420/2850" in stronger.reason  # the component that crossed

@@ -32,6 +32,8 @@ COMBINATIONS: dict[str, dict[str, Any]] = {
     "proxy-off": {"proxy": {"enabled": False}},
     "proxy-tls": {"proxy": {"tls": {"enabled": True}}},
     "standalone": {"controller": {"leaderElection": {"mode": "none"}}},
+    "replicas-3": {"controller": {"replicas": 3}},
+    "watch-namespaces": {"controller": {"watchNamespaces": ["shop", "payments"]}},
     "everything-optional-off": {"dashboards": {"enabled": False}, "prometheusRule": {"enabled": False},
                                 "controller": {"serviceMonitor": {"enabled": False},
                                                "leaderElection": {"mode": "none"}},

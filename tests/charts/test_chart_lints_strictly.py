@@ -40,12 +40,19 @@ def test_schema_rejects(helm_run, values, complaint):
     assert complaint in result.stderr
 
 
+@pytest.mark.parametrize(("values", "schema_says", "template_says"), [
+    pytest.param({"controller": {"replicas": 2, "leaderElection": {"priority": 5}}},
+                 "controller.leaderElection.priority: Invalid type. Expected: null", "would share the fixed priority",
+                 id="fixed-priority"),
+    pytest.param({"controller": {"replicas": 2, "leaderElection": {"mode": "none"}}},
+                 "controller.leaderElection.mode does not match", "standalone replicas would fight",
+                 id="standalone"),
+])
 @pytest.mark.parametrize("skip_schema", [False, True], ids=["schema", "template-guard"])
-def test_a_second_controller_replica_is_refused(helm_run, skip_schema):
+def test_unsafe_controller_replicas_are_refused(helm_run, values, schema_says, template_says, skip_schema):
     """Equal kopf peering priorities freeze every replica; standalone replicas fight. The
     schema says so, and the template repeats it for installs that skip schema validation."""
     flags = ["--skip-schema-validation"] if skip_schema else []
-    result = helm_run("template", "rs", CHART, *flags, values={"controller": {"replicas": 2}})
+    result = helm_run("template", "rs", CHART, *flags, values=values)
     assert result.returncode != 0
-    assert ("kopf peering freezes" if skip_schema else "controller.replicas: Must be less than or equal to 1") \
-        in result.stderr
+    assert (template_says if skip_schema else schema_says) in result.stderr

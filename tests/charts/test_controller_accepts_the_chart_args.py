@@ -31,10 +31,12 @@ def _command_line(documents) -> list[str]:
 
 
 def test_defaults_peer_and_serve_metrics_on_the_probed_port(render, parsed):
-    run = parsed(_command_line(render({})))
+    command_line = _command_line(render({}))
+    run = parsed(command_line)
     assert run["metrics_host"] == "0.0.0.0" and run["metrics_port"] == 8080
-    assert run["peering"] == "rs-routeshift-controller" and run["priority"] == 0
-    assert run["log_level"] == "INFO" and run["prometheus_url"] is None
+    assert run["peering"] == "rs-routeshift-controller" and "--priority" not in command_line
+    assert run["priority"] >= 1  # drawn at random by each process: a second replica will not tie with it
+    assert run["log_level"] == "INFO" and run["prometheus_url"] is None and run["namespaces"] == []
 
 
 def test_values_reach_the_controller(render, parsed):
@@ -46,6 +48,11 @@ def test_values_reach_the_controller(render, parsed):
     assert run["prometheus_url"] == "http://prometheus.monitoring:9090"
     assert run["peering"] == "routeshift" and run["priority"] == 10
     assert run["poll_interval"] == 2.0
+
+
+def test_watched_namespaces_reach_the_controller(render, parsed):
+    run = parsed(_command_line(render({"controller": {"watchNamespaces": ["shop", "payments"]}})))
+    assert run["namespaces"] == ["shop", "payments"] and run["peering"] == "rs-routeshift-controller"
 
 
 def test_standalone_has_no_peering(render, parsed):

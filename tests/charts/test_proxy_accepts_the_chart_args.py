@@ -18,6 +18,16 @@ def test_defaults_watch_the_api_and_serve_http_and_admin(render):
     assert args.listen == ("0.0.0.0", 8000) and args.admin == ("0.0.0.0", 9000)
     assert args.listen_tls is None
     assert args.controller_name == "routeshift.dev/gateway-proxy"
+    # Gateways publish the traffic Service's DNS name as where clients reach them.
+    assert [(a.type, a.value) for a in proxy_cli.gateway_addresses(args)] == [
+        ("Hostname", "rs-routeshift-gateway-proxy.routeshift-system.svc")]
+
+
+def test_extra_args_add_gateway_addresses(render):
+    documents = render({"proxy": {"extraArgs": ["--gateway-address", "203.0.113.9"]}})
+    args = proxy_cli.parse_args(_proxy_args(documents))
+    assert [a.value for a in proxy_cli.gateway_addresses(args)] == [
+        "rs-routeshift-gateway-proxy.routeshift-system.svc", "203.0.113.9"]
 
 
 def test_tls_adds_the_https_socket(render):

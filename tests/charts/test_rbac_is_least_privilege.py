@@ -18,6 +18,9 @@ CONTROLLER = {
     ("", "namespaces"): {"list", "watch"},
 }
 KOPF_PEERING = {("kopf.dev", "clusterkopfpeerings"): {"get", "list", "watch", "patch"}}
+# Watching chosen namespaces, kopf peers through a namespaced KopfPeering in each of them.
+KOPF_NAMESPACED_PEERING = {("kopf.dev", "kopfpeerings"): {"get", "list", "watch", "patch"}}
+WATCHED = {"shop", "payments"}
 PROXY = {
     ("gateway.networking.k8s.io", "gatewayclasses"): {"get", "list", "watch"},
     ("gateway.networking.k8s.io", "gateways"): {"get", "list", "watch"},
@@ -51,7 +54,9 @@ def grants(role) -> dict[tuple[str, str], set[str]]:
 def test_controller_cluster_role(combination):
     role = combination.of_kind("ClusterRole")["rs-routeshift-controller"]
     expected = dict(CONTROLLER)
-    if combination.name not in {"standalone", "everything-optional-off"}:
+    if combination.name == "watch-namespaces":
+        expected |= KOPF_NAMESPACED_PEERING
+    elif combination.name not in {"standalone", "everything-optional-off"}:
         expected |= KOPF_PEERING
     assert grants(role) == expected
 
@@ -78,11 +83,17 @@ def test_peering_object_is_the_one_the_controller_is_told_to_use(combination):
     (container,) = combination.of_kind("Deployment")["rs-routeshift-controller"]["spec"]["template"]["spec"][
         "containers"]
     peerings = combination.of_kind("ClusterKopfPeering")
+    namespaced = [doc for doc in combination.documents if doc["kind"] == "KopfPeering"]
     if combination.name in {"standalone", "everything-optional-off"}:
-        assert peerings == {} and "--peering" not in container["args"]
+        assert peerings == {} and namespaced == [] and "--peering" not in container["args"]
         return
-    assert set(peerings) == {PEERING_NAME}
     assert container["args"][container["args"].index("--peering") + 1] == PEERING_NAME
+    if combination.name == "watch-namespaces":
+        assert peerings == {}
+        assert {(doc["metadata"]["name"], doc["metadata"]["namespace"]) for doc in namespaced} == {
+            (PEERING_NAME, namespace) for namespace in WATCHED}
+        return
+    assert set(peerings) == {PEERING_NAME} and namespaced == []
 
 
 def test_bindings_tie_each_role_to_its_own_service_account(combination):

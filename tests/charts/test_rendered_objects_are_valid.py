@@ -15,8 +15,8 @@ import yaml
 
 from routeshift.testing.helm import REPO_ROOT
 
-BUILTIN_GROUPS = {"v1", "apps/v1", "rbac.authorization.k8s.io/v1", "apiextensions.k8s.io/v1"}
-CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule", "GatewayClass", "ClusterKopfPeering"}
+BUILTIN_GROUPS = {"v1", "apps/v1", "rbac.authorization.k8s.io/v1", "apiextensions.k8s.io/v1", "policy/v1"}
+CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule", "GatewayClass", "ClusterKopfPeering", "KopfPeering"}
 DURATION = {"type": "string",
             "pattern": "^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"}
 LABELS = {"type": "object", "additionalProperties": {"type": "string"}}
@@ -106,12 +106,17 @@ def _crd_for(resource: dict) -> dict:
     return crd
 
 
-def test_kopf_peering_matches_the_crd_the_chart_installs(rendering):
-    (peering,) = rendering("defaults").of_kind("ClusterKopfPeering").values()
-    crd = _crd_for(peering)
-    assert crd["spec"]["scope"] == "Cluster"
-    # CRD schemas are OpenAPI 3.0 (boolean exclusiveMaximum): JSON Schema draft 4 semantics.
-    jsonschema.Draft4Validator(_crd_schema(crd, peering["apiVersion"].split("/")[1])).validate(peering)
+@pytest.mark.parametrize(("name", "kind", "scope"), [("defaults", "ClusterKopfPeering", "Cluster"),
+                                                     ("watch-namespaces", "KopfPeering", "Namespaced")])
+def test_kopf_peering_matches_the_crd_the_chart_installs(rendering, name, kind, scope):
+    peerings = [doc for doc in rendering(name).documents if doc["kind"] == kind]
+    assert peerings
+    for peering in peerings:
+        crd = _crd_for(peering)
+        assert crd["spec"]["scope"] == scope
+        assert ("namespace" in peering["metadata"]) == (scope == "Namespaced")
+        # CRD schemas are OpenAPI 3.0 (boolean exclusiveMaximum): JSON Schema draft 4 semantics.
+        jsonschema.Draft4Validator(_crd_schema(crd, peering["apiVersion"].split("/")[1])).validate(peering)
 
 
 def _examples() -> list:

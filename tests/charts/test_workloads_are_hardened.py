@@ -33,8 +33,13 @@ def test_controller_serves_health_and_metrics_on_one_port(combination):
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["command"] + container["args"][:5] == [
         "routeshift", "--log-level", "INFO", "controller", "--metrics-address", "0.0.0.0:8080"]
-    # Never two controllers, not even for the length of a rolling update.
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    if "--peering" in container["args"]:
+        # Peering lets one replica work: the new pod stands by (or takes over) before the old goes.
+        assert deployment["spec"]["strategy"] == {"type": "RollingUpdate",
+                                                  "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    else:
+        # Standalone: never two controllers, not even for the length of a rolling update.
+        assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     assert container["ports"] == [{"name": "http-metrics", "containerPort": 8080, "protocol": "TCP"}]
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http-metrics"}, probe
@@ -48,7 +53,8 @@ def test_proxy_runs_in_kubernetes_mode_with_its_admin_port(rendering):
     deployment = documents.of_kind("Deployment")["rs-routeshift-gateway-proxy"]
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["command"] + container["args"] == [
-        "gateway-proxy", "--kubernetes", "--listen", "0.0.0.0:8000", "--admin", "0.0.0.0:9000"]
+        "gateway-proxy", "--kubernetes", "--listen", "0.0.0.0:8000", "--admin", "0.0.0.0:9000",
+        "--gateway-address", "rs-routeshift-gateway-proxy.routeshift-system.svc"]
     assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "admin"}
     traffic = documents.of_kind("Service")["rs-routeshift-gateway-proxy"]
     # The admin port (/config shows the routing table) never rides on the traffic Service.

@@ -7,7 +7,7 @@ import time
 import pytest
 import yaml
 
-from gateway_proxy import attachment, compiling, hotpath, loading, resources
+from gateway_proxy import attachment, compiling, hotpath, loading, resources, yaml_parsing
 from gateway_proxy.errors import InvalidDocument
 
 import gw_harness
@@ -71,6 +71,14 @@ def test_every_kind_is_parsed():
     assert route_.rules[0].backends[0].weight == 7
     assert config.secrets[0].data == (("tls.crt", b"hello"), ("tls.key", b"world"))
     assert [a.route.meta.name for a in attachment.attachments(config)] == ["r"]
+
+
+def test_objects_are_those_pyyaml_documents_make():
+    # The loader parses with ryaml where that is safe (gateway_proxy.yaml_parsing); PyYAML is the reference.
+    assert yaml_parsing.fast_load_all(ALL_KINDS) is not None
+    documents = yaml.load_all(ALL_KINDS, Loader=yaml_parsing.LOADER)
+    expected = [resources.parse(document, f"all.yaml#{number}") for number, document in enumerate(documents)]
+    assert loading.parse_text(ALL_KINDS, "all.yaml") == [obj for obj in expected if obj is not None]
 
 
 @pytest.mark.parametrize("text, reason", [

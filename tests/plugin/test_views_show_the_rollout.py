@@ -67,3 +67,32 @@ def test_get_json_is_the_object_and_a_missing_canary_is_a_clear_error(world):
     assert json.loads(result.stdout)["spec"]["release"] == "v2"
     missing = world.plugin("get", "nope")
     assert missing.returncode == 1 and missing.stderr.strip() == "error: canary default/nope not found"
+
+
+HOLD_EXPIRED = ("weight 10%: paused for a person, the hold deadline passed without enough evidence: "
+                "hold deadline 10m passed: insufficient traffic 12/50")
+
+
+def test_status_and_get_say_why_an_expired_analysis_hold_paused_the_rollout(world):
+    """Not "paused by the pause operation": the controller recorded the real reason."""
+    world.set_status(status(
+        "Paused", manualPause=True, pausedReason="AnalysisHoldExpired", pausedMessage=HOLD_EXPIRED,
+        message=HOLD_EXPIRED,
+        conditions=[{"type": "Ready", "status": "True", "reason": "Valid", "message": ""},
+                    {"type": "Paused", "status": "True", "reason": "AnalysisHoldExpired", "message": HOLD_EXPIRED}]))
+    summary = world.plugin("status", "web")
+    assert summary.returncode == 0, summary.stderr
+    assert summary.stdout.splitlines()[0].endswith(HOLD_EXPIRED)
+    assert "Paused=True AnalysisHoldExpired" in summary.stdout
+    assert "pause operation" not in summary.stdout
+    detail = world.plugin("get", "web")
+    assert "paused (AnalysisHoldExpired)" in detail.stdout
+    assert "pause operation" not in detail.stdout
+    again = world.plugin("pause", "web")
+    assert again.returncode == 0 and "already paused (AnalysisHoldExpired)" in again.stdout
+
+
+def test_a_status_from_an_older_controller_still_reads_as_the_pause_operation(world):
+    world.set_status(status("Paused", manualPause=True, message="paused by the pause operation"))
+    detail = world.plugin("get", "web")
+    assert "paused (PauseOperation)" in detail.stdout

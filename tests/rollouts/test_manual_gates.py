@@ -166,3 +166,36 @@ def test_the_same_value_handled_before_a_restart_is_not_replayed():
     driver.tick(annotations=_op("promote", "once"))
     assert driver.world.weights() == (90, 10)
     assert driver.now == at(0)
+
+
+@pytest.mark.parametrize(
+    ("pause", "reason", "message"),
+    [
+        pytest.param(lambda d: d.tick(annotations=_op("pause")), "PauseOperation", "paused by the pause operation",
+                     id="pause-operation"),
+        pytest.param(lambda d: (setattr(d, "canary", spec(paused=True)), d.tick()), "SpecPaused",
+                     "paused by spec.paused", id="spec-paused"),
+    ],
+)
+def test_the_paused_condition_says_who_paused(pause, reason, message):
+    driver = _started()
+    assert driver.status.condition("Paused") is None  # not cluttering Canaries that never paused
+    pause(driver)
+    driver.tick(10)
+    status = driver.status
+    assert status.phase == Phase.PAUSED and status.message == message
+    paused = status.condition("Paused")
+    assert (paused.status.value, paused.reason, paused.message) == ("True", reason, message)
+
+
+def test_the_paused_condition_names_a_manual_pause_step():
+    driver = Driver(spec(strategy={"progressive": {"steps": [10, 50], "pauses": [{"atWeight": 10}]}}))
+    driver.tick()
+    driver.tick()
+    driver.tick(10)
+    paused = driver.status.condition("Paused")
+    assert (paused.status.value, paused.reason) == ("True", "PauseStep")
+    assert "manual pause at 10%" in paused.message
+    assert driver.status.paused_reason is None  # not a manual pause: resume skips the step
+    driver.tick(annotations=_op("resume", "go"))
+    assert driver.status.condition("Paused").status.value == "False"

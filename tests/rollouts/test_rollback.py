@@ -123,3 +123,34 @@ def test_an_expired_thin_traffic_hold_pauses_for_a_person_instead_of_rolling_bac
         driver.tick(10, gates=quiet)
     assert driver.status.phase == Phase.PAUSED
     assert driver.world.weights() == (95, 5)
+
+
+def test_an_expired_hold_keeps_saying_why_it_paused_until_resumed():
+    """Status remembers the reason of the pause: later decisions, the Paused condition and
+    `kubectl canary status` say "hold deadline passed", never "paused by the pause operation"."""
+    expired = dataclasses.replace(INCONCLUSIVE, reason="hold deadline 10m passed: insufficient traffic 10/50",
+                                  hold_expired=True)
+    quiet = (gate("kill-switch", "rollback", False),)
+    driver = Driver(spec(analysis=METRICS))
+    driver.tick()
+    driver.tick()
+    driver.tick(10, verdict=expired, gates=quiet)
+    reason = driver.status.message
+    assert "hold deadline 10m passed" in reason
+    events = len(driver.events())
+    for _ in range(5):
+        driver.tick(10, gates=quiet)
+    status = driver.status
+    assert status.message == reason
+    assert not any("pause operation" in d.reason for d in status.decisions)
+    assert len(driver.events()) == events, "a held pause is not announced again"
+    assert (status.manual_pause, status.paused_reason, status.paused_message) == (True, "AnalysisHoldExpired", reason)
+    paused = status.condition("Paused")
+    assert (paused.status.value, paused.reason, paused.message) == ("True", "AnalysisHoldExpired", reason)
+    driver.tick(annotations={"routeshift.dev/pause": "p1"}, gates=quiet)  # pausing again keeps the real reason
+    assert driver.status.paused_reason == "AnalysisHoldExpired"
+    driver.tick(annotations={"routeshift.dev/resume": "r1"}, gates=quiet)
+    status = driver.status
+    assert status.phase == Phase.PROGRESSING
+    assert (status.manual_pause, status.paused_reason, status.paused_message) == (False, None, None)
+    assert (status.condition("Paused").status.value, status.condition("Paused").reason) == ("False", "NotPaused")

@@ -3,6 +3,8 @@
 The mode runs exactly as ``run_kubernetes`` runs it (a real KubeClient from a kubeconfig, the
 real data socket on a free loopback port); the harness only keeps a handle on the
 :class:`~gateway_proxy.kube_mode.KubernetesMode` so tests can read its watchers and counters.
+:class:`KubeProxyProcess` runs the real command line instead, for what only a process shows
+(``--workers``, the flags).
 """
 
 from __future__ import annotations
@@ -11,11 +13,18 @@ import asyncio
 import collections
 import http.client
 import json
+import os
+import pathlib
+import sys
+import tempfile
 import threading
+import urllib.error
+import urllib.request
 
 import uvloop
 
 from gateway_proxy import kube_client, kube_mode, serving
+from routeshift.testing import processes
 
 import gw_harness
 
@@ -139,3 +148,55 @@ async def _call(fn):
 def echo_backend(name: str, server: gw_harness.Echo | None, namespace: str = "default") -> list[dict]:
     """A Service and its EndpointSlice pointing at ``server`` (None: no endpoints)."""
     return gw_harness.service(name, server.port if server is not None else None, namespace)
+
+
+class KubeProxyProcess:
+    """``python -m gateway_proxy --kubernetes`` as a child process on free loopback ports."""
+
+    def __init__(self, kubeconfig, *extra: str, workers: int = 1):
+        self.port, self.admin = gw_harness.free_port(), gw_harness.free_port()
+        env = dict(os.environ)
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        # A file, not a pipe: a chatty proxy must never block on a pipe nobody reads yet.
+        handle, self._log_path = tempfile.mkstemp(prefix="kube-proxy-", suffix=".log")
+        os.close(handle)
+        self.process = processes.start(
+            [sys.executable, "-m", "gateway_proxy", "--kubernetes", "--kubeconfig", str(kubeconfig),
+             "--listen", f"127.0.0.1:{self.port}", "--admin", f"127.0.0.1:{self.admin}",
+             "--workers", str(workers), *extra],
+            log_path=pathlib.Path(self._log_path), env=env)
+        self.output = ""
+
+    def admin_get(self, path: str) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}{path}", timeout=5) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def workers(self) -> list[int]:
+        """PIDs of the worker processes (the children of the admin process)."""
+        with open(f"/proc/{self.process.pid}/task/{self.process.pid}/children") as children:
+            return [int(pid) for pid in children.read().split()]
+
+    def stop(self) -> int | None:
+        code = processes.stop(self.process, grace=15)
+        with open(self._log_path, "rb") as log:
+            self.output = log.read().decode(errors="replace")
+        os.unlink(self._log_path)
+        return code
+
+
+def fresh_connections(port: int, count: int, host: str = "example.com") -> collections.Counter:
+    """Who answered ``count`` requests, each on a new connection (so SO_REUSEPORT spreads them over workers)."""
+    seen: collections.Counter = collections.Counter()
+    for _ in range(count):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            connection.request("GET", "/", headers={"Host": host})
+            response = connection.getresponse()
+            body = response.read()
+            seen[json.loads(body)["backend"] if response.status == 200 else response.status] += 1
+        finally:
+            connection.close()
+    return seen

@@ -64,3 +64,46 @@ def test_two_replicas_with_peering_let_only_the_higher_priority_one_act(cluster,
             processes.stop(standby)
     finally:
         processes.stop(leader)
+
+
+def test_replicas_started_alike_draw_distinct_priorities_and_one_acts(cluster, kubeconfig, tmp_path):
+    """What the Helm chart runs for ``controller.replicas > 1``: identical command lines with
+    ``--peering`` and no ``--priority``. They must not tie (kopf would freeze them all)."""
+    cluster.create("kopf.dev/v1/clusterkopfpeerings", {"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering",
+                                                       "metadata": {"name": "routeshift"}})
+    argv = [sys.executable, "-m", "routeshift", "--log-level", "DEBUG", "controller", "--kubeconfig",
+            str(kubeconfig), "--poll-interval", "0.1", "--peering", "routeshift"]
+    logs = [tmp_path / f"replica-{n}.log" for n in range(2)]
+
+    def replica(n: int):
+        return processes.start(argv + ["--metrics-address", f"127.0.0.1:{processes.free_port()}"], log_path=logs[n])
+
+    def peers() -> dict:
+        return (cluster.get("kopf.dev/v1/clusterkopfpeerings", None, "routeshift") or {}).get("status") or {}
+
+    def working(n: int) -> bool:
+        """The replica's Canary watch was last resumed, not paused (kopf starts it paused)."""
+        text = logs[n].read_text()
+        return text.rfind("Resuming the watch-stream for canaries") > text.rfind("Pausing the watch-stream for canaries")
+
+    children = [replica(0)]
+    try:
+        (first,) = until(peers, timeout=30, description="the first replica registered as a peer")
+        children.append(replica(1))
+        until(lambda: len(peers()) == 2, timeout=30, description="both replicas registered as peers")
+        priority = [peers()[first]["priority"], next(p["priority"] for i, p in peers().items() if i != first)]
+        assert len(set(priority)) == 2 and min(priority) >= 1, priority
+        leader = priority.index(max(priority))
+        until(lambda: working(leader) and not working(1 - leader), timeout=20,
+              description="the higher priority replica works, the other stands by")
+        with AcceptingGateway(cluster, "default", "web", stable="web-v1", canary="web-v2") as gateway:
+            cluster.create(CANARIES, canary(analysis={"interval": "100ms"},
+                                            strategy={"progressive": {"steps": [50]}}), "default")
+            until(lambda: phase(cluster) == "Succeeded", timeout=30, description="one replica rolled out")
+            assert gateway.seen == [(100, 0), (50, 50), (0, 100)]
+        acted = ["route default/web patched" in log.read_text() for log in logs]
+        assert acted == [n == leader for n in range(2)], acted
+        assert not any("same priority:" in log.read_text() for log in logs), "no replica saw a tie"
+    finally:
+        for child in children:
+            processes.stop(child)

@@ -113,3 +113,31 @@ def test_an_invalid_canary_gets_ready_false_and_an_event_and_moves_nothing(clust
           timeout=10, description="warning event posted")
     assert gateway.weights(cluster.get(ROUTES, "default", "web")) == (100, 0)
     assert len(gateway.generations) == 1
+
+
+class ThinTraffic:
+    """Every interval: too little traffic, and the hold deadline has passed (holdOutcome Inconclusive)."""
+
+    REASON = "hold deadline 1s passed: insufficient traffic 3/50"
+
+    async def __call__(self, spec, target, state, *, now, provider, templates=None, resolve_provider=None):
+        from analysis.verdicts import IntervalVerdict, MetricVerdict, Verdict
+
+        metric = MetricVerdict("request-success-rate", Verdict.INCONCLUSIVE, self.REASON, None, ">= 99", 3, 50)
+        return IntervalVerdict(Verdict.INCONCLUSIVE, self.REASON, (metric,), hold_expired=True), state
+
+
+def test_a_rollout_paused_by_an_expired_hold_keeps_saying_so(cluster, gateway, start):
+    controller, _ = start(ThinTraffic())
+    cluster.create(CANARIES, canary(), "default")
+    until(lambda: phase(cluster) == "Paused", timeout=20, description="paused for a person")
+    reconciles = lambda: controller.metrics.registry.get_sample_value(  # noqa: E731
+        "routeshift_reconcile_duration_seconds_count") or 0
+    paused_at = reconciles()
+    until(lambda: reconciles() >= paused_at + 5, timeout=10, description="the controller looked again")
+    status = cluster.get(CANARIES, "default", "web")["status"]
+    assert ThinTraffic.REASON in status["message"] and "pause operation" not in status["message"]
+    assert (status["pausedReason"], status["pausedMessage"]) == ("AnalysisHoldExpired", status["message"])
+    paused = next(c for c in status["conditions"] if c["type"] == "Paused")
+    assert (paused["status"], paused["reason"], paused["message"]) == ("True", "AnalysisHoldExpired",
+                                                                       status["message"])

@@ -1,0 +1,55 @@
+"""The Gateway API conformance features this proxy implements, as its GatewayClass reports them.
+
+``GatewayClass.status.supportedFeatures`` (Gateway API v1.2+: a list of ``{name: ...}`` sorted by
+name) tells users and conformance tooling what they may rely on, so it lists only what the proxy
+really does, under the upstream names (``sigs.k8s.io/gateway-api/pkg/features``). Each entry
+says where it is implemented; ``tests/gateway_proxy/kubernetes/test_gateway_class_features.py``
+names the test that shows it working, and fails when a feature is listed without one.
+
+Deliberately left out, because the proxy does not do them (or not as the conformance test
+expects): GatewayPort8080 and GatewayStaticAddresses (every listener is served on the one
+``--listen`` socket, its port is logical, and ``spec.addresses`` is not honoured);
+GatewayHTTPSListenerDetectMisdirectedRequests; HTTPRouteRequestPercentageMirror (a mirror
+always copies every request); HTTPRouteBackendProtocolH2C and HTTPRouteBackendProtocolWebSocket
+(upstream is HTTP/1.1 and upgrades are not tunnelled); HTTPRouteDestinationPortMatching;
+HTTPRouteCORS; HTTPRouteNamedRouteRule (rule names are accepted but not used in status);
+TLSRoute, GRPCRoute and the mesh features.
+"""
+
+from __future__ import annotations
+
+SUPPORTED_FEATURES: tuple[str, ...] = tuple(sorted((
+    # Core: the Gateway and HTTPRoute resources themselves (attachment.py, compiling.py, kube_status.py).
+    "Gateway",
+    "HTTPRoute",
+    # Cross-namespace backendRefs and certificateRefs need a grant (attachment.Resolver.granted, tls._granted).
+    "ReferenceGrant",
+    # Requests for a hostname belong to the most specific listener only (_hotpath_py.route).
+    "GatewayHTTPListenerIsolation",
+    # parentRef.port selects listeners by port (attachment._referenced, kube_status._listener_named).
+    "HTTPRouteParentRefPort",
+    # Match conditions beyond path and headers (_hotpath_py.match_conditions).
+    "HTTPRouteMethodMatching",
+    "HTTPRouteQueryParamMatching",
+    # ResponseHeaderModifier (_hotpath_py.response_head); RequestHeaderModifier on a backendRef,
+    # merged with the rule's (compiling._merged, exchange.Exchange.begin).
+    "HTTPRouteResponseHeaderModification",
+    "HTTPRouteBackendRequestHeaderModification",
+    # RequestRedirect: scheme, port (well-known port rules), path, and every statusCode the spec
+    # allows (filters.location, resources._filters, exchange.handle).
+    "HTTPRouteSchemeRedirect",
+    "HTTPRoutePortRedirect",
+    "HTTPRoutePathRedirect",
+    "HTTPRoute303RedirectStatusCode",
+    "HTTPRoute307RedirectStatusCode",
+    "HTTPRoute308RedirectStatusCode",
+    # URLRewrite of hostname and path (filters.rewrite_target, exchange.Exchange.begin).
+    "HTTPRouteHostRewrite",
+    "HTTPRoutePathRewrite",
+    # RequestMirror, one or several per rule (mirroring.Mirror, exchange.Exchange.begin).
+    "HTTPRouteRequestMirror",
+    "HTTPRouteRequestMultipleMirrors",
+    # timeouts.request and timeouts.backendRequest answer 504 (exchange.Exchange.begin).
+    "HTTPRouteRequestTimeout",
+    "HTTPRouteBackendTimeout",
+)))

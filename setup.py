@@ -1,4 +1,4 @@
-"""Build hook: compile the proxy hot path with Cython when a compiler is there.
+"""Build hook: compile the proxy hot path and data path with Cython when a compiler is there.
 
 One source, two builds (STYLE.md): every ``X.pxd`` under ``gateway_proxy/`` names
 an extension module ``X`` compiled from ``X.pyx`` if present, else from ``X.py``
@@ -39,7 +39,10 @@ def _extensions():
         print("routeshift: Cython missing, building pure Python only", file=sys.stderr)
         return []
     try:
-        return cythonize(sources, language_level="3", compiler_directives={"binding": False})
+        # Types come from the .pxd alone: the annotations in the shared sources document the pure
+        # build, and Cython would read them as C types (``tuple[str, int]`` as a C tuple).
+        return cythonize(sources, language_level="3",
+                         compiler_directives={"binding": False, "annotation_typing": False})
     except Exception as error:  # a Cython compile error: serve the pure-Python build instead
         print(f"routeshift: Cython could not translate the hot path ({error}); building pure Python only",
               file=sys.stderr)

@@ -9,18 +9,27 @@ Limits answer with a status and close the connection, because after a framing er
 that follows on the socket can be trusted: malformed 400 (including Content-Length together
 with Transfer-Encoding, which llhttp refuses), URI too long 414, header block too large 431,
 and a header-read timeout (408) against clients that trickle their headers.
+
+The source stays plain Python; ``_downstream_c`` is the same source compiled with its ``.pxd``
+(one source, two builds, chosen with the hot path's build by :func:`gateway_proxy.serving.data_path`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections import deque
 
 import httptools
 
-from gateway_proxy import errors, exchange
+from gateway_proxy import errors
 from gateway_proxy.wire import PAUSE_BODY, PAUSE_PIPELINE, PAUSE_REJECTED, simple_response
+
+# One source, two builds (see serving.data_path): the compiled twin of this module,
+# ``_downstream_c``, hands requests to the compiled exchange, this one to the pure one.
+if __name__.endswith("_c"):
+    from gateway_proxy import _exchange_c as exchange
+else:
+    from gateway_proxy import exchange
 
 MAX_URI = 8 * 1024
 MAX_HEAD = 32 * 1024
@@ -45,8 +54,9 @@ class Request:
         self.has_body = False
 
 
-class ClientProtocol(asyncio.Protocol):
-    """One client connection."""
+class ClientProtocol:
+    """One client connection: an asyncio protocol by its methods, without the base class, so
+    that the compiled build can make it an extension type."""
 
     __slots__ = ("runtime", "transport", "parser", "peer", "request", "pending", "active", "in_head",
                  "head_bytes", "head_size", "url_bytes", "closing", "timer", "read_pauses", "write_paused",
@@ -222,10 +232,16 @@ class ClientProtocol(asyncio.Protocol):
         self.in_head = False
         self.head_bytes = 0
         self.waiting_since = 0.0
-        exchange.prepare(request, self.parser, self.runtime.impl)
+        exchange.prepare(request, self.parser)
         if request.has_body and request.headers.get("expect", "").lower() == "100-continue":
             # Answer the expectation here: the backend never sees Expect, so it never sends 100.
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if self.active is None and not self.pending:
+            # The usual case, nothing queued: straight to the exchange.
+            if not self.closing:
+                self.active = request
+                exchange.handle(self, request)
+            return
         self.pending.append(request)
         if len(self.pending) > 8:
             self.pause_reading(PAUSE_PIPELINE)
@@ -267,7 +283,8 @@ class ClientProtocol(asyncio.Protocol):
                 self._arm_timer()
             return
         request = self.pending.popleft()
-        self.resume_reading(PAUSE_PIPELINE)
+        if self.read_pauses:
+            self.resume_reading(PAUSE_PIPELINE)
         self.active = request
         exchange.handle(self, request)
 
@@ -277,7 +294,8 @@ class ClientProtocol(asyncio.Protocol):
         if not keep_alive:
             request.keep_alive = False
         request.writer = None
-        self.resume_reading(PAUSE_BODY)
+        if self.read_pauses:
+            self.resume_reading(PAUSE_BODY)
         # A connection that will close need not drain the rest of the request body first.
         if request.complete or not request.keep_alive:
             self._after(request)

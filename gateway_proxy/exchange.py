@@ -1,6 +1,7 @@
 """One request through the proxy: route, filter, pick a backend, stream both ways, account for it.
 
-The decisions come from the hot path (:mod:`gateway_proxy.hotpath`); this module wires them to
+The decisions come from the hot path of the same build (the pure one here, the compiled one in
+``_exchange_c``, this source compiled with ``_exchange_c.pxd``); this module wires them to
 sockets. It is callback-driven rather than a coroutine per request: with a pooled backend
 connection a request runs start to end inside the parsers' callbacks, with no task, future or
 timeout context to create, which is most of the per-request cost a Python proxy can save. Only
@@ -19,13 +20,24 @@ from gateway_proxy import filters
 from gateway_proxy.wire import PAUSE_BODY, simple_response
 from gateway_proxy.mirroring import Mirror
 
+# One source, two builds (see serving.data_path): the compiled twin of this module,
+# ``_exchange_c``, calls the compiled hot path directly in C; this one calls the pure one.
+# ``replace_prefix`` is imported by name because it is passed as a value, which a module the
+# compiled build cimports cannot provide.
+if __name__.endswith("_c"):
+    from gateway_proxy import _hotpath_c as impl
+    from gateway_proxy._hotpath_c import replace_prefix
+else:
+    from gateway_proxy import _hotpath_py as impl
+    from gateway_proxy._hotpath_py import replace_prefix
+
 _random = random.random
 _clock = time.perf_counter
 _CHUNKED = b"transfer-encoding: chunked\r\n"
 _NO_BODY_STATUS = (204, 304)
 
 
-def prepare(request, parser, impl) -> None:
+def prepare(request, parser) -> None:
     """Fill a request from its parsed head; a request that cannot be served gets ``error``."""
     request.method = parser.get_method().decode("latin-1")
     request.keep_alive = parser.should_keep_alive()
@@ -107,14 +119,13 @@ class Exchange:
         request = self.request
         rule = self.rule
         runtime = conn.runtime
-        impl = runtime.impl
         host = request.headers.get("host", "")
         target = request.target.decode("latin-1") if request.target[:1] == b"/" else \
             request.path + ("?" + request.query if request.query else "")
         if rule.rewrite is not None:
             if rule.rewrite.path is not None:
                 target = filters.rewrite_target(rule.rewrite, request.path, request.query, self.match.path_value,
-                                                impl.replace_prefix)
+                                                replace_prefix)
             if rule.rewrite.hostname:
                 host = rule.rewrite.hostname
         if request.chunked:
@@ -128,9 +139,12 @@ class Exchange:
         self.held = impl.request_head(request.method, target, request.raw_headers, request.headers, host, ops,
                                       conn.peer, rule.scheme, framing)
         if rule.mirrors:
-            self.mirrors = tuple(Mirror.start(runtime.loop, mirror.next_endpoint(), self.held, request.chunked,
-                                              mirror.metrics)
-                                 for mirror in rule.mirrors if mirror.count)
+            mirrors = []
+            for mirror in rule.mirrors:
+                if mirror.count:
+                    mirrors.append(Mirror.start(runtime.loop, mirror.next_endpoint(), self.held, request.chunked,
+                                                mirror.metrics))
+            self.mirrors = tuple(mirrors)
             if not request.has_body:
                 for mirror in self.mirrors:
                     mirror.request_end()
@@ -213,7 +227,6 @@ class Exchange:
 
     # response, backend -> client
     def response_head(self, status: int, reason: bytes, raw: list) -> None:
-        impl = self.conn.runtime.impl
         headers = impl.index_headers(raw)
         request = self.request
         length = headers.get("content-length")
@@ -241,7 +254,9 @@ class Exchange:
         if held is not None:
             self.held = None
             chunk = held + chunk
-        self.conn.write(chunk)
+        conn = self.conn
+        if not conn.closing:
+            conn.transport.write(chunk)
 
     def response_end(self) -> None:
         tail = b"0\r\n\r\n" if self.out_chunked else b""
@@ -330,7 +345,6 @@ def handle(conn, request) -> None:
         conn.write(simple_response(request.error, False))
         conn.finished(request, False)
         return
-    impl = runtime.impl
     compiled = runtime.compiled
     if compiled is None:
         conn.write(simple_response(503, request.keep_alive))
@@ -346,7 +360,7 @@ def handle(conn, request) -> None:
     rule = match.rule
     if rule.redirect is not None:
         where = filters.location(rule.redirect, rule.scheme, rule.listener_port, request.host, request.path,
-                                 request.query, match.path_value, impl.replace_prefix)
+                                 request.query, match.path_value, replace_prefix)
         conn.write(simple_response(rule.redirect.status, request.keep_alive,
                                    b"location: " + where.encode("latin-1") + b"\r\n"))
         conn.finished(request, request.keep_alive)

@@ -12,19 +12,52 @@ import asyncio
 import logging
 import socket
 import time
+from types import ModuleType
 
-from gateway_proxy import compiling, hotpath, tls
-from gateway_proxy.downstream import ClientProtocol
+from gateway_proxy import compiling, downstream, hotpath, tls, upstream
 from gateway_proxy.errors import ConfigError
 from gateway_proxy.loading import DirectoryLoader
 from gateway_proxy.metrics import Metrics
-from gateway_proxy.upstream import Pool
 
 logger = logging.getLogger("gateway_proxy")
 
 RELOAD_INTERVAL = 0.025
 INLINE_BYTES = 256 * 1024
 INLINE_ROUTES = 200
+
+
+def compiled_data_path() -> tuple[ModuleType, ModuleType] | None:
+    """The Cython build of the client and backend sides, or None when it was not compiled.
+
+    One source, two builds, as for the hot path: ``_downstream_c``, ``_exchange_c`` and
+    ``_upstream_c`` are ``downstream.py``, ``exchange.py`` and ``upstream.py`` compiled with the
+    ``.pxd`` beside them (the ``.py`` files of those names are symlinks, not builds).
+    """
+    try:
+        from gateway_proxy import _downstream_c, _exchange_c, _upstream_c
+    except Exception as error:  # a partial or stale build fails to link its C types in several ways
+        logger.info("gateway_proxy: the compiled data path cannot be imported (%s)", error)
+        return None
+    if any((module.__file__ or "").endswith((".py", ".pyc")) for module in (_downstream_c, _exchange_c, _upstream_c)):
+        return None
+    return _downstream_c, _upstream_c
+
+
+def data_path(impl) -> tuple[ModuleType, ModuleType]:
+    """The client-protocol and backend-pool modules that serve with the hot-path build ``impl``.
+
+    The compiled hot path gets the compiled data path and the pure one the pure one, so that
+    ROUTESHIFT_NO_EXTENSIONS=1 turns both off and every test run against both hot-path builds
+    runs both data paths too. Each data path calls the hot path of its own build; should only the
+    data path be missing, the pure one serves tables the compiled build made, which it reads the
+    same way, only slower.
+    """
+    if impl is not hotpath.PURE:
+        build = compiled_data_path()
+        if build is not None:
+            return build
+        logger.info("gateway_proxy: pure-Python data path in use (its compiled build is missing)")
+    return downstream, upstream
 
 
 class Runtime:
@@ -35,7 +68,9 @@ class Runtime:
         self.impl = impl if impl is not None else hotpath.impl
         self.metrics = metrics if metrics is not None else Metrics()
         self.header_timeout = header_timeout
-        self.pool = Pool()
+        # The hot-path build compiles the tables and decides which build serves requests.
+        self.client_side, self.backend_side = data_path(self.impl)
+        self.pool = self.backend_side.Pool()
         self.compiled: compiling.Compiled | None = None
         self.errors: dict[str, str] = {}
         self.loaded_at = 0.0
@@ -63,10 +98,11 @@ def listen_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
 
 async def serve(runtime: Runtime, sock: socket.socket, terminate_tls: bool = False) -> asyncio.AbstractServer:
     """Serve every listener on ``sock``; with ``terminate_tls``, HTTPS listeners only, over TLS."""
+    protocol = runtime.client_side.ClientProtocol
     if terminate_tls:
-        return await runtime.loop.create_server(lambda: ClientProtocol(runtime, True), sock=sock,
+        return await runtime.loop.create_server(lambda: protocol(runtime, True), sock=sock,
                                                 ssl=runtime.tls.server_context())
-    return await runtime.loop.create_server(lambda: ClientProtocol(runtime), sock=sock)
+    return await runtime.loop.create_server(lambda: protocol(runtime), sock=sock)
 
 
 class Reloader:

@@ -7,7 +7,7 @@ so a request on a pooled connection needs no future or task. Flow control is sym
 that reads slowly pauses the backend socket, a backend that reads slowly pauses the client
 socket (see :mod:`.exchange`). A connection goes back to the pool only when both the request
 and the response ended cleanly and the backend allowed keep-alive; anything else closes it, so
-no stale bytes reach the next request.
+no stale bytes reach the next request. ``_upstream_c`` is this source compiled with its ``.pxd``.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ class UpstreamError(Exception):
     """The backend failed before a complete response head (connect error, reset, garbage)."""
 
 
-class UpstreamProtocol(asyncio.Protocol):
-    """One backend connection; carries one exchange at a time."""
+class UpstreamProtocol:
+    """One backend connection; carries one exchange at a time. An asyncio protocol by its
+    methods, without the base class, so that the compiled build can make it an extension type."""
 
     __slots__ = ("pool", "key", "transport", "parser", "sink", "status", "raw_headers", "reusable", "closed",
                  "no_body", "request_done", "reason", "reused")
@@ -80,6 +81,9 @@ class UpstreamProtocol(asyncio.Protocol):
             sink.response_end()  # a body delimited by connection close ends here
             sink.upstream_done(True)
 
+    def eof_received(self):
+        return None  # a backend that half-closes is done: the transport closes, connection_lost follows
+
     def pause_writing(self):
         if self.sink is not None:
             self.sink.upstream_paused()
@@ -88,10 +92,7 @@ class UpstreamProtocol(asyncio.Protocol):
         if self.sink is not None:
             self.sink.upstream_resumed()
 
-    # httptools callbacks
-    def on_message_begin(self):
-        self.raw_headers = []
-
+    # httptools callbacks (no on_message_begin: start() and an interim response reset the head)
     def on_header(self, name, value):
         self.raw_headers.append((name, value))
 
@@ -124,13 +125,17 @@ class UpstreamProtocol(asyncio.Protocol):
         if self.status < 200 or self.no_body:
             return
         self.reusable = self.parser.should_keep_alive()
-        if self.sink is not None:
-            self.sink.response_end()
-        self._finish(True)
+        sink = self.sink
+        if sink is not None:
+            sink.response_end()
+        sink = self.sink  # writing may have aborted the exchange
+        if sink is not None:
+            sink.upstream_done(True)
 
     # used by the exchange
     def start(self, sink, no_body: bool) -> None:
         self.sink = sink
+        self.raw_headers = []
         self.status = 0
         self.reason = b""
         self.no_body = no_body
@@ -201,8 +206,10 @@ class Pool:
         return protocol
 
     def put(self, connection: UpstreamProtocol) -> None:
-        connections = self.idle.setdefault(connection.key, deque())
-        if len(connections) >= MAX_IDLE_PER_ENDPOINT:
+        connections = self.idle.get(connection.key)
+        if connections is None:
+            connections = self.idle[connection.key] = deque()
+        elif len(connections) >= MAX_IDLE_PER_ENDPOINT:
             connection.close()
             return
         connections.append(connection)

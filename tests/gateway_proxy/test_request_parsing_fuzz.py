@@ -2,7 +2,8 @@
 
 The proxy serves an empty routing table here, so a well-formed request is answered 404 and a
 malformed one 400/405/414/431: whatever hypothesis sends, the only acceptable answers are 4xx,
-and the proxy must still serve the next connection.
+and the proxy must still serve the next connection. Every input goes to both builds of the
+client side (pure and compiled), whose answers must be the same bytes.
 """
 
 from __future__ import annotations
@@ -39,12 +40,15 @@ inputs = st.one_of(structured(), st.binary(min_size=1, max_size=300),
 
 
 @pytest.fixture(scope="module")
-def fuzz_proxy(tmp_path_factory):
-    from gateway_proxy import hotpath
-    proxy = Proxy(hotpath.impl, str(tmp_path_factory.mktemp("fuzz")), header_timeout=2.0).start()
-    proxy.write("gw.yaml", [gateway()])
-    yield proxy
-    proxy.stop()
+def fuzz_proxies(tmp_path_factory):
+    from gateway_proxy import _hotpath_py, hotpath
+    builds = [_hotpath_py] + [build for build in (hotpath.compiled(),) if build is not None]
+    proxies = [Proxy(build, str(tmp_path_factory.mktemp("fuzz")), header_timeout=2.0).start() for build in builds]
+    for proxy in proxies:
+        proxy.write("gw.yaml", [gateway()])
+    yield proxies
+    for proxy in proxies:
+        proxy.stop()
 
 
 def exchange(port: int, data: bytes) -> bytes:
@@ -69,11 +73,14 @@ def exchange(port: int, data: bytes) -> bytes:
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(inputs)
-def test_every_input_gets_a_4xx_and_the_proxy_survives(fuzz_proxy, data):
-    reply = exchange(fuzz_proxy.port, data)
+def test_every_input_gets_a_4xx_and_the_proxy_survives(fuzz_proxies, data):
+    replies = [exchange(proxy.port, data) for proxy in fuzz_proxies]
+    reply = replies[0]
     statuses = [int(part[:3]) for part in reply.split(b"HTTP/1.1 ")[1:] if part[:3].isdigit()]
     statuses = [status for status in statuses if status >= 200]  # 100 Continue is interim, not an answer
     if data.strip(b"\r\n"):
         assert statuses, f"no answer to {data[:120]!r}"
     assert all(400 <= status < 500 for status in statuses), (statuses, data[:120])
-    assert b"HTTP/1.1 404" in exchange(fuzz_proxy.port, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    assert all(other == reply for other in replies[1:]), (replies, data[:120])
+    for proxy in fuzz_proxies:
+        assert b"HTTP/1.1 404" in exchange(proxy.port, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")

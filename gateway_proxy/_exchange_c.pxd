@@ -38,7 +38,7 @@ cdef class Exchange:
     cdef public object endpoint
     cdef public bint retried
 
-    @cython.locals(runtime=object, framing=bytes, timeout=double, upstream=UpstreamProtocol)
+    @cython.locals(runtime=object, framing=bytes, timeout=double, upstream=UpstreamProtocol, mirror_to=Backend)
     cpdef begin(self)
     cpdef _connect(self)
     cpdef attach(self, UpstreamProtocol upstream)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from gateway_proxy import attachment, resources as r, tls
+from gateway_proxy import attachment, mirroring, resources as r, tls
 
 _PATH_KINDS = {"Exact": 0, "RegularExpression": 1, "PathPrefix": 2}
 
@@ -96,6 +96,31 @@ def _normalized_prefix(value: str) -> str:
     return trimmed or "/"
 
 
+def _mirror_problem(ref: r.MirrorRef) -> str:
+    # What the Gateway API CRD's validation rules admit; a file or an older CRD may hold anything.
+    label = f"RequestMirror to {ref.namespace}/{ref.name}"
+    if ref.percent is not None and ref.fraction is not None:
+        return f"{label}: only one of percent and fraction may be set"
+    if ref.percent is not None and not 0 <= ref.percent <= 100:
+        return f"{label}: percent {ref.percent} is not between 0 and 100"
+    if ref.fraction is not None:
+        numerator, denominator = ref.fraction
+        if denominator <= 0:
+            return f"{label}: fraction denominator {denominator} must be greater than 0"
+        if not 0 <= numerator <= denominator:
+            return f"{label}: fraction numerator {numerator} must be between 0 and the denominator {denominator}"
+    return ""
+
+
+def _mirror_weight(ref: r.MirrorRef) -> int:
+    """The share of requests a valid mirror copies, as its data-path weight (see mirroring)."""
+    if ref.percent is not None:
+        return mirroring.weight(ref.percent, 100)
+    if ref.fraction is not None:
+        return mirroring.weight(*ref.fraction)
+    return mirroring.EVERY
+
+
 def rule_problem(rule: r.RouteRule) -> tuple[str, str] | None:
     """(Gateway API reason, message) when a rule cannot be programmed; such rules are answered 500.
 
@@ -111,6 +136,10 @@ def rule_problem(rule: r.RouteRule) -> tuple[str, str] | None:
         if path is not None and path.kind == "ReplacePrefixMatch" and any(
                 m.path_kind != "PathPrefix" for m in rule.matches):
             return "UnsupportedValue", "ReplacePrefixMatch needs PathPrefix matches"
+    for mirror in filters.mirrors:
+        problem = _mirror_problem(mirror)
+        if problem:
+            return "UnsupportedValue", problem
     return None
 
 
@@ -200,10 +229,10 @@ class _Builder:
             backends.append(new_backend(res.namespace, res.name, res.status, res.endpoints, ref.weight,
                                         request_ops, response_ops))
         mirrors = []
-        for ref in spec.filters.mirrors:
+        for ref in () if problem else spec.filters.mirrors:
             res = self.resolve(ref, route.meta.namespace)
             if res.status == 0:
-                mirrors.append(self.impl.Backend(res.namespace, res.name, 0, res.endpoints, 1))
+                mirrors.append(self.impl.Backend(res.namespace, res.name, 0, res.endpoints, _mirror_weight(ref)))
         built = self.impl.Rule(
             route.meta.namespace, route.meta.name, index, backends, listener_port, scheme,
             _header_ops(self.impl, spec.filters.request_headers), _header_ops(self.impl, spec.filters.response_headers),

@@ -16,6 +16,7 @@ The source stays plain Python; ``_downstream_c`` is the same source compiled wit
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections import deque
 
@@ -30,6 +31,8 @@ if __name__.endswith("_c"):
     from gateway_proxy import _exchange_c as exchange
 else:
     from gateway_proxy import exchange
+
+logger = logging.getLogger("gateway_proxy")
 
 MAX_URI = 8 * 1024
 MAX_HEAD = 32 * 1024
@@ -239,8 +242,7 @@ class ClientProtocol:
         if self.active is None and not self.pending:
             # The usual case, nothing queued: straight to the exchange.
             if not self.closing:
-                self.active = request
-                exchange.handle(self, request)
+                self._start(request)
             return
         self.pending.append(request)
         if len(self.pending) > 8:
@@ -285,8 +287,25 @@ class ClientProtocol:
         request = self.pending.popleft()
         if self.read_pauses:
             self.resume_reading(PAUSE_PIPELINE)
+        self._start(request)
+
+    def _start(self, request):
+        """Hand ``request`` to its exchange. A bug in there must not leave the client waiting
+        for an answer that never comes: it is logged, answered 500 if nothing was sent yet,
+        and the connection closes (what was sent cannot be framed any more)."""
         self.active = request
-        exchange.handle(self, request)
+        try:
+            exchange.handle(self, request)
+        except Exception:
+            logger.exception("gateway_proxy: internal error serving %s %s", request.method, request.path)
+            running = self.running
+            started = running is not None and running.head_sent
+            if running is not None:
+                self.running = None
+                running.abort()
+            if not request.responded and not started and not self.closing:
+                self.transport.write(simple_response(500, False))
+            self.close()
 
     def finished(self, request: Request, keep_alive: bool):
         """The exchange wrote its whole response."""

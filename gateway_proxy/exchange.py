@@ -18,7 +18,7 @@ import httptools
 
 from gateway_proxy import filters
 from gateway_proxy.wire import PAUSE_BODY, simple_response
-from gateway_proxy.mirroring import Mirror
+from gateway_proxy.mirroring import EVERY as _EVERY, Mirror
 
 # One source, two builds (see serving.data_path): the compiled twin of this module,
 # ``_exchange_c``, calls the compiled hot path directly in C; this one calls the pure one.
@@ -140,10 +140,11 @@ class Exchange:
                                       conn.peer, rule.scheme, framing)
         if rule.mirrors:
             mirrors = []
-            for mirror in rule.mirrors:
-                if mirror.count:
-                    mirrors.append(Mirror.start(runtime.loop, mirror.next_endpoint(), self.held, request.chunked,
-                                                mirror.metrics))
+            for mirror_to in rule.mirrors:
+                # A mirror backend's weight is the share of requests it copies, out of EVERY.
+                if mirror_to.count and (mirror_to.weight >= _EVERY or _random() * _EVERY < mirror_to.weight):
+                    mirrors.append(Mirror.start(runtime.loop, mirror_to.next_endpoint(), self.held, request.chunked,
+                                                mirror_to.metrics))
             self.mirrors = tuple(mirrors)
             if not request.has_body:
                 for mirror in self.mirrors:

@@ -9,11 +9,10 @@ names the test that shows it working, and fails when a feature is listed without
 Deliberately left out, because the proxy does not do them (or not as the conformance test
 expects): GatewayPort8080 and GatewayStaticAddresses (every listener is served on the one
 ``--listen`` socket, its port is logical, and ``spec.addresses`` is not honoured);
-GatewayHTTPSListenerDetectMisdirectedRequests; HTTPRouteRequestPercentageMirror (a mirror
-always copies every request); HTTPRouteBackendProtocolH2C and HTTPRouteBackendProtocolWebSocket
-(upstream is HTTP/1.1 and upgrades are not tunnelled); HTTPRouteDestinationPortMatching;
-HTTPRouteCORS; HTTPRouteNamedRouteRule (rule names are accepted but not used in status);
-TLSRoute, GRPCRoute and the mesh features.
+GatewayHTTPSListenerDetectMisdirectedRequests; HTTPRouteBackendProtocolH2C and
+HTTPRouteBackendProtocolWebSocket (upstream is HTTP/1.1 and upgrades are not tunnelled);
+HTTPRouteDestinationPortMatching; HTTPRouteCORS; HTTPRouteNamedRouteRule (rule names are
+accepted but not used in status); TLSRoute, GRPCRoute and the mesh features.
 """
 
 from __future__ import annotations
@@ -49,6 +48,8 @@ SUPPORTED_FEATURES: tuple[str, ...] = tuple(sorted((
     # RequestMirror, one or several per rule (mirroring.Mirror, exchange.Exchange.begin).
     "HTTPRouteRequestMirror",
     "HTTPRouteRequestMultipleMirrors",
+    # RequestMirror percent and fraction, sampled per request (compiling._mirror_weight, exchange.Exchange.begin).
+    "HTTPRouteRequestPercentageMirror",
     # timeouts.request and timeouts.backendRequest answer 504 (exchange.Exchange.begin).
     "HTTPRouteRequestTimeout",
     "HTTPRouteBackendTimeout",

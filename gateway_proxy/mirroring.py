@@ -7,6 +7,12 @@ Mirror responses are read and discarded, and the connection closed once one has 
 their status and duration are counted for the mirror backend (``metrics``), because a mirroring
 stage of a rollout is judged on how the canary answered the copies. A mirror the proxy drops
 itself (buffer full) is not counted: that says nothing about the backend.
+
+A mirror may copy only a share of the requests (``percent`` or ``fraction``, Gateway API v1.2+),
+sampled independently per request. The data path carries that share in the mirror backend's
+``weight``, as an integer out of ``EVERY``: a weight already means "how much of the traffic",
+and the typed hot-path Backend needs no new field. The scale is fine enough for any fraction
+an operator would write, yet a 32-bit C long still holds it. A full share skips the draw.
 """
 
 from __future__ import annotations
@@ -18,6 +24,12 @@ import httptools
 
 MAX_BUFFER = 1024 * 1024
 MIRROR_DEADLINE = 30.0
+EVERY = 1_000_000_000  # the weight of a mirror that copies every request
+
+
+def weight(numerator: int, denominator: int) -> int:
+    """A mirror backend's weight for a share of ``numerator / denominator`` (0 < denominator, 0 <= share <= 1)."""
+    return numerator * EVERY // denominator
 
 
 class Mirror(asyncio.Protocol):

@@ -143,12 +143,25 @@ class BackendRef:
 
 
 @dataclass(frozen=True)
+class MirrorRef(BackendRef):
+    """A RequestMirror's backendRef and the share of requests it copies (Gateway API v1.2+).
+
+    Kept as written, unset fields None: whether the values are valid is a rule problem
+    (``compiling.rule_problem``), reported in the route's status like other bad filters,
+    not a reason to reject the whole document.
+    """
+
+    percent: int | None = None
+    fraction: tuple[int, int] | None = None  # (numerator, denominator)
+
+
+@dataclass(frozen=True)
 class Filters:
     request_headers: HeaderModifier | None = None
     response_headers: HeaderModifier | None = None
     redirect: Redirect | None = None
     rewrite: Rewrite | None = None
-    mirrors: tuple[BackendRef, ...] = ()
+    mirrors: tuple[MirrorRef, ...] = ()
     unsupported: tuple[str, ...] = ()
 
 
@@ -351,9 +364,19 @@ def _backend_ref(raw: dict, namespace: str) -> BackendRef:
                       int(port) if port is not None else None, int(raw.get("weight", 1)), filters)
 
 
+def _mirror_ref(raw: dict, namespace: str) -> MirrorRef:
+    ref = _backend_ref(raw["backendRef"], namespace)
+    percent = raw.get("percent")
+    fraction = raw.get("fraction")
+    return MirrorRef(ref.group, ref.kind, ref.namespace, ref.name, ref.port, ref.weight, ref.filters,
+                     int(percent) if percent is not None else None,
+                     (int(fraction["numerator"]), int(fraction.get("denominator", 100)))
+                     if fraction is not None else None)
+
+
 def _filters(raw_list: Any, namespace: str) -> Filters:
     request_headers = response_headers = redirect = rewrite = None
-    mirrors: list[BackendRef] = []
+    mirrors: list[MirrorRef] = []
     unsupported: list[str] = []
     for raw in raw_list or ():
         kind = raw["type"]
@@ -373,7 +396,7 @@ def _filters(raw_list: Any, namespace: str) -> Filters:
             body = raw.get("urlRewrite") or {}
             rewrite = Rewrite(body.get("hostname"), _path_modifier(body.get("path")))
         elif kind == "RequestMirror":
-            mirrors.append(_backend_ref((raw.get("requestMirror") or {})["backendRef"], namespace))
+            mirrors.append(_mirror_ref(raw.get("requestMirror") or {}, namespace))
         else:
             unsupported.append(str(kind))
     return Filters(request_headers, response_headers, redirect, rewrite, tuple(mirrors), tuple(unsupported))

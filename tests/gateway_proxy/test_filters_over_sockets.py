@@ -136,6 +136,65 @@ def test_mirror_slow_backend_does_not_delay_the_client(proxy, echo_factory):
     until(lambda: len(echoes["slow"].seen) == 3, 5, description="the slow mirror got every request")
 
 
+def _mirror(name, **share):
+    return {"type": "RequestMirror", "requestMirror": {"backendRef": backend(name), **share}}
+
+
+def test_request_mirror_percent_zero_never_copies_and_full_or_unset_always_does(proxy, echo_factory):
+    echoes = {name: echo_factory(name) for name in ("primary", "never", "hundred", "whole", "unset")}
+    deploy(proxy, echoes, [route("r", [rule([backend("primary")], filters=[
+        _mirror("never", percent=0), _mirror("never", fraction={"numerator": 0, "denominator": 7}),
+        _mirror("hundred", percent=100), _mirror("whole", fraction={"numerator": 3, "denominator": 3}),
+        _mirror("unset")])])])
+    sent = 20
+    for index in range(sent):
+        assert proxy.json(f"/?i={index}")[1]["backend"] == "primary"
+    for name in ("hundred", "whole", "unset"):
+        until(lambda: len(echoes[name].seen) == sent, 5, description=f"mirror {name} got every request")
+    # Mirrors are started together when a request begins: once the others have every copy, a
+    # copy for "never" would have been on its way too.
+    assert echoes["never"].seen == []
+
+
+def test_request_mirror_fraction_copies_that_share_of_requests(proxy, echo_factory):
+    echoes = {name: echo_factory(name) for name in ("primary", "quarter", "per-cent", "every")}
+    deploy(proxy, echoes, [route("r", [rule([backend("primary")], filters=[
+        _mirror("quarter", fraction={"numerator": 1, "denominator": 4}),
+        _mirror("per-cent", fraction={"numerator": 25}),  # the denominator defaults to 100
+        _mirror("every")])])])
+    sent = 400
+    for index in range(sent):
+        assert proxy.request(path=f"/?i={index}")[0] == 200
+    until(lambda: len(echoes["every"].seen) == sent, 10, description="the unsampled mirror got every request")
+    # Binomial(400, 1/4): mean 100, standard deviation 8.7, so 60..140 is over four deviations wide.
+    for name in ("quarter", "per-cent"):
+        until(lambda: len(echoes[name].seen) >= 60, 5, description=f"mirror {name} got its share")
+        paths = [seen["path"] for seen in echoes[name].seen]
+        assert len(paths) <= 140, name
+        assert len(set(paths)) == len(paths), "each request is sampled once"
+
+
+@pytest.mark.parametrize("share, problem", [
+    pytest.param({"percent": 50, "fraction": {"numerator": 1, "denominator": 2}}, "only one of percent and fraction",
+                 id="both-set"),
+    pytest.param({"fraction": {"numerator": 5, "denominator": 4}}, "numerator 5 must be between 0 and the denominator",
+                 id="numerator-above-denominator"),
+    pytest.param({"fraction": {"numerator": 0, "denominator": 0}}, "denominator 0 must be greater than 0",
+                 id="denominator-zero"),
+    pytest.param({"percent": 101}, "percent 101 is not between 0 and 100", id="percent-above-100"),
+])
+def test_request_mirror_invalid_share_makes_the_rule_answer_500(proxy, echo_factory, share, problem):
+    echoes = {name: echo_factory(name) for name in ("primary", "copy")}
+    deploy(proxy, echoes, [route("r", [
+        rule([backend("primary")], [path_match("/sampled")], filters=[_mirror("copy", **share)]),
+        rule([backend("primary")], [path_match("/ok")], filters=[_mirror("copy")])])])
+    assert problem in proxy.runtime.compiled.describe()["routes"]["default/r"]["rules"]["0"]["problem"]
+    assert proxy.request(path="/sampled")[0] == 500
+    assert proxy.request(path="/ok")[0] == 200
+    until(lambda: echoes["copy"].seen, 5, description="the valid rule's mirror got its copy")
+    assert [seen["path"] for seen in echoes["copy"].seen] == ["/ok"]
+
+
 @pytest.mark.parametrize("timeouts, path, expected", [
     pytest.param({"request": "300ms"}, "/?delay=2", 504, id="request"),
     pytest.param({"backendRequest": "300ms"}, "/?delay=2", 504, id="backend-request"),

@@ -110,3 +110,27 @@ def test_body_cut_short_by_half_close_is_answered_and_closed(proxy, echo_factory
                 break
             reply += chunk
     assert status_of(reply) == expected
+
+
+class _BrokenTable:
+    """A routing table that fails when read: stands in for a bug inside the exchange."""
+
+    @property
+    def table(self):
+        raise RuntimeError("boom")
+
+    tls_table = table
+
+
+def test_an_internal_error_answers_500_and_closes_instead_of_hanging(proxy, v1, caplog):
+    proxy.runtime.compiled = _BrokenTable()
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as sock:
+        # A keep-alive request, no half-close: only the proxy closing ends the read.
+        sock.sendall(b"GET /x HTTP/1.1\r\nHost: example.com\r\n\r\n")
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    assert status_of(reply) == 500
+    assert b"connection: close" in reply.lower()
+    assert any("internal error serving GET /x" in r.getMessage() and r.exc_info for r in caplog.records)
+    assert v1.seen == []

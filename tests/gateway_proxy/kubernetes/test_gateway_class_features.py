@@ -43,6 +43,8 @@ EVIDENCE = {
     "HTTPRoutePathRewrite": "test_filters_over_sockets.py::test_url_rewrite",
     "HTTPRouteRequestMirror": "test_filters_over_sockets.py::test_request_mirror_to_several_backends",
     "HTTPRouteRequestMultipleMirrors": "test_filters_over_sockets.py::test_request_mirror_to_several_backends",
+    "HTTPRouteRequestPercentageMirror": "test_filters_over_sockets.py::"
+                                        "test_request_mirror_fraction_copies_that_share_of_requests",
     "HTTPRouteRequestTimeout": "test_filters_over_sockets.py::test_timeouts",
     "HTTPRouteBackendTimeout": "test_filters_over_sockets.py::test_timeouts",
 }

@@ -40,6 +40,10 @@ def _resolved(reason):
     return {"Accepted": ("True", "Accepted"), "ResolvedRefs": ("False", reason)}
 
 
+def _mirror(**share):
+    return {"type": "RequestMirror", "requestMirror": {"backendRef": g.backend("svc"), **share}}
+
+
 ROUTE_TABLE = [
     pytest.param([g.gateway(), g.route("r", [g.rule([g.backend("svc")])])], [OK], id="accepted"),
     pytest.param([g.gateway(), g.route("r", [g.rule([g.backend("svc")])], parents=[{"name": "gw", "sectionName": "nope"}])],
@@ -70,6 +74,17 @@ ROUTE_TABLE = [
     pytest.param([g.gateway(), g.route("r", [g.rule([g.backend("svc")], filters=[{"type": "ExtensionRef"}]),
                                              g.rule([g.backend("svc")])])],
                  [OK], id="one-programmable-rule-is-enough"),
+    pytest.param([g.gateway(), g.route("r", [g.rule([g.backend("svc")], filters=[_mirror(percent=30)])])], [OK],
+                 id="mirror-percent"),
+    pytest.param([g.gateway(), g.route("r", [g.rule([g.backend("svc")], filters=[
+        _mirror(percent=30, fraction={"numerator": 1})])])], [_accepted("UnsupportedValue")],
+                 id="mirror-percent-and-fraction"),
+    pytest.param([g.gateway(), g.route("r", [g.rule([g.backend("svc")], filters=[
+        _mirror(fraction={"numerator": 2, "denominator": 1})])])], [_accepted("UnsupportedValue")],
+                 id="mirror-numerator-above-denominator"),
+    pytest.param([g.gateway(), g.route("r", [g.rule([g.backend("svc")], filters=[
+        _mirror(fraction={"numerator": 0, "denominator": 0})])])], [_accepted("UnsupportedValue")],
+                 id="mirror-denominator-zero"),
     pytest.param([g.gateway(), g.route("r", [g.rule([g.backend("gone")])])], [_resolved("BackendNotFound")],
                  id="missing-service"),
     pytest.param([g.gateway(), g.route("r", [g.rule([g.backend("svc", port=81)])])], [_resolved("BackendNotFound")],

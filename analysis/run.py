@@ -241,21 +241,13 @@ async def _count(
     if problem is not None:
         return dataclasses.replace(reading, comparison_problem=reading.comparison_problem or problem)
     before, canary_buckets, stable_buckets = (x if isinstance(x, list) else [] for x in found)
-    counted = []
-    for quantile in spec.latency_quantiles:
-        test = sequential.quantile_label(quantile)
-        bound = sequential.tail_bound(before, quantile)
-        if bound is None:
-            # Stable served nothing before the window: no bound to compare with, no evidence yet.
-            counted.append(sequential.Counts(0, 0, 0, 0, "no stable requests to set a bound", test))
-            continue
-        canary_above, stable_above = sequential.above(canary_buckets, bound), sequential.above(stable_buckets, bound)
-        if canary_above is None or stable_above is None:
-            problem = errors.QueryRejected(f"the backends' histograms have no bucket le={bound:g}")
-            return dataclasses.replace(reading, comparison_problem=reading.comparison_problem or problem)
-        what = f"> {durations.format_duration(bound)} [stable {test}]" if bound != float("inf") else "> +Inf"
-        counted.append(sequential.Counts.of(*canary_above, *stable_above, what=what, test=test))
-    return dataclasses.replace(reading, counts=tuple(counted))
+    try:
+        counted = sequential.slow_counts(before, canary_buckets, stable_buckets, spec.latency_quantiles,
+                                         durations.format_duration)
+    except sequential.MissingBucket as missing:
+        problem = errors.QueryRejected(str(missing))
+        return dataclasses.replace(reading, comparison_problem=reading.comparison_problem or problem)
+    return dataclasses.replace(reading, counts=counted)
 
 
 def _problem(found) -> errors.AnalysisError | None:

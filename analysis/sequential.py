@@ -37,7 +37,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,6 +140,41 @@ def tail_bound(buckets: Sequence[tuple[float, float]], quantile: float = 0.99) -
     if index == 0:
         return bounds[0]
     return bounds[index - 1]
+
+
+class MissingBucket(ValueError):
+    """A histogram lacks the bucket bound ``bound`` that a latency test counts above."""
+
+    def __init__(self, bound: float):
+        super().__init__(f"the backends' histograms have no bucket le={bound:g}")
+        self.bound = bound
+
+
+def slow_counts(before: Sequence[tuple[float, float]], canary: Sequence[tuple[float, float]],
+                stable: Sequence[tuple[float, float]], quantiles: Sequence[float],
+                describe: Callable[[float], str] = str) -> tuple[Counts, ...]:
+    """One window's latency evidence: one Counts per stable quantile, in ``quantiles`` order.
+
+    ``before`` is stable's histogram over the lookback as it stood when the window began: each
+    quantile's :func:`tail_bound` there says what "slow" means, and ``canary`` and ``stable``
+    (the window's histograms) are counted above it. Without stable requests in ``before`` a
+    component gets empty counts (no evidence). Every component is present, so a mixture keeps
+    its size. Raises :class:`MissingBucket` when a bound is not a bucket of the window's
+    histograms: nothing exact can be counted above it.
+    """
+    counted = []
+    for quantile in quantiles:
+        test = quantile_label(quantile)
+        bound = tail_bound(before, quantile)
+        if bound is None:
+            counted.append(Counts(0, 0, 0, 0, "no stable requests to set a bound", test))
+            continue
+        canary_above, stable_above = above(canary, bound), above(stable, bound)
+        if canary_above is None or stable_above is None:
+            raise MissingBucket(bound)
+        what = f"> {describe(bound)} [stable {test}]" if bound != math.inf else "> +Inf"
+        counted.append(Counts.of(*canary_above, *stable_above, what=what, test=test))
+    return tuple(counted)
 
 
 def above(buckets: Sequence[tuple[float, float]], bound: float) -> tuple[float, float] | None:

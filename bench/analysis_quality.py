@@ -193,20 +193,12 @@ class Simulation:
         # The sequential count tests: this interval's 5xx, and requests above each of stable's
         # quantile bucket bounds as known at the window's start (the lookback before it).
         before = cumulative(merge(self.stable[-LOOKBACK_SUBS - SUBS_PER_INTERVAL:-SUBS_PER_INTERVAL]))
-        slow = []
-        for quantile in LATENCY_QUANTILES:
-            bound = sequential.tail_bound(before, quantile)
-            test = sequential.quantile_label(quantile)
-            if bound is None:
-                slow.append(sequential.Counts(0, 0, 0, 0, "no stable requests", test))
-                continue
-            slow.append(sequential.Counts.of(*sequential.above(cumulative(window_canary), bound),
-                                             *sequential.above(cumulative(window_stable), bound),
-                                             f"> {1000 * bound:g} ms [stable {test}]", test))
+        slow = sequential.slow_counts(before, cumulative(window_canary), cumulative(window_stable), LATENCY_QUANTILES,
+                                      lambda bound: f"{1000 * bound:g} ms")
         counts = {
             "request-success-rate": sequential.Counts.of(window_canary.errors, window_canary.requests,
                                                          window_stable.errors, window_stable.requests, "5xx"),
-            "request-duration-p99": tuple(slow),
+            "request-duration-p99": slow,
         }
         result = {}
         for name, measure in (("request-success-rate", success_rate), ("request-duration-p99", p99)):

@@ -82,7 +82,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
         if not args.kubernetes:
             parser.error("--gateway-address is published in Gateway status, which only --kubernetes writes")
-
         args.gateway_address = list(dict.fromkeys(args.gateway_address))
         if len(args.gateway_address) > kube_status.MAX_ADDRESSES:
             parser.error(f"at most {kube_status.MAX_ADDRESSES} --gateway-address (the Gateway API's limit)")

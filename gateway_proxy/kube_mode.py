@@ -49,16 +49,15 @@ class KubernetesMode:
 
     def __init__(self, runtime, client: kube_client.KubeClient | None, *, controller: str = CONTROLLER,
                  quiet: float = QUIET, max_delay: float = MAX_DELAY, watch_timeout: int = WATCH_TIMEOUT,
-                 write_status: bool = True, ready: asyncio.Event | None = None,
-                 addresses: tuple[kube_status.Address, ...] = (), fanout: Fanout | None = None,
-                 follower: Follower | None = None):
+                 ready: asyncio.Event | None = None, addresses: tuple[kube_status.Address, ...] = (),
+                 fanout: Fanout | None = None, follower: Follower | None = None):
         self.runtime = runtime
         self.client = client
         self.controller = controller
         self.quiet = quiet
         self.max_delay = max_delay
         self.watch_timeout = watch_timeout
-        self.write_status = write_status and follower is None
+        self.write_status = follower is None  # the admin process alone writes status
         self.ready = ready if ready is not None else asyncio.Event()
         self.addresses = tuple(addresses)
         self.fanout = fanout
@@ -234,9 +233,8 @@ class KubernetesMode:
 
 
 async def run_kubernetes(runtime, *, kubeconfig: str | None, stop: asyncio.Event,
-                         controller_name: str = CONTROLLER, write_status: bool = True,
-                         ready: asyncio.Event | None = None, addresses: tuple[kube_status.Address, ...] = (),
-                         fanout: Fanout | None = None) -> None:
+                         controller_name: str = CONTROLLER, ready: asyncio.Event | None = None,
+                         addresses: tuple[kube_status.Address, ...] = (), fanout: Fanout | None = None) -> None:
     """Keep ``runtime`` serving the Gateways of ``controller_name``'s classes until ``stop`` is set.
 
     ``kubeconfig`` None means in-cluster when in a Pod, else $KUBECONFIG or ~/.kube/config.
@@ -246,8 +244,8 @@ async def run_kubernetes(runtime, *, kubeconfig: str | None, stop: asyncio.Event
     """
     client = kube_client.KubeClient.from_kubeconfig(kubeconfig)
     async with client:
-        await KubernetesMode(runtime, client, controller=controller_name, write_status=write_status,
-                             ready=ready, addresses=addresses, fanout=fanout).run(stop)
+        await KubernetesMode(runtime, client, controller=controller_name, ready=ready, addresses=addresses,
+                             fanout=fanout).run(stop)
 
 
 async def follow(runtime, follower: Follower, *, stop: asyncio.Event, controller_name: str = CONTROLLER,

@@ -125,12 +125,9 @@ class UpstreamProtocol:
         if self.status < 200 or self.no_body:
             return
         self.reusable = self.parser.should_keep_alive()
-        sink = self.sink
-        if sink is not None:
-            sink.response_end()
-        sink = self.sink  # writing may have aborted the exchange
-        if sink is not None:
-            sink.upstream_done(True)
+        if self.sink is not None:
+            self.sink.response_end()
+        self._finish(True)  # reads the sink again: writing the end may have aborted the exchange
 
     # used by the exchange
     def start(self, sink, no_body: bool) -> None:

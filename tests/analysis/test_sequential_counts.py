@@ -141,10 +141,7 @@ def latency_rollout(rng, factor, quantiles=sequential.LATENCY_QUANTILES, splits=
     parts, peak = {}, -math.inf
     for share in splits:
         canary, stable = histogram(rng.poisson(rps * 60 * share), factor), histogram(rng.poisson(rps * 60 * (1 - share)), 1.0)
-        for quantile in quantiles:
-            bound = sequential.tail_bound(history, quantile)
-            counts = Counts.of(*sequential.above(canary, bound), *sequential.above(stable, bound),
-                               test=sequential.quantile_label(quantile))
+        for counts in sequential.slow_counts(history, canary, stable, quantiles):
             parts[counts.test] = parts.get(counts.test, 0.0) + sequential.log_likelihood_ratio(counts, 2.0)
         peak = max(peak, sequential.combined(parts))
         history = stable
@@ -165,6 +162,13 @@ def test_the_median_test_catches_a_shifted_body_that_the_p99_alone_misses_often(
     tail_only = sum(latency_rollout(rng, 1.2, (0.99,), splits=first_three) >= sequential.boundary(0.99)
                     for _ in range(200))
     assert with_median / 200 > 0.95 and tail_only < with_median
+
+
+def test_slow_counts_need_the_bound_in_both_histograms():
+    with pytest.raises(sequential.MissingBucket, match="no bucket le=0.15"):
+        sequential.slow_counts(LAYOUT, [(0.1, 5.0), (math.inf, 6.0)], LAYOUT, (0.99,))
+    [empty] = sequential.slow_counts([], LAYOUT, LAYOUT, (0.5,))  # no stable history: no evidence
+    assert (empty.canary_total, empty.stable_total, empty.test) == (0, 0, "p50")
 
 
 def test_quantile_labels():

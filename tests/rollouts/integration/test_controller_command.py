@@ -30,20 +30,39 @@ def test_the_controller_process_drives_a_canary_and_serves_metrics(cluster, kube
     assert cluster.get(ROUTES, "default", "web")["spec"]["rules"][1]["backendRefs"] == [{"name": "cdn", "port": 80}]
 
 
+PEERINGS = "kopf.dev/v1/clusterkopfpeerings"
+
+
+def peering(cluster):
+    """Create the ClusterKopfPeering replicas meet in; return a reader of its peers (id -> info)."""
+    cluster.create(PEERINGS, {"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering",
+                              "metadata": {"name": "routeshift"}})
+    return lambda: (cluster.get(PEERINGS, None, "routeshift") or {}).get("status") or {}
+
+
+def start_replica(kubeconfig, log, *extra: str):
+    """A ``routeshift controller`` process in the "routeshift" peering, logging at DEBUG to ``log``."""
+    argv = [sys.executable, "-m", "routeshift", "--log-level", "DEBUG", "controller", "--kubeconfig",
+            str(kubeconfig), "--metrics-address", f"127.0.0.1:{processes.free_port()}", "--poll-interval", "0.1",
+            "--peering", "routeshift", *extra]
+    return processes.start(argv, log_path=log)
+
+
+def roll_out_one_step(cluster, description: str) -> None:
+    """A Canary with one 50 % step, driven to Succeeded by whichever replica works."""
+    with AcceptingGateway(cluster, "default", "web", stable="web-v1", canary="web-v2") as gateway:
+        cluster.create(CANARIES, canary(analysis={"interval": "100ms"},
+                                        strategy={"progressive": {"steps": [50]}}), "default")
+        until(lambda: phase(cluster) == "Succeeded", timeout=30, description=description)
+        assert gateway.seen == [(100, 0), (50, 50), (0, 100)]
+
+
 def test_two_replicas_with_peering_let_only_the_higher_priority_one_act(cluster, kubeconfig, tmp_path):
-    cluster.create("kopf.dev/v1/clusterkopfpeerings", {"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering",
-                                                       "metadata": {"name": "routeshift"}})
+    peers = peering(cluster)
 
     def replica(priority: int):
         log = tmp_path / f"controller-{priority}.log"
-        argv = [sys.executable, "-m", "routeshift", "--log-level", "DEBUG", "controller", "--kubeconfig",
-                str(kubeconfig), "--metrics-address", f"127.0.0.1:{processes.free_port()}", "--poll-interval", "0.1",
-                "--peering", "routeshift", "--priority", str(priority)]
-        return processes.start(argv, log_path=log), log
-
-    def peers():
-        peering = cluster.get("kopf.dev/v1/clusterkopfpeerings", None, "routeshift") or {}
-        return peering.get("status") or {}
+        return start_replica(kubeconfig, log, "--priority", str(priority)), log
 
     leader, _ = replica(20)
     try:
@@ -54,11 +73,7 @@ def test_two_replicas_with_peering_let_only_the_higher_priority_one_act(cluster,
             until(lambda: len(peers()) == 2, timeout=20, description="the standby registered as a peer")
             until(lambda: "Pausing the watch-stream for canaries" in standby_log.read_text(), timeout=20,
                   description="the standby paused its Canary watch")
-            with AcceptingGateway(cluster, "default", "web", stable="web-v1", canary="web-v2") as gateway:
-                cluster.create(CANARIES, canary(analysis={"interval": "100ms"},
-                                                strategy={"progressive": {"steps": [50]}}), "default")
-                until(lambda: phase(cluster) == "Succeeded", timeout=30, description="the leader rolled out")
-                assert gateway.seen == [(100, 0), (50, 50), (0, 100)]
+            roll_out_one_step(cluster, "the leader rolled out")
             assert "route default/web patched" not in standby_log.read_text()
         finally:
             processes.stop(standby)
@@ -69,17 +84,11 @@ def test_two_replicas_with_peering_let_only_the_higher_priority_one_act(cluster,
 def test_replicas_started_alike_draw_distinct_priorities_and_one_acts(cluster, kubeconfig, tmp_path):
     """What the Helm chart runs for ``controller.replicas > 1``: identical command lines with
     ``--peering`` and no ``--priority``. They must not tie (kopf would freeze them all)."""
-    cluster.create("kopf.dev/v1/clusterkopfpeerings", {"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering",
-                                                       "metadata": {"name": "routeshift"}})
-    argv = [sys.executable, "-m", "routeshift", "--log-level", "DEBUG", "controller", "--kubeconfig",
-            str(kubeconfig), "--poll-interval", "0.1", "--peering", "routeshift"]
+    peers = peering(cluster)
     logs = [tmp_path / f"replica-{n}.log" for n in range(2)]
 
     def replica(n: int):
-        return processes.start(argv + ["--metrics-address", f"127.0.0.1:{processes.free_port()}"], log_path=logs[n])
-
-    def peers() -> dict:
-        return (cluster.get("kopf.dev/v1/clusterkopfpeerings", None, "routeshift") or {}).get("status") or {}
+        return start_replica(kubeconfig, logs[n])
 
     def working(n: int) -> bool:
         """The replica's Canary watch was last resumed, not paused (kopf starts it paused)."""
@@ -96,11 +105,7 @@ def test_replicas_started_alike_draw_distinct_priorities_and_one_acts(cluster, k
         leader = priority.index(max(priority))
         until(lambda: working(leader) and not working(1 - leader), timeout=20,
               description="the higher priority replica works, the other stands by")
-        with AcceptingGateway(cluster, "default", "web", stable="web-v1", canary="web-v2") as gateway:
-            cluster.create(CANARIES, canary(analysis={"interval": "100ms"},
-                                            strategy={"progressive": {"steps": [50]}}), "default")
-            until(lambda: phase(cluster) == "Succeeded", timeout=30, description="one replica rolled out")
-            assert gateway.seen == [(100, 0), (50, 50), (0, 100)]
+        roll_out_one_step(cluster, "one replica rolled out")
         acted = ["route default/web patched" in log.read_text() for log in logs]
         assert acted == [n == leader for n in range(2)], acted
         assert not any("same priority:" in log.read_text() for log in logs), "no replica saw a tie"

@@ -30,7 +30,7 @@ from rollouts import model
 _KEEP = {
     "type", "format", "description", "default", "enum", "pattern", "minimum", "maximum", "exclusiveMinimum",
     "exclusiveMaximum", "minLength", "maxLength", "minItems", "maxItems", "items", "properties", "required",
-    "additionalProperties", "nullable", "x-kubernetes-preserve-unknown-fields",
+    "additionalProperties", "nullable", "x-kubernetes-preserve-unknown-fields", "x-kubernetes-int-or-string",
 }
 
 
@@ -48,6 +48,10 @@ def structural(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> di
         node = {**copy.deepcopy(target), **node}
     if "anyOf" in node:
         options = [o for o in node.pop("anyOf") if o.get("type") != "null"]
+        if sorted(o.get("type", "") for o in options) == ["integer", "string"]:
+            # Kubernetes' IntOrString (a port number or name): the one union structural schemas allow.
+            node.pop("default", None)
+            return {key: value for key, value in node.items() if key in _KEEP} | {"x-kubernetes-int-or-string": True}
         if len(options) != 1:
             raise SchemaError(f"cannot express a union of {len(options)} types structurally: {options}")
         inner = options[0]
@@ -81,7 +85,7 @@ def structural(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> di
         out["x-kubernetes-preserve-unknown-fields"] = True
     if "items" in out:
         out["items"] = structural(out["items"], defs)
-    if "type" not in out:
+    if "type" not in out and not out.get("x-kubernetes-int-or-string"):
         raise SchemaError(f"every structural schema node needs a type: {node}")
     return out
 
@@ -122,12 +126,18 @@ def _definition(*, kind: str, plural: str, singular: str, short_names: list[str]
     }
 
 
+# The two forms of a Canary's backends, exactly one of which a spec uses. A structural
+# schema may carry oneOf when its branches only state value constraints (required).
+_CANARY_FORMS = [{"required": ["stable", "canary"]}, {"required": ["targetRef", "service"]}]
+
+
 def canary_crd() -> dict[str, Any]:
     """The ``canaries.routeshift.dev`` CRD."""
-    return _definition(
+    definition = _definition(
         kind=model.KIND, plural=model.PLURAL, singular=model.SINGULAR, short_names=["cn"],
         spec=model.CanarySpec, status=model.CanaryStatus,
-        description="A progressive rollout from a stable to a canary Service on existing HTTPRoutes.",
+        description="A progressive rollout on existing HTTPRoutes: from a stable to a canary Service, or of "
+        "a Deployment's new revisions (targetRef).",
         columns=[
             {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
             {"name": "Weight", "type": "integer", "jsonPath": ".status.canaryWeight"},
@@ -138,6 +148,9 @@ def canary_crd() -> dict[str, Any]:
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         ],
     )
+    spec = definition["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    spec["oneOf"] = copy.deepcopy(_CANARY_FORMS)
+    return definition
 
 
 def metric_template_crd() -> dict[str, Any]:

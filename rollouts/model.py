@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import datetime
 import enum
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
@@ -67,6 +68,43 @@ class BackendRef(_Spec):
     def key(self, default_namespace: str) -> tuple[str, str]:
         """(namespace, name) with the route's namespace filled in: how refs are compared."""
         return (self.namespace or default_namespace, self.name)
+
+
+class TargetRef(_Spec):
+    """The user's Deployment: workload mode, where a change of its pod template starts a rollout."""
+
+    api_version: str = Field(default="apps/v1", pattern=r"^apps/v1$", description="apps/v1.")
+    kind: str = Field(default="Deployment", pattern=r"^Deployment$", description="Deployment.")
+    name: str = Field(min_length=1, max_length=63, pattern=_DNS_LABEL, description="Name of the Deployment.")
+
+
+class ServicePort(_Spec):
+    """The port of the Services the controller creates in workload mode (``<name>-primary``, ``<name>-canary``)."""
+
+    name: str | None = Field(
+        default=None, min_length=1, max_length=63, pattern=_DNS_LABEL,
+        description="The Service the route sends the application's traffic to today: the backendRef that "
+        "initialization replaces by the primary and canary Services. Defaults to the targetRef's name.")
+    port: int = Field(ge=1, le=65535, description="Service port, used in the route's backendRefs.")
+    target_port: int | str | None = Field(
+        default=None, description="Container port (number or name) the Services forward to; it must be "
+        "declared by a container of the Deployment. Defaults to port.")
+    port_name: str = Field(default="http", min_length=1, max_length=15, pattern=_DNS_LABEL,
+                           description="Name of the Service port.")
+    app_protocol: str | None = Field(default=None, max_length=253, description="appProtocol of the Service port.")
+
+    @model_validator(mode="after")
+    def _valid_target_port(self) -> ServicePort:
+        port = self.target_port
+        if isinstance(port, int) and not 1 <= port <= 65535:
+            raise ValueError(f"targetPort {port} is not a port number (1-65535)")
+        if isinstance(port, str) and not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", port) or (
+                isinstance(port, str) and len(port) > 15):
+            raise ValueError(f"targetPort {port!r} is not a container port name (IANA_SVC_NAME, at most 15 chars)")
+        return self
+
+    def effective_target_port(self) -> int | str:
+        return self.port if self.target_port is None else self.target_port
 
 
 class RouteRef(_Spec):
@@ -232,13 +270,21 @@ class CanarySpec(_Spec):
     route_refs: list[RouteRef] = Field(
         default_factory=list, max_length=32, description="Several HTTPRoutes moved together (with or instead of routeRef)."
     )
-    stable: BackendRef = Field(description="The Service that serves live traffic before the release.")
-    canary: BackendRef = Field(description="The Service that serves the new release.")
+    stable: BackendRef | None = Field(
+        default=None, description="The Service that serves live traffic before the release (Service form; "
+        "set stable and canary, or targetRef).")
+    canary: BackendRef | None = Field(default=None, description="The Service that serves the new release (Service form).")
+    target_ref: TargetRef | None = Field(
+        default=None, description="Workload form, instead of stable/canary: the Deployment whose pod template "
+        "changes start rollouts. The controller runs the live version as <name>-primary and the target as "
+        "the canary, behind Services <name>-primary and <name>-canary.")
+    service: ServicePort | None = Field(default=None, description="Ports of the Services created in workload form.")
     release: str | None = Field(
         default=None,
         max_length=253,
         description="The release being rolled out (an image tag, a commit). Changing it starts a rollout; "
-        "a pipeline triggers one with a single patch of this field.",
+        "a pipeline triggers one with a single patch of this field. Service form only: in workload form "
+        "the release is the revision of the target's pod template.",
     )
     strategy: Strategy = Field(default_factory=Strategy, description="How traffic moves.")
     analysis: AnalysisSpec | None = Field(
@@ -262,8 +308,21 @@ class CanarySpec(_Spec):
     def _coherent(self) -> CanarySpec:
         if self.route_ref is None and not self.route_refs:
             raise ValueError("set routeRef or routeRefs")
-        if (self.stable.namespace, self.stable.name) == (self.canary.namespace, self.canary.name):
-            raise ValueError("stable and canary must be different Services")
+        if self.target_ref is not None:
+            if self.stable is not None or self.canary is not None:
+                raise ValueError("set either targetRef (workload form) or stable and canary (Service form), not both")
+            if self.service is None:
+                raise ValueError("targetRef needs service: the port of the Services the controller creates")
+            if self.release is not None:
+                raise ValueError("release is set by the controller in workload form: it is the revision of "
+                                 "the target's pod template; change the Deployment to start a rollout")
+        else:
+            if self.stable is None or self.canary is None:
+                raise ValueError("set stable and canary (Service form), or targetRef (workload form)")
+            if self.service is not None:
+                raise ValueError("service goes with targetRef: in Service form the Services are yours")
+            if (self.stable.namespace, self.stable.name) == (self.canary.namespace, self.canary.name):
+                raise ValueError("stable and canary must be different Services")
         if self.progress_deadline_seconds <= self.interval_seconds():
             # Every analysed step dwells one interval: a shorter deadline would fail them all.
             raise ValueError(f"progressDeadlineSeconds ({self.progress_deadline_seconds}) must exceed the "
@@ -370,6 +429,37 @@ class RoutingRecord(_Status):
     canary: BackendRef = Field(description="The canary backend of that spec (its mirror filter is recognised by it).")
 
 
+class FailedRevision(_Status):
+    """A workload revision that was rolled back: what a person needs to find the bad change."""
+
+    revision: str = Field(description="Pod template hash of the revision.")
+    images: dict[str, str] = Field(default_factory=dict, description="Container name -> image of that revision.")
+    reason: str = Field(default="", description="Why it was rolled back.")
+    time: datetime.datetime | None = Field(default=None, description="When the rollback was decided.")
+
+
+class AdoptedRoute(_Status):
+    """The backendRefs initialization replaced in one route, kept to restore it exactly on deletion."""
+
+    namespace: str = Field(description="Namespace of the HTTPRoute.")
+    name: str = Field(description="Name of the HTTPRoute.")
+    original_refs: list[dict[str, Any]] = Field(
+        default_factory=list, description="The replaced backendRefs as the user wrote them, in rule order.")
+
+
+class WorkloadStatus(_Status):
+    """Workload form: what the controller knows about the Deployments it runs (nothing derivable)."""
+
+    revision: str | None = Field(default=None, description="Pod template hash the primary runs (last promoted).")
+    images: dict[str, str] = Field(default_factory=dict, description="Container name -> image the primary runs.")
+    canary_images: dict[str, str] = Field(default_factory=dict, description="Images of the revision rolled out.")
+    replicas: int | None = Field(default=None, ge=0, description="Replicas of the target when adopted; the "
+                                 "primary and the canary run this many.")
+    canary_ready: bool = Field(default=False, description="The canary revision became ready in this rollout.")
+    adopted_routes: list[AdoptedRoute] = Field(default_factory=list, description="Route backendRefs replaced.")
+    failed: FailedRevision | None = Field(default=None, description="The last revision rolled back.")
+
+
 class CanaryStatus(_Status):
     """Everything the controller needs to resume after a restart; nothing derivable."""
 
@@ -413,6 +503,8 @@ class CanaryStatus(_Status):
     routing: RoutingRecord | None = Field(
         default=None, description="Routes and backends of the last valid spec: what a deletion restores when "
         "the spec no longer parses.")
+    workload: WorkloadStatus | None = Field(default=None, description="Workload form only: revisions and "
+                                            "Deployments.")
     handled_operations: dict[str, str] = Field(
         default_factory=dict, description="Manual operation annotation values already acted on."
     )

@@ -136,7 +136,7 @@ def test_example_resources_match_the_chart_crds(resource):
 
 
 def test_crd_validation_catches_a_broken_canary():
-    """The CRD check has teeth: an example without its stable backend is rejected."""
+    """The CRD check has teeth: an example with only half of its backends (no stable) is rejected."""
     resource = next(param.values[0] for param in _examples() if param.values[0]["kind"] == "Canary")
     crd = yaml.safe_load((REPO_ROOT / "charts/routeshift/crds/canaries.routeshift.dev.yaml").read_text())
     broken = {**resource, "spec": {key: value for key, value in resource["spec"].items() if key != "stable"}}

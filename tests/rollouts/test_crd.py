@@ -39,9 +39,12 @@ def test_checked_in_crd_matches_the_models(name):
 def test_schema_is_structural(name):
     schema = crd.all_crds()[name]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     for path, node in _nodes(schema):
-        assert "type" in node, path
-        for keyword in ("$ref", "$defs", "anyOf", "oneOf", "allOf", "title"):
+        # IntOrString is the one structural node without a type (Kubernetes' own rule).
+        assert "type" in node or node.get("x-kubernetes-int-or-string") is True, path
+        for keyword in ("$ref", "$defs", "anyOf", "allOf", "title"):
             assert keyword not in node, f"{path} has {keyword}"
+        # oneOf only as value validation (required lists), which structural schemas allow.
+        assert all(set(branch) == {"required"} for branch in node.get("oneOf", [])), path
         if "properties" in node:
             assert "additionalProperties" not in node, path
         if "exclusiveMinimum" in node:
@@ -106,3 +109,24 @@ def test_every_field_is_described_for_kubectl_explain():
     missing = [path for root in ("spec", "status") for path, node in _nodes(schema["properties"][root], root)
                if path != root and not path.endswith("[]") and not path.endswith("}") and "description" not in node]
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("backends", "valid"),
+    [
+        pytest.param({"stable": {"name": "a", "port": 80}, "canary": {"name": "b", "port": 80}}, True, id="services"),
+        pytest.param({"targetRef": {"name": "podinfo"}, "service": {"port": 80, "targetPort": "http"}}, True,
+                     id="workload"),
+        pytest.param({"targetRef": {"name": "podinfo"}, "service": {"port": 80, "targetPort": 9898}}, True,
+                     id="workload-numeric-port"),
+        pytest.param({"stable": {"name": "a", "port": 80}}, False, id="half-a-service-form"),
+        pytest.param({"targetRef": {"name": "podinfo"}}, False, id="workload-without-ports"),
+        pytest.param({"stable": {"name": "a", "port": 80}, "canary": {"name": "b", "port": 80},
+                      "targetRef": {"name": "podinfo"}, "service": {"port": 80}}, False, id="both-forms"),
+    ],
+)
+def test_the_schema_admits_exactly_one_backend_form(backends, valid):
+    canary = {"apiVersion": "routeshift.dev/v1alpha1", "kind": "Canary", "metadata": {"name": "c"},
+              "spec": {"routeRef": {"name": "web"}, **backends}}
+    errors = list(jsonschema.Draft4Validator(_canary_schema()).iter_errors(canary))
+    assert (not errors) is valid, errors

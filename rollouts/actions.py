@@ -79,4 +79,63 @@ class RecordRolloutResult:
     duration_seconds: float | None
 
 
-Action = SetRouteWeights | RecordEvent | CallWebhook | RecordVerdict | RecordRolloutResult
+@dataclasses.dataclass(frozen=True)
+class ApplyObject:
+    """Make this object exist with exactly this spec, labels and owner (workload form).
+
+    ``body`` is the whole desired object (apiVersion, kind, metadata.namespace/name, spec);
+    the adapter creates it, or replaces the live one's spec and metadata it owns.
+    """
+
+    body: dict[str, Any] = dataclasses.field(hash=False, compare=True)
+
+    @property
+    def label(self) -> str:
+        meta = self.body["metadata"]
+        return f"{self.body['kind']} {meta['namespace']}/{meta['name']}"
+
+
+@dataclasses.dataclass(frozen=True)
+class ScaleDeployment:
+    """Set a Deployment's ``spec.replicas`` (the target: up as the canary, down after a rollout)."""
+
+    namespace: str
+    name: str
+    replicas: int
+
+
+@dataclasses.dataclass(frozen=True)
+class DeleteObject:
+    """Delete an object the controller created (a missing one is fine)."""
+
+    api_version: str
+    kind: str
+    plural: str
+    namespace: str
+    name: str
+
+
+@dataclasses.dataclass(frozen=True)
+class AdoptRoute:
+    """Replace the backendRefs to the app's Service by the primary (all traffic) and canary (none)."""
+
+    namespace: str
+    name: str
+    app: str  # the Service (in the Canary's namespace) the user's rules send the app's traffic to
+    primary: model.BackendRef
+    canary: model.BackendRef
+
+
+@dataclasses.dataclass(frozen=True)
+class ReleaseRoute:
+    """Put back the user's original backendRefs in place of the primary and canary refs."""
+
+    namespace: str
+    name: str
+    primary: model.BackendRef
+    canary: model.BackendRef
+    original: tuple[tuple[int, int, Any], ...] = dataclasses.field(hash=False, compare=True)  # (rule, index, ref)
+
+
+WorkloadAction = ApplyObject | ScaleDeployment | DeleteObject | AdoptRoute | ReleaseRoute
+Action = SetRouteWeights | RecordEvent | CallWebhook | RecordVerdict | RecordRolloutResult | WorkloadAction

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from analysis.model import AnalysisState
 from analysis.verdicts import IntervalVerdict
-from rollouts import steps
+from rollouts import steps, workloads
 
 
 class Acceptance(str, enum.Enum):
@@ -89,6 +89,8 @@ class Observations:
     # Why the Canary's own spec does not parse, when a deletion works from the spec rebuilt
     # from status.routing instead (model.recorded_spec); None otherwise.
     invalid_spec: str | None = None
+    # Workload form only: the Deployments, Services and routes as initialization sees them.
+    workload: workloads.WorkloadObservation | None = None
 
     def gate(self, type_: str) -> tuple[GateOutcome, ...]:
         return tuple(g for g in self.gates if g.type == type_)

@@ -86,6 +86,15 @@ def build_registry() -> kopf.OperatorRegistry:
         # Per-object memo: the Canary's own daemon waits on this flag.
         _flag(memo).set()
 
+    @kopf.on.event("apps", "v1", "deployments", registry=registry)
+    async def deployment_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        # Workload form: a new template (kubectl set image) or a readiness change of the
+        # target or its primary wakes the Canaries that run it.
+        controller: Controller = memo.controller
+        meta = body.get("metadata") or {}
+        for flag in controller.deployment_watchers.get((meta.get("namespace"), meta.get("name")), ()):
+            flag.set()
+
     # A reconciliation is idempotent, so cancelling one mid-way (after the grace) is safe.
     @kopf.daemon(**RESOURCE, registry=registry, cancellation_backoff=2.0, cancellation_timeout=30.0)
     async def drive(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, logger: kopf.Logger,
@@ -93,6 +102,15 @@ def build_registry() -> kopf.OperatorRegistry:
         controller: Controller = memo.controller
         status = model.parse_status(body.get("status"))
         flag = _flag(memo)
+        watched = _watch_deployments(controller, body, flag)
+        try:
+            await _drive(controller, body, status, flag, stopped, logger)
+        finally:
+            for key in watched:
+                controller.deployment_watchers.get(key, set()).discard(flag)
+
+    async def _drive(controller: Controller, body: kopf.Body, status: model.CanaryStatus, flag: asyncio.Event,
+                     stopped: kopf.DaemonStopped, logger: kopf.Logger) -> None:
         while not stopped:
             flag.clear()
             canary = CanaryObject.from_body(body)
@@ -122,6 +140,18 @@ def build_registry() -> kopf.OperatorRegistry:
         controller.metrics.forget(canary.namespace, canary.name)
 
     return registry
+
+
+def _watch_deployments(controller: Controller, body: kopf.Body, flag: asyncio.Event) -> list[tuple[str, str]]:
+    """Register the Canary's wake flag for its target and primary Deployments (workload form)."""
+    target = ((body.get("spec") or {}).get("targetRef") or {}).get("name")
+    if not target:
+        return []
+    namespace = (body.get("metadata") or {}).get("namespace", "default")
+    keys = [(namespace, target), (namespace, f"{target}-primary")]
+    for key in keys:
+        controller.deployment_watchers.setdefault(key, set()).add(flag)
+    return keys
 
 
 def _sleep_for(controller: Controller, status: model.CanaryStatus) -> float:

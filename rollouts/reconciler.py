@@ -5,7 +5,8 @@ module stays a thin wiring layer and this sequence reads top to bottom:
 
 1. gather observations (routes, Services, gate webhooks and analysis when due);
 2. ``decide``;
-3. apply the route writes (each a resourceVersion-guarded JSON patch, retried on conflict);
+3. apply the route writes (each a resourceVersion-guarded JSON patch, retried on conflict)
+   and, in workload form, the Deployment and Service changes, in the order decided;
 4. write the status in one merge patch, only when it changed;
 5. emit Events, metrics and notification webhooks.
 
@@ -27,7 +28,7 @@ from typing import Any
 import pydantic
 
 import analysis
-from rollouts import actions, errors, machine, metrics, model, patching, routes
+from rollouts import actions, errors, machine, metrics, model, patching, routes, workload_io, workload_machine, workloads
 from rollouts.observations import GateOutcome, Observations
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,9 @@ class Controller:
     served_port: int | None = None  # the port /metrics is bound to once serving (0 above picks one)
     clock: Callable[[], datetime.datetime] = _utcnow
     background: set[asyncio.Task[Any]] = dataclasses.field(default_factory=set)
+    # (namespace, Deployment name) -> wake flags of the workload-form Canaries that run it,
+    # so a `kubectl set image` or a readiness change wakes the Canary at once, not at the next poll.
+    deployment_watchers: dict[tuple[str, str], set[asyncio.Event]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,13 +70,14 @@ class CanaryObject:
     generation: int
     spec: Mapping[str, Any]
     annotations: Mapping[str, str]
+    uid: str | None = None
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> CanaryObject:
         meta = body.get("metadata") or {}
         return cls(namespace=meta.get("namespace", "default"), name=meta["name"],
                    generation=int(meta.get("generation") or 1), spec=dict(body.get("spec") or {}),
-                   annotations=dict(meta.get("annotations") or {}))
+                   annotations=dict(meta.get("annotations") or {}), uid=meta.get("uid"))
 
 
 async def reconcile(controller: Controller, canary: CanaryObject, status: model.CanaryStatus, *,
@@ -90,13 +95,27 @@ async def reconcile(controller: Controller, canary: CanaryObject, status: model.
         if spec is None:
             decision = (machine.abandon(status, invalid, owner=canary.name, now=now) if deleting
                         else machine.reject(status, invalid, generation=canary.generation, now=now))
-    if spec is not None:
+    if spec is not None and spec.target_ref is not None:
+        target = await workload_io.read_target(controller.cluster, canary.namespace, spec)
+        if not deleting and workload_machine.quiet(spec, status, target, generation=canary.generation,
+                                                   annotations=canary.annotations):
+            return status
+        workload_spec = spec
+        # Everything route-side (observation, analysis, metrics) sees primary and canary Services.
+        spec = workloads.service_form(spec, workloads.release_of(target))
+        observed = await observe(controller, canary, spec, status, now=now, deleting=deleting, invalid_spec=invalid)
+        observed = dataclasses.replace(observed, workload=await workload_io.observe(
+            controller.cluster, canary.namespace, canary.uid, workload_spec, target, spec))
+        decision = workload_machine.decide(workload_spec, status, observed, owner=canary.name,
+                                           namespace=canary.namespace, now=now)
+        await _act(controller, canary, decision.actions)
+    elif spec is not None:
         if not deleting and machine.quiet(spec, status, generation=canary.generation,
                                           annotations=canary.annotations):
             return status
         observed = await observe(controller, canary, spec, status, now=now, deleting=deleting, invalid_spec=invalid)
         decision = machine.decide(spec, status, observed, now=now)
-        await _write_routes(controller, canary, decision.actions)
+        await _act(controller, canary, decision.actions)
     if model.dump_status(decision.status) != model.dump_status(status):
         await controller.cluster.patch_status(canary.namespace, canary.name, model.dump_status(decision.status))
     _announce(controller, canary, spec, decision, emit)
@@ -246,8 +265,11 @@ async def _templates(controller: Controller, canary: CanaryObject,
     return found
 
 
-async def _write_routes(controller: Controller, canary: CanaryObject, decided: tuple[actions.Action, ...]) -> None:
+async def _act(controller: Controller, canary: CanaryObject, decided: tuple[actions.Action, ...]) -> None:
+    """Route writes and workload changes, in the order decided (Events and metrics come later)."""
     for action in decided:
+        if isinstance(action, actions.WorkloadAction):
+            await workload_io.execute(controller.cluster, action, owner=f"{canary.namespace}/{canary.name}")
         if not isinstance(action, actions.SetRouteWeights):
             continue
         write = await controller.cluster.update_route(

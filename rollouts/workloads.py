@@ -197,11 +197,11 @@ def rollout(deployment: Mapping[str, Any] | None, *, pods_problem: str = "") -> 
     available = int(status.get("availableReplicas") or 0)
     total = int(status.get("replicas") or 0)
     observed = status.get("observedGeneration")
+    current = observed is not None and int(observed) >= int(meta.get("generation") or 1)
     stuck = ""
-    for condition in status.get("conditions") or []:
+    for condition in status.get("conditions") or [] if current else []:  # an older generation's verdict is stale
         if condition.get("type") == "Progressing" and condition.get("status") == "False":
             stuck = f"{condition.get('reason', '')}: {condition.get('message', '')}".strip(": ")
-    current = observed is not None and int(observed) >= int(meta.get("generation") or 1)
     ready = current and want > 0 and updated >= want and available >= want and total == updated
     if not current:
         summary = "waiting for the Deployment controller to observe the latest generation"
@@ -284,3 +284,59 @@ def problem(spec: model.CanarySpec, target: Mapping[str, Any] | None, primary: M
 
 def _labels(labels: Mapping[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+# --------------------------------------------------------------------------- what the adapter saw
+
+
+@dataclasses.dataclass(frozen=True)
+class RouteAdoption:
+    """One route as initialization and deletion see it."""
+
+    namespace: str
+    name: str
+    found: bool
+    app_refs: tuple[tuple[int, int, dict[str, Any]], ...] = ()  # refs to the app's Service
+    adopted: bool = False  # some rule references both primary and canary
+
+    @property
+    def label(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkloadObservation:
+    """The Deployments, Services and routes of a workload-form Canary, as just read."""
+
+    uid: str | None
+    target: Mapping[str, Any] | None
+    primary: Mapping[str, Any] | None
+    services: Mapping[str, Mapping[str, Any] | None]  # primary and canary Service names -> object
+    neighbours: tuple[Mapping[str, Any], ...] = ()  # every Deployment in the namespace
+    target_pods_problem: str = ""
+    primary_pods_problem: str = ""
+    routes: tuple[RouteAdoption, ...] = ()
+
+    @property
+    def target_revision(self) -> str | None:
+        return None if self.target is None else revision(template(self.target))
+
+    def target_rollout(self) -> Rollout:
+        return rollout(self.target, pods_problem=self.target_pods_problem)
+
+    def primary_rollout(self) -> Rollout:
+        return rollout(self.primary, pods_problem=self.primary_pods_problem)
+
+
+def release_of(target: Mapping[str, Any] | None) -> str | None:
+    """The release a workload-form Canary rolls out: the revision of the target's template."""
+    return None if target is None else revision(template(target))
+
+
+def service_differs(found: Mapping[str, Any] | None, desired: Mapping[str, Any]) -> bool:
+    if found is None:
+        return True
+    have, want = found.get("spec") or {}, desired["spec"]
+    return have.get("selector") != want["selector"] or [
+        {k: p.get(k) for k in ("name", "port", "targetPort", "appProtocol")} for p in have.get("ports") or []] != [
+        {k: p.get(k) for k in ("name", "port", "targetPort", "appProtocol")} for p in want["ports"]]

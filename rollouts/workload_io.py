@@ -1,0 +1,151 @@
+"""Workload form, the Kubernetes I/O: read the Deployments, Pods, Services and routes; carry out actions.
+
+Thin like ``rollouts.patching``: what to read is fixed by ``rollouts.workloads``' needs and
+what to write is decided by ``rollouts.workload_machine``; this module only performs it.
+Writes follow the same discipline as route weights: an object is replaced with the
+resourceVersion it was read at (a 409 re-reads and retries), a route is changed by a
+resourceVersion-guarded JSON patch planned from the copy just read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any
+
+from rollouts import actions, errors, model, patching, route_adoption, workloads
+from rollouts.workloads import RouteAdoption, WorkloadObservation
+
+logger = logging.getLogger(__name__)
+
+_CONFLICT_RETRIES = 5
+
+
+def deployment_path(namespace: str, name: str | None = None) -> str:
+    base = f"/apis/apps/v1/namespaces/{namespace}/deployments"
+    return base if name is None else f"{base}/{name}"
+
+
+def _path(api_version: str, plural: str, namespace: str, name: str | None = None) -> str:
+    prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    base = f"{prefix}/namespaces/{namespace}/{plural}"
+    return base if name is None else f"{base}/{name}"
+
+
+async def read_target(cluster: patching.Cluster, namespace: str, spec: model.CanarySpec) -> dict[str, Any] | None:
+    return await cluster.get(deployment_path(namespace, spec.target_ref.name))
+
+
+async def _pods(cluster: patching.Cluster, namespace: str, deployment: Mapping[str, Any] | None) -> list[dict]:
+    selector = workloads.match_labels(deployment) if deployment else None
+    if not selector:
+        return []
+    query = urllib.parse.urlencode({"labelSelector": ",".join(f"{k}={v}" for k, v in sorted(selector.items()))})
+    found = await cluster.get(f"/api/v1/namespaces/{namespace}/pods?{query}")
+    return list((found or {}).get("items") or [])
+
+
+async def observe(cluster: patching.Cluster, namespace: str, uid: str | None, spec: model.CanarySpec,
+                  target: dict[str, Any] | None, route_spec: model.CanarySpec) -> WorkloadObservation:
+    """Everything the workload machine looks at, fetched concurrently (the target is already read)."""
+    names = workloads.names(spec)
+    refs = spec.routes(namespace)
+    primary, neighbours, primary_svc, canary_svc, *fetched = await asyncio.gather(
+        cluster.get(deployment_path(namespace, names.primary)),
+        cluster.get(deployment_path(namespace)),
+        cluster.get(_path("v1", "services", namespace, names.primary)),
+        cluster.get(_path("v1", "services", namespace, names.canary)),
+        *(cluster.get_route(ns, name) for ns, name in refs))
+    target_rollout, primary_rollout = workloads.rollout(target), workloads.rollout(primary)
+    # Pods only matter while a Deployment is not ready: they say why (crash loop, image pull ...).
+    target_pods, primary_pods = await asyncio.gather(
+        _pods(cluster, namespace, target) if target and not target_rollout.ready else _none(),
+        _pods(cluster, namespace, primary) if primary and not primary_rollout.ready else _none())
+    routes = tuple(
+        RouteAdoption(namespace=ns, name=name, found=route is not None,
+                      app_refs=route_adoption.app_refs(route, names.app, namespace=namespace),
+                      adopted=route_adoption.adopted(route, route_spec.stable, route_spec.canary))
+        for (ns, name), route in zip(refs, fetched))
+    return WorkloadObservation(
+        uid=uid, target=target, primary=primary, services={names.primary: primary_svc, names.canary: canary_svc},
+        neighbours=tuple((neighbours or {}).get("items") or ()),
+        target_pods_problem=workloads.pods_problem(target_pods),
+        primary_pods_problem=workloads.pods_problem(primary_pods), routes=routes)
+
+
+async def _none() -> list[dict]:
+    return []
+
+
+async def execute(cluster: patching.Cluster, action: actions.WorkloadAction, *, owner: str) -> None:
+    """Carry out one workload action; idempotent, so a retry after a crash is harmless."""
+    match action:
+        case actions.ApplyObject(body=body):
+            await _apply(cluster, body)
+        case actions.ScaleDeployment(namespace=ns, name=name, replicas=replicas):
+            await cluster.request("PATCH", deployment_path(ns, name), body={"spec": {"replicas": replicas}},
+                                  content_type=patching.MERGE_PATCH)
+        case actions.DeleteObject(api_version=version, plural=plural, namespace=ns, name=name):
+            try:
+                await cluster.request("DELETE", _path(version, plural, ns, name))
+            except errors.NotFound:
+                pass
+        case actions.AdoptRoute(namespace=ns, name=name):
+            await cluster.update_route(ns, name, lambda route: route_adoption.adopt_patch(route, action, namespace=ns))
+        case actions.ReleaseRoute(namespace=ns, name=name):
+            await cluster.update_route(ns, name, lambda route: route_adoption.release_patch(route, action))
+    logger.info("canary %s: %s", owner, _describe(action))
+
+
+def _describe(action: actions.WorkloadAction) -> str:
+    match action:
+        case actions.ApplyObject():
+            return f"applied {action.label}"
+        case actions.ScaleDeployment(namespace=ns, name=name, replicas=replicas):
+            return f"scaled Deployment {ns}/{name} to {replicas}"
+        case actions.DeleteObject(kind=kind, namespace=ns, name=name):
+            return f"deleted {kind} {ns}/{name}"
+        case actions.AdoptRoute(namespace=ns, name=name, app=app):
+            return f"handed the backendRefs to {app} in HTTPRoute {ns}/{name} to primary and canary"
+        case actions.ReleaseRoute(namespace=ns, name=name):
+            return f"restored the original backendRefs of HTTPRoute {ns}/{name}"
+    return repr(action)
+
+
+async def _apply(cluster: patching.Cluster, body: dict[str, Any]) -> None:
+    """Create, or replace spec/labels/annotations/owner of the live object (keeping its status)."""
+    meta = body["metadata"]
+    plural = "deployments" if body["kind"] == "Deployment" else "services"
+    path = _path(body["apiVersion"], plural, meta["namespace"], meta["name"])
+    for attempt in range(1, _CONFLICT_RETRIES + 2):
+        live = await cluster.get(path)
+        try:
+            if live is None:
+                await cluster.request("POST", _path(body["apiVersion"], plural, meta["namespace"]), body=body)
+                return
+            await cluster.request("PUT", path, body=_replacement(live, body))
+            return
+        except errors.Conflict as error:  # 409: a stale resourceVersion, or created meanwhile
+            logger.info("%s %s/%s changed under us (%s); re-reading, attempt %d", body["kind"], meta["namespace"],
+                        meta["name"], error, attempt)
+            await asyncio.sleep(min(0.05 * attempt, 0.5))
+    raise errors.Conflict(409, f"{body['kind']} {meta['namespace']}/{meta['name']}: still conflicting")
+
+
+def _replacement(live: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
+    meta = dict(live.get("metadata") or {})
+    wanted = desired["metadata"]
+    meta["labels"] = {**(meta.get("labels") or {}), **(wanted.get("labels") or {})}
+    if wanted.get("annotations"):
+        meta["annotations"] = {**(meta.get("annotations") or {}), **wanted["annotations"]}
+    if wanted.get("ownerReferences"):
+        meta["ownerReferences"] = wanted["ownerReferences"]
+    spec = dict(desired["spec"])
+    if desired["kind"] == "Service":
+        # The API server allocated these; a replacement must keep them.
+        for field in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
+            if field in (live.get("spec") or {}):
+                spec[field] = live["spec"][field]
+    return {"apiVersion": desired["apiVersion"], "kind": desired["kind"], "metadata": meta, "spec": spec}

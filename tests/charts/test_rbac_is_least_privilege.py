@@ -11,7 +11,11 @@ CONTROLLER = {
     ("routeshift.dev", "metrictemplates"): {"get", "list", "watch"},
     ("gateway.networking.k8s.io", "httproutes"): {"get", "list", "watch", "patch"},
     ("gateway.networking.k8s.io", "gateways"): {"get", "list", "watch"},
-    ("", "services"): {"get", "list", "watch"},
+    # Workload form: the primary Deployment and the Services it owns, the target's scale,
+    # and Pods listed only to name why a Deployment is not ready.
+    ("", "services"): {"get", "list", "watch", "create", "update", "delete"},
+    ("apps", "deployments"): {"get", "list", "watch", "create", "update", "patch", "delete"},
+    ("", "pods"): {"list"},
     ("discovery.k8s.io", "endpointslices"): {"get", "list", "watch"},
     ("", "events"): {"create", "patch"},
     ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},

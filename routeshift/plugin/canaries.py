@@ -8,13 +8,16 @@ pending, what the plan looks like, why the rollout is holding) is answered here 
 
 The phase sets mirror ``rollouts.machine`` (a test keeps them in step): the plugin refuses
 an operation the controller would reject, so the user hears why at once instead of
-finding an ``OperationRejected`` event later.
+finding an ``OperationRejected`` event later. So do the names of the objects a workload-form
+Canary (``spec.targetRef``) runs, ``<target>-primary`` and ``<target>-canary``, which
+``rollouts.workloads`` defines.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+from collections.abc import Callable
 from typing import Any
 
 from rollouts import operations
@@ -25,6 +28,8 @@ STEPPING = frozenset({"Progressing", "Paused", "WaitingPromotion", "Promoting"})
 IDLE = frozenset({"Initialized", "Succeeded", "Failed", "Terminated"})
 DEFAULT_STEPS = (5, 10, 20, 50, 100)
 DEFAULT_UNDO_WINDOW = 3600
+PRIMARY_SUFFIX = "-primary"  # Deployment and Service of the live version, in workload form
+CANARY_SUFFIX = "-canary"  # Service selecting the target Deployment's pods
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +44,76 @@ class MetricLine:
     min_sample_size: int | None
     reason: str
     time: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Replicas:
+    """A live Deployment's ready and desired replicas, or why there are none to show."""
+
+    ready: int | None = None
+    desired: int | None = None
+    problem: str = "-"  # "not found", "not readable (HTTP 403)"; "-" when not looked up
+
+    @classmethod
+    def of(cls, deployment: dict[str, Any] | None, problem: str = "not found") -> Replicas:
+        """From a Deployment as served (None: it could not be read, for ``problem``)."""
+        if deployment is None:
+            return cls(problem=problem)
+        wanted = (deployment.get("spec") or {}).get("replicas")
+        ready = (deployment.get("status") or {}).get("readyReplicas")
+        # kubectl's READY column: readyReplicas over spec.replicas, which defaults to 1.
+        return cls(ready=int(ready or 0), desired=1 if wanted is None else int(wanted), problem="")
+
+    def __str__(self) -> str:
+        return self.problem or f"{self.ready}/{self.desired}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Failed:
+    """The last revision a workload-form rollout rolled back (``status.workload.failed``)."""
+
+    revision: str
+    images: dict[str, str]
+    reason: str
+    time: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    """What a workload-form Canary runs: the target, both revisions, live replicas, the last failure.
+
+    The primary runs the last promoted revision (``status.workload.revision``); the revision
+    being rolled out is ``status.release`` while it differs from that, run by the target
+    Deployment behind ``<target>-canary``. After a rollback the target still holds the
+    failed revision (scaled down) until its template changes again.
+    """
+
+    target: str
+    primary: str
+    canary_service: str
+    primary_revision: str | None
+    primary_images: dict[str, str]
+    canary_revision: str | None  # None when no revision other than the primary's is rolled out
+    canary_images: dict[str, str]
+    canary_state: str  # "rolling out", "rolled back" or "" (no rollout)
+    primary_replicas: Replicas
+    canary_replicas: Replicas
+    failed: Failed | None
+
+    def replicas_line(self) -> str:
+        return f"primary {self.primary_replicas}, canary {self.canary_replicas}"
+
+
+def live_replicas(canary: Canary, read: Callable[[str, str], tuple[dict[str, Any] | None, str]]
+                  ) -> dict[str, Replicas]:
+    """The replicas of the Deployments a workload-form Canary runs, read with ``read(namespace, name)``
+    (``Cluster.deployment``); empty in Service form."""
+    return {name: Replicas.of(*read(canary.namespace, name)) for name in canary.deployment_names() or ()}
+
+
+def images_text(images: dict[str, str]) -> str:
+    """``app=ghcr.io/x/app:1.2``, one per container; "-" when none is known."""
+    return ", ".join(f"{name}={image}" for name, image in images.items()) or "-"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +151,78 @@ class Canary:
     @property
     def status(self) -> dict[str, Any]:
         return self.raw.get("status") or {}
+
+    # ------------------------------------------------------------------ workload form
+
+    @property
+    def target(self) -> str | None:
+        """The target Deployment of a workload-form Canary; None in Service form."""
+        return (self.spec.get("targetRef") or {}).get("name") or None
+
+    def backend(self, role: str) -> str:
+        """The Service the routes carry for ``role`` (stable or canary), in either form."""
+        target = self.target
+        if target:
+            return target + (PRIMARY_SUFFIX if role == "stable" else CANARY_SUFFIX)
+        return (self.spec.get(role) or {}).get("name") or role
+
+    @property
+    def shown_release(self) -> str | None:
+        """What is (or was last) rolled out: spec.release, or in workload form the revision in status."""
+        return self.status_release if self.target else self.release
+
+    def deployment_names(self) -> tuple[str, str] | None:
+        """(primary, target): the Deployments whose replicas the views show; None in Service form."""
+        target = self.target
+        return (target + PRIMARY_SUFFIX, target) if target else None
+
+    def workload(self, replicas: dict[str, Replicas] | None = None) -> Workload | None:
+        """The workload facts, with the live replicas of the Deployments named by :meth:`deployment_names`."""
+        names = self.deployment_names()
+        if names is None:
+            return None
+        primary, target = names
+        replicas = replicas or {}
+        recorded = self.status.get("workload") or {}
+        revision = recorded.get("revision")
+        release = self.status_release
+        failed_raw = recorded.get("failed") or None
+        failed = None
+        if failed_raw and failed_raw.get("revision"):
+            failed = Failed(revision=str(failed_raw["revision"]), images=dict(failed_raw.get("images") or {}),
+                            reason=failed_raw.get("reason") or "", time=failed_raw.get("time"))
+        rolling = bool(revision and release and release != revision)
+        state = ""
+        if rolling:
+            rolled_back = failed is not None and failed.revision == release and self.phase in ("Failed", "RollingBack")
+            state = "rolled back" if rolled_back else "rolling out"
+        return Workload(
+            target=target, primary=primary, canary_service=target + CANARY_SUFFIX,
+            primary_revision=revision, primary_images=dict(recorded.get("images") or {}),
+            canary_revision=release if rolling else None,
+            canary_images=dict(recorded.get("canaryImages") or {}) if rolling else {},
+            canary_state=state, primary_replicas=replicas.get(primary, Replicas()),
+            canary_replicas=replicas.get(target, Replicas()), failed=failed)
+
+    def workload_lines(self, replicas: dict[str, Replicas] | None = None) -> list[str]:
+        """The workload facts as lines under ``status``'s summary; none in Service form."""
+        found = self.workload(replicas)
+        if found is None:
+            return []
+        primary = (f"primary {found.primary} revision {found.primary_revision or '-'}"
+                   + (f" ({images_text(found.primary_images)})" if found.primary_images else ""))
+        if found.canary_revision:
+            canary = (f"canary revision {found.canary_revision} ({images_text(found.canary_images)}), "
+                      f"{found.canary_state}")
+        else:
+            canary = "canary: no rollout"
+        lines = [f"target deployment/{found.target}: {primary}; {canary}",
+                 f"replicas (ready/desired): {found.replicas_line()}"]
+        if found.failed is not None:
+            failed = found.failed
+            lines.append(f"last failed revision {failed.revision} ({images_text(failed.images)})"
+                         + (f" at {failed.time}" if failed.time else "") + (f": {failed.reason}" if failed.reason else ""))
+        return lines
 
     # ------------------------------------------------------------------ status facts
 

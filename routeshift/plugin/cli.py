@@ -112,11 +112,14 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    canary = canaries.Canary(_cluster(args).get(args.name))
+    cluster = _cluster(args)
+    canary = canaries.Canary(cluster.get(args.name))
     if args.output in ("json", "yaml"):
         _dump(canary.status, args.output)
         return 0
     print(canary.summary())
+    for line in canary.workload_lines(canaries.live_replicas(canary, cluster.deployment)):
+        print(f"  {line}")
     conditions = canary.status.get("conditions") or ()
     if conditions:
         print("  " + "; ".join(f"{c.get('type')}={c.get('status')} {c.get('reason', '')}".rstrip()

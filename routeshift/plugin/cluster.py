@@ -184,6 +184,35 @@ class Cluster:
         except (ApiException, HTTPError):
             return None
 
+    def deployment(self, namespace: str, name: str) -> tuple[dict[str, Any] | None, str]:
+        """A Deployment and "", or None and why not ("not found", "not readable (HTTP 403)").
+
+        Like Events, Deployments are context in a Canary's view: a missing one (a Canary
+        still initializing) or one the user may not read must not fail the command.
+        """
+        # A raw GET, as for Events: the generated AppsV1Api module alone costs a second of imports.
+        path = f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
+        try:
+            request = self.api_client.param_serialize(
+                method="GET", resource_path=path, header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"])
+            response = self.api_client.call_api(*request, _request_timeout=REQUEST_TIMEOUT)
+            status = response.status
+            body = response.read() if status == 200 else b""
+        except ApiException as error:
+            status, body = error.status, b""
+        except HTTPError as error:
+            return None, f"not readable ({_reason(error)})"
+        if status == 404:
+            return None, "not found"
+        if status != 200:
+            return None, f"not readable (HTTP {status})"
+        try:
+            found = json.loads(body)
+        except ValueError:
+            return None, "not readable (not JSON)"
+        return (found, "") if isinstance(found, dict) else (None, "not readable (not an object)")
+
     # ------------------------------------------------------------------ plumbing
 
     def _call(self, what: str, method: Any, *args: Any, **kwargs: Any) -> Any:

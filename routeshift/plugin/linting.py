@@ -195,11 +195,35 @@ def lint_document(document: Any, node: yaml.Node | None, *, file: str, index: in
     validator = jsonschema.Draft4Validator(_body_schema(schema))
     schema_problems = sorted(validator.iter_errors(body), key=lambda e: [str(p) for p in e.absolute_path])
     for problem in schema_problems:
-        parts = list(problem.absolute_path)
-        problems.append(Problem(_dotted(parts), problem.message, "schema", _line(node, parts)))
+        for parts, message in _explained(problem):
+            problems.append(Problem(_dotted(parts), message, "schema", _line(node, parts)))
     if not schema_problems and isinstance(body.get("spec"), dict):
         problems += _semantic(body["spec"], node)
     return report
+
+
+def _explained(error: jsonschema.ValidationError) -> list[tuple[list[Any], str]]:
+    """(field path, message) for one schema error; a ``oneOf`` of alternative forms says which part is missing.
+
+    The spec is a ``oneOf`` of ``required`` sets (stable and canary, or targetRef and
+    service): jsonschema's own message repeats the whole spec and names neither. The
+    alternative the manifest has started (the one with most of its fields present) is
+    the one its author meant, so its missing fields are reported.
+    """
+    parts = list(error.absolute_path)
+    branches = error.validator_value if error.validator == "oneOf" and isinstance(error.validator_value, list) else []
+    required = [list(branch.get("required") or ()) for branch in branches if isinstance(branch, dict)]
+    if not required or len(required) != len(branches) or not isinstance(error.instance, dict):
+        return [(parts, error.message)]
+    forms = ", ".join(" + ".join(fields) for fields in required)
+    if not error.context:  # valid under more than one alternative
+        return [(parts, f"set only one of: {forms}")]
+    present = [sum(field in error.instance for field in fields) for fields in required]
+    if max(present) == 0:
+        return [(parts, f"set one of: {forms}")]
+    chosen = present.index(max(present))
+    return [(list(sub.absolute_path), sub.message) for sub in error.context
+            if sub.relative_schema_path and sub.relative_schema_path[0] == chosen] or [(parts, error.message)]
 
 
 def _body_schema(schema: dict[str, Any]) -> dict[str, Any]:

@@ -51,14 +51,16 @@ def watch_list(cluster: Cluster, console: Console, *, all_namespaces: bool, wide
 
 
 def detail_view(cluster: Cluster, canary: canaries.Canary) -> RenderableType:
-    """The ``get`` view with its Events and the routes' real weights fetched fresh."""
+    """The ``get`` view with its Events, the routes' real weights and (workload form) the Deployments'
+    replicas fetched fresh."""
     routes = []
     for ref in [canary.spec.get("routeRef")] + list(canary.spec.get("routeRefs") or ()):
         if not ref or not ref.get("name"):
             continue
         namespace = ref.get("namespace") or canary.namespace
         routes.append((f"{namespace}/{ref['name']}", cluster.route(namespace, ref["name"])))
-    return rendering.detail(canary, events=cluster.events(canary.raw), routes=routes, now=_now())
+    return rendering.detail(canary, events=cluster.events(canary.raw), routes=routes, now=_now(),
+                            replicas=canaries.live_replicas(canary, cluster.deployment))
 
 
 def _run(follower: streaming.Follower, console: Console,

@@ -5,7 +5,10 @@ Pure functions from plain data to rich renderables, so the same view serves a on
 person asks during a rollout, in that order: where is it (phase, step i/n), who gets the
 traffic (a bar per backend, plus what the HTTPRoutes really carry), is it healthy (each
 metric's last value against its bound, with verdict and sample size), why is it not
-moving (hold reasons), and what happened lately (Events).
+moving (hold reasons), and what happened lately (Events). A workload-form Canary
+(``spec.targetRef``) also says what runs where: the target Deployment, the revision and
+images of the primary and of the canary, their live replicas, and the last revision rolled
+back with its reason.
 """
 
 from __future__ import annotations
@@ -45,8 +48,10 @@ def emit(console: Console, renderable: RenderableType) -> None:
 
 
 def detail(canary: canaries.Canary, *, events: Iterable[dict[str, Any]] = (),
-           routes: Iterable[tuple[str, dict[str, Any] | None]] = (), now: datetime.datetime) -> RenderableType:
-    parts: list[RenderableType] = [_header(canary), Text(""), _weights(canary)]
+           routes: Iterable[tuple[str, dict[str, Any] | None]] = (), now: datetime.datetime,
+           replicas: dict[str, canaries.Replicas] | None = None) -> RenderableType:
+    """The ``get`` view; ``replicas`` are the live Deployments' (workload form), by Deployment name."""
+    parts: list[RenderableType] = [_header(canary, replicas, now), Text(""), _weights(canary)]
     route_lines = _route_lines(canary, routes)
     if route_lines:
         parts.append(route_lines)
@@ -61,7 +66,8 @@ def detail(canary: canaries.Canary, *, events: Iterable[dict[str, Any]] = (),
     return Group(*parts)
 
 
-def _header(canary: canaries.Canary) -> RenderableType:
+def _header(canary: canaries.Canary, replicas: dict[str, canaries.Replicas] | None,
+            now: datetime.datetime) -> RenderableType:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
@@ -72,7 +78,11 @@ def _header(canary: canaries.Canary) -> RenderableType:
     if canary.paused:
         phase.append(f"   paused ({canary.paused_reason})", style="yellow")
     grid.add_row("Phase:", phase)
-    grid.add_row("Release:", _release(canary))
+    workload = canary.workload(replicas)
+    if workload is None:
+        grid.add_row("Release:", _release(canary))
+    else:
+        _workload_rows(grid, canary, workload, now)
     plan = canary.plan()
     if len(plan) == canary.step_count:
         current = min(canary.step_index, len(plan) - 1) if canary.has_status else -1
@@ -99,6 +109,34 @@ def _release(canary: canaries.Canary) -> Text:
     if not canary.observed:
         text.append(f"   generation {canary.generation} not yet observed by the controller", style="yellow")
     return text
+
+
+def _workload_rows(grid: Table, canary: canaries.Canary, workload: canaries.Workload, now: datetime.datetime) -> None:
+    """Workload form: instead of spec.release (there is none), what the two Deployments run."""
+    target = Text(f"Deployment {workload.target}   (Services {workload.primary}, {workload.canary_service})")
+    if not canary.observed:
+        target.append(f"   generation {canary.generation} not yet observed by the controller", style="yellow")
+    grid.add_row("Target:", target)
+    primary = Text(f"{workload.primary}  revision {workload.primary_revision or '-'}")
+    if workload.primary_images:
+        primary.append(f"  {canaries.images_text(workload.primary_images)}", style="blue")
+    grid.add_row("Primary:", primary)
+    if workload.canary_revision:
+        state_style = "red" if workload.canary_state == "rolled back" else "yellow"
+        canary_row = Text.assemble(f"{workload.target}  revision {workload.canary_revision}  ",
+                                   (canaries.images_text(workload.canary_images), state_style),
+                                   f"  ({workload.canary_state})")
+    else:
+        canary_row = Text(f"{workload.target}  no rollout", style="dim")
+    grid.add_row("Canary:", canary_row)
+    grid.add_row("Replicas:", f"{workload.replicas_line()}  (ready/desired)")
+    failed = workload.failed
+    if failed is not None:
+        when = f" {canaries.age(failed.time, now)} ago" if failed.time else ""
+        # The reason on a line of its own: it is the one long part, and what a person looks for.
+        grid.add_row("Failed:", Text.assemble(
+            f"revision {failed.revision}  ", (canaries.images_text(failed.images), "red"), f"  rolled back{when}",
+            f"\n{failed.reason}" if failed.reason else ""))
 
 
 def bar(percent: int, style: str, width: int = BAR_WIDTH) -> Text:
@@ -201,7 +239,7 @@ def _events(events: list[dict[str, Any]], now: datetime.datetime) -> RenderableT
 
 
 def _name(canary: canaries.Canary, role: str) -> str:
-    return (canary.spec.get(role) or {}).get("name") or role
+    return canary.backend(role)
 
 
 # ---------------------------------------------------------------------- table (list)
@@ -209,11 +247,15 @@ def _name(canary: canaries.Canary, role: str) -> str:
 
 def table(items: Iterable[canaries.Canary], *, now: datetime.datetime, all_namespaces: bool = False,
           wide: bool = False) -> Table:
+    """The ``list`` table. RELEASE is spec.release, or in workload form the revision being (last) rolled
+    out; ``wide`` adds a TARGET column (the Deployment) when any listed Canary is in workload form."""
+    items = list(items)
     out = Table(box=None, pad_edge=False, show_edge=False, padding=(0, 3, 0, 0), header_style="bold")
     columns = (["NAMESPACE"] if all_namespaces else []) + ["NAME", "PHASE", "STEP", "WEIGHT", "RELEASE", "VERDICT",
                                                            "AGE"]
+    targets = wide and any(canary.target for canary in items)
     if wide:
-        columns += ["STABLE", "CANARY", "MESSAGE"]
+        columns += (["TARGET"] if targets else []) + ["STABLE", "CANARY", "MESSAGE"]
     for column in columns:
         out.add_column(column, no_wrap=column != "MESSAGE", overflow="fold")
     for canary in items:
@@ -223,10 +265,12 @@ def table(items: Iterable[canaries.Canary], *, now: datetime.datetime, all_names
             Text(canary.phase, style=_PHASE_STYLE.get(canary.phase, "")),
             canary.step_label() if canary.has_status else "-",
             f"{weights[1]}%" if weights else "-",
-            str(canary.release or "-"),
+            str(canary.shown_release or "-"),
             canary.status.get("lastVerdict") or "-",
             canary.age(now),
         ]
+        if targets:
+            row.append(f"deployment/{canary.target}" if canary.target else "-")
         if wide:
             row += [_name(canary, "stable"), _name(canary, "canary"), canary.status.get("message", "")]
         out.add_row(*row)

@@ -38,8 +38,12 @@ class AcceptingGateway:
         self._stop.set()
         self._thread.join(5)
 
-    def weights(self, route: dict) -> tuple[int, int]:
+    def weights(self, route: dict) -> tuple[int, int] | None:
+        """(stable, canary) weights of the first rule; None while it lacks either (workload form
+        before the controller has handed the app's backendRef to primary and canary)."""
         refs = {r["name"]: r.get("weight", 1) for r in route["spec"]["rules"][0]["backendRefs"]}
+        if self.stable not in refs or self.canary not in refs:
+            return None
         return refs[self.stable], refs[self.canary]
 
     def _run(self) -> None:
@@ -55,7 +59,7 @@ class AcceptingGateway:
             weights = self.weights(route)
             rules = route["spec"]["rules"]
             self.shapes.append((len(rules), len(rules[0].get("filters") or [])))
-            if not self.seen or self.seen[-1] != weights:
+            if weights is not None and (not self.seen or self.seen[-1] != weights):
                 self.seen.append(weights)
             condition = {"type": "Accepted", "status": "True", "reason": "Accepted", "message": "",
                          "observedGeneration": generation, "lastTransitionTime": "2026-01-01T00:00:00Z"}

@@ -62,3 +62,15 @@ def stop(process: subprocess.Popen, *, grace: float = 5.0) -> int | None:
 def _signal_group(pid: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signum)
+
+
+def kill(process: subprocess.Popen, *, grace: float = 5.0) -> int | None:
+    """``kill -9`` of a process started by :func:`start` (and its group): no chance to clean up."""
+    try:
+        _signal_group(process.pid, signal.SIGKILL)
+        process.wait(timeout=grace)
+        return process.returncode
+    finally:
+        log = getattr(process, "_routeshift_log", None)
+        if log is not None:
+            log.close()

@@ -27,6 +27,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 CRDS = "apiextensions.k8s.io/v1/customresourcedefinitions"
 CANARIES = "routeshift.dev/v1alpha1/canaries"
 ROUTES = "gateway.networking.k8s.io/v1/httproutes"
+DEPLOYMENTS = "apps/v1/deployments"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
 
 
@@ -39,6 +40,29 @@ def canary_manifest(name: str = "web", **spec: Any) -> dict[str, Any]:
     body.update(spec)
     return {"apiVersion": "routeshift.dev/v1alpha1", "kind": "Canary",
             "metadata": {"name": name, "namespace": "default"}, "spec": body}
+
+
+def workload_canary_manifest(name: str = "podinfo", **spec: Any) -> dict[str, Any]:
+    """A workload-form Canary: ``targetRef`` and ``service`` instead of stable/canary and release."""
+    body: dict[str, Any] = {"routeRef": {"name": name}, "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                                                                     "name": name},
+                            "service": {"port": 9898, "targetPort": "http"},
+                            "strategy": {"progressive": {"steps": [10, 50]}},
+                            "analysis": {"interval": "10s",
+                                         "metrics": [{"name": "request-success-rate", "thresholdRange": {"min": 99}}]}}
+    body.update(spec)
+    return {"apiVersion": "routeshift.dev/v1alpha1", "kind": "Canary",
+            "metadata": {"name": name, "namespace": "default"}, "spec": body}
+
+
+def deployment_manifest(name: str, image: str, *, replicas: int = 2) -> dict[str, Any]:
+    app = name.removesuffix("-primary")
+    labels = {"app": name if name == app else f"{app}-primary"}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [{"name": "podinfo", "image": image,
+                                                           "ports": [{"name": "http", "containerPort": 9898}]}]}}}}
 
 
 def route_manifest(stable_weight: int = 100, canary_weight: int = 0) -> dict[str, Any]:
@@ -91,6 +115,17 @@ class World:
 
     def create_canary(self, name: str = "web", **spec: Any) -> dict[str, Any]:
         return self.api.create(CANARIES, canary_manifest(name, **spec), "default")
+
+    def create_workload_canary(self, name: str = "podinfo", **spec: Any) -> dict[str, Any]:
+        return self.api.create(CANARIES, workload_canary_manifest(name, **spec), "default")
+
+    def create_deployment(self, name: str, image: str, *, replicas: int = 2, ready: int | None = None) -> None:
+        """A Deployment, and the status its controller would write once ``ready`` pods are ready."""
+        self.api.create(DEPLOYMENTS, deployment_manifest(name, image, replicas=replicas), "default")
+        ready = replicas if ready is None else ready
+        self.api.patch(DEPLOYMENTS, "default", name, {"status": {
+            "observedGeneration": 1, "replicas": replicas, "updatedReplicas": replicas, "readyReplicas": ready,
+            "availableReplicas": ready}}, subresource="status")
 
     def canary(self, name: str = "web") -> dict[str, Any]:
         return self.api.get(CANARIES, "default", name)

@@ -10,7 +10,7 @@ import json
 import pytest
 import yaml
 
-from plugin_world import REPO, canary_manifest
+from plugin_world import REPO, canary_manifest, workload_canary_manifest
 from routeshift.plugin import linting
 
 SCHEMA, _ = linting.load_schema(str(REPO / "crds" / linting.CRD_FILE))
@@ -71,6 +71,25 @@ def test_problems_point_at_their_line():
 def test_the_examples_in_the_docs_are_valid():
     [report] = linting.lint_text(yaml.safe_dump(canary_manifest()), file="m.yaml", schema=SCHEMA)
     assert report.valid, report.problems
+
+
+@pytest.mark.parametrize("manifest, message", [
+    pytest.param(workload_canary_manifest(), None, id="workload-form"),
+    pytest.param(_with("spec.service", _DELETE, workload_canary_manifest()), "'service' is a required property",
+                 id="workload-without-service"),
+    pytest.param(_with("spec.stable", {"name": "web-v1", "port": 80},
+                       _with("spec.canary", {"name": "web-v2", "port": 80}, workload_canary_manifest())),
+                 "set only one of: stable + canary, targetRef + service", id="both-forms"),
+    pytest.param(_with("spec.canary", _DELETE, _with("spec.stable", _DELETE)),
+                 "set one of: stable + canary, targetRef + service", id="neither-form"),
+])
+def test_the_two_backend_forms_say_what_is_missing(manifest, message):
+    """The spec's oneOf (Service form or workload form) names the missing fields, not the whole spec."""
+    [report] = linting.lint_text(yaml.safe_dump(manifest), file="m.yaml", schema=SCHEMA)
+    if message is None:
+        assert report.valid, report.problems
+    else:
+        assert [(p.path, p.message, p.source) for p in report.problems] == [("spec", message, "schema")]
 
 
 def test_broken_yaml_is_reported_not_raised():

@@ -105,7 +105,8 @@ async def reconcile(controller: Controller, canary: CanaryObject, status: model.
         spec = workloads.service_form(spec, workloads.release_of(target))
         observed = await observe(controller, canary, spec, status, now=now, deleting=deleting, invalid_spec=invalid)
         observed = dataclasses.replace(observed, workload=await workload_io.observe(
-            controller.cluster, canary.namespace, canary.uid, workload_spec, target, spec))
+            controller.cluster, canary.namespace, canary.uid, workload_spec, target, spec,
+            initializing=status.phase == model.Phase.INITIALIZING))
         decision = workload_machine.decide(workload_spec, status, observed, owner=canary.name,
                                            namespace=canary.namespace, now=now)
         await _act(controller, canary, decision.actions)

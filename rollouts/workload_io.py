@@ -48,13 +48,19 @@ async def _pods(cluster: patching.Cluster, namespace: str, deployment: Mapping[s
 
 
 async def observe(cluster: patching.Cluster, namespace: str, uid: str | None, spec: model.CanarySpec,
-                  target: dict[str, Any] | None, route_spec: model.CanarySpec) -> WorkloadObservation:
-    """Everything the workload machine looks at, fetched concurrently (the target is already read)."""
+                  target: dict[str, Any] | None, route_spec: model.CanarySpec, *,
+                  initializing: bool) -> WorkloadObservation:
+    """Everything the workload machine looks at, fetched concurrently (the target is already read).
+
+    The namespace's other Deployments (for a selector clash) are listed only while
+    initializing: that is when the primary's labels are chosen, and a list per
+    reconciliation of every Canary would cost the API server the most of all reads.
+    """
     names = workloads.names(spec)
     refs = spec.routes(namespace)
     primary, neighbours, primary_svc, canary_svc, *fetched = await asyncio.gather(
         cluster.get(deployment_path(namespace, names.primary)),
-        cluster.get(deployment_path(namespace)),
+        cluster.get(deployment_path(namespace)) if initializing else _none(),
         cluster.get(_path("v1", "services", namespace, names.primary)),
         cluster.get(_path("v1", "services", namespace, names.canary)),
         *(cluster.get_route(ns, name) for ns, name in refs))
@@ -70,7 +76,7 @@ async def observe(cluster: patching.Cluster, namespace: str, uid: str | None, sp
         for (ns, name), route in zip(refs, fetched))
     return WorkloadObservation(
         uid=uid, target=target, primary=primary, services={names.primary: primary_svc, names.canary: canary_svc},
-        neighbours=tuple((neighbours or {}).get("items") or ()),
+        neighbours=tuple((neighbours or {}).get("items") or ()) if isinstance(neighbours, dict) else (),
         target_pods_problem=workloads.pods_problem(target_pods),
         primary_pods_problem=workloads.pods_problem(primary_pods), routes=routes)
 

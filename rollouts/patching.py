@@ -112,8 +112,9 @@ class Cluster:
 
     async def request(self, method: str, path: str, *, body: Any = None, content_type: str | None = None) -> Any:
         """One API call; returns the decoded JSON or raises an :mod:`rollouts.errors` error."""
-        headers = {"Content-Type": content_type} if content_type else {}
         data = None if body is None else json.dumps(body)
+        content_type = content_type or ("application/json" if data is not None else None)
+        headers = {"Content-Type": content_type} if content_type else {}
         try:
             async with self._http().request(method, path, data=data, headers=headers) as response:
                 text = await response.text()

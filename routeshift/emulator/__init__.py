@@ -5,7 +5,9 @@ exercised for real. This package serves the Kubernetes REST API from memory over
 HTTP with the semantics those clients depend on: server-set metadata and one global
 resourceVersion, preconditions, the status subresource, resumable watches with 410 Gone,
 selectors, finalizers, dryRun, CRDs that become served and validated resources, the
-discovery/OpenAPI/Table endpoints kubectl needs, and fault injection.
+discovery/OpenAPI/Table endpoints kubectl needs, and fault injection. Wherever it is served,
+it also runs what a control plane and a kubelet do (:mod:`routeshift.emulator.workloads`):
+Deployments, ReplicaSets, EndpointSlices, garbage collection, and Pods as local processes.
 
 - :func:`serve` — async context manager: a running emulator in the current event loop.
 - :class:`EmulatorThread` — the same in its own thread and loop (sync code, subprocesses).

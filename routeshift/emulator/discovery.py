@@ -22,7 +22,9 @@ SERVER_VERSION = {
     "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.24",
     "compiler": "gc", "platform": "linux/amd64",
 }
-_SUBRESOURCE_VERBS = {"status": ["get", "patch", "update"]}
+_SUBRESOURCE_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"]}
+# Subresources served as another kind (kubectl scale looks the Scale kind up here).
+_SUBRESOURCE_KINDS = {"scale": {"group": "autoscaling", "version": "v1", "kind": "Scale"}}
 
 
 def api_versions(address: str) -> dict[str, Any]:
@@ -69,6 +71,7 @@ def api_resource_list(types: registry.Registry, group: str, version: str) -> dic
             resources.append({
                 "name": f"{rtype.plural}/{subresource}", "singularName": "", "namespaced": rtype.namespaced,
                 "kind": rtype.kind, "verbs": _SUBRESOURCE_VERBS.get(subresource, ["get"]),
+                **_SUBRESOURCE_KINDS.get(subresource, {}),
             })
     return {"kind": "APIResourceList", "apiVersion": "v1",
             "groupVersion": f"{group}/{version}" if group else version, "resources": resources}

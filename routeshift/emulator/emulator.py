@@ -28,7 +28,7 @@ import kmock
 import yaml
 
 from routeshift.emulator import (discovery, errors, eventlog, faults, metadata, operations, paths, registry,
-                                 store, tables, watching)
+                                 scaling, store, tables, watching)
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ class Emulator(kmock.KubernetesEmulator):
     request_log: collections.deque[tuple[str, str, int]] = attrs.field(
         init=False, factory=lambda: collections.deque(maxlen=_REQUEST_LOG))
     open_watches: int = attrs.field(init=False, default=0)
+    # The running workload controllers and kubelet (routeshift.emulator.workloads), when served with them.
+    workloads: Any = attrs.field(init=False, default=None)
     _closing: asyncio.Event = attrs.field(init=False, factory=asyncio.Event)
 
     def __attrs_post_init__(self) -> None:
@@ -108,6 +110,8 @@ class Emulator(kmock.KubernetesEmulator):
         dry_run = "dryRun" in params
         validation = params.get("fieldValidation")
         ops = self.operations
+        if target.subresource == "scale" and target.name is not None:
+            return self._serve_scale(raw, target, body, dry_run=dry_run)
         match raw.method:
             case "GET" if params.get("watch") in ("true", "1"):
                 self.open_watches += 1
@@ -138,6 +142,18 @@ class Emulator(kmock.KubernetesEmulator):
             case "DELETE":
                 options = self._json(raw, body) if body.strip() else None
                 return self._object_response(raw, target, ops.delete(target, options, dry_run=dry_run))
+        raise errors.method_not_allowed()
+
+    def _serve_scale(self, raw: aiohttp.web.BaseRequest, target: paths.Target, body: bytes, *,
+                     dry_run: bool) -> aiohttp.web.StreamResponse:
+        match raw.method:
+            case "GET":
+                return _json_response(scaling.read(self.operations, target))
+            case "PUT":
+                return _json_response(scaling.replace(self.operations, target, self._json(raw, body), dry_run=dry_run))
+            case "PATCH":
+                return _json_response(scaling.patch(self.operations, target, body, raw.headers.get("Content-Type"),
+                                                    dry_run=dry_run))
         raise errors.method_not_allowed()
 
     @staticmethod

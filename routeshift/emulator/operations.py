@@ -5,8 +5,9 @@ preconditions (409 on a stale resourceVersion or uid), the status subresource sp
 main endpoint ignores ``.status``, ``/status`` ignores everything else), no new
 resourceVersion for a write that changes nothing, ``dryRun`` computing the result without
 committing it, finalizers (a delete only sets ``deletionTimestamp``; the object goes when the
-last finalizer is removed), owner references (dependents go with their owner unless the
-delete says ``Orphan``), namespaces that must exist and take their contents with them,
+last finalizer is removed), graceful deletion of Pods bound to a node whose kubelet runs
+here (``deletionTimestamp`` set, the kubelet removes the Pod once its containers stopped),
+owner references (dependents go with their owner; ``Orphan`` strips the reference), namespaces that must exist and take their contents with them,
 and CRDs that become served resources. Everything is synchronous: a verb runs to completion
 on the event loop without yielding, so it is atomic.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import datetime
 import json
 import re
 from typing import Any
@@ -24,6 +26,7 @@ from routeshift.emulator import crds, errors, metadata, patching, paths, registr
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _GENERATE_ATTEMPTS = 8
 _TERMINATING = "Terminating"
+_DEFAULT_POD_GRACE = 30  # PodSpec.terminationGracePeriodSeconds when unset
 
 
 def _name_of(obj: dict[str, Any]) -> str | None:
@@ -36,6 +39,9 @@ class Operations:
     def __init__(self, objects: store.Store, types: registry.Registry) -> None:
         self.store = objects
         self.types = types
+        # Nodes whose kubelet finishes graceful Pod deletion (see routeshift.emulator.workloads);
+        # Pods on other nodes, or unbound, are deleted at once as no kubelet would ever confirm.
+        self.kubelet_nodes: set[str] = set()
 
     # ---------------------------------------------------------------- reads
 
@@ -160,7 +166,8 @@ class Operations:
         if dry_run:
             return current
         orphan = (options or {}).get("propagationPolicy") == "Orphan"
-        return self._delete(target.rtype, current, orphan=orphan)
+        grace = (options or {}).get("gracePeriodSeconds")
+        return self._delete(target.rtype, current, orphan=orphan, grace=int(grace) if grace is not None else None)
 
     def delete_collection(self, target: paths.Target, *, label_selector: str | None, field_selector: str | None,
                           dry_run: bool = False) -> list[dict[str, Any]]:
@@ -257,20 +264,29 @@ class Operations:
             return current, warnings
         if dry_run:
             return new, warnings
-        if new["metadata"].get("deletionTimestamp") and not new_finalizers:
+        if new["metadata"].get("deletionTimestamp") and not new_finalizers \
+                and not new["metadata"].get("deletionGracePeriodSeconds"):
             return self._remove(rtype, new), warnings
         committed = self.store.update(rtype, new, current)
         if crds.is_crd(rtype):
             self._serve_crd(committed)
         return committed, warnings
 
-    def _delete(self, rtype: registry.ResourceType, current: dict[str, Any], *, orphan: bool = False) -> dict[str, Any]:
+    def _delete(self, rtype: registry.ResourceType, current: dict[str, Any], *, orphan: bool = False,
+                grace: int | None = None) -> dict[str, Any]:
         meta = current["metadata"]
+        pod_grace = self._pod_grace(rtype, current, grace)
+        if pod_grace:
+            return self._terminate_pod(rtype, current, pod_grace)
         is_namespace = rtype.group == "" and rtype.plural == "namespaces"
         if is_namespace:
             self._empty_namespace(meta["name"])
         if meta.get("finalizers") or (is_namespace and self._namespace_has_content(meta["name"])):
             if meta.get("deletionTimestamp"):
+                if meta.get("deletionGracePeriodSeconds"):  # a terminated Pod now only waits for finalizers
+                    marked = copy.deepcopy(current)
+                    marked["metadata"]["deletionGracePeriodSeconds"] = 0
+                    return self.store.update(rtype, marked, current)
                 return current
             marked = copy.deepcopy(current)
             marked["metadata"]["deletionTimestamp"] = metadata.now()
@@ -280,11 +296,40 @@ class Operations:
             return self.store.update(rtype, marked, current)
         return self._remove(rtype, current, orphan=orphan)
 
+    def _pod_grace(self, rtype: registry.ResourceType, pod: dict[str, Any], requested: int | None) -> int:
+        """Seconds of graceful termination a Pod deletion gets (0: delete now), as the API server:
+        only a Pod bound to a node (here: one whose kubelet runs) and not yet terminal gets any."""
+        if rtype.group != "" or rtype.plural != "pods":
+            return 0
+        spec, status = pod.get("spec") or {}, pod.get("status") or {}
+        if spec.get("nodeName") not in self.kubelet_nodes or status.get("phase") in ("Succeeded", "Failed"):
+            return 0
+        grace = requested if requested is not None else spec.get("terminationGracePeriodSeconds")
+        grace = _DEFAULT_POD_GRACE if grace is None else int(grace)
+        current = pod["metadata"].get("deletionGracePeriodSeconds")
+        if pod["metadata"].get("deletionTimestamp") and (current is None or current == 0):
+            return 0  # already past its grace period: finish the deletion
+        return max(0, grace)
+
+    def _terminate_pod(self, rtype: registry.ResourceType, pod: dict[str, Any], grace: int) -> dict[str, Any]:
+        """Mark a Pod as terminating; a second delete can only shorten its grace period."""
+        meta = pod["metadata"]
+        current = meta.get("deletionGracePeriodSeconds")
+        if meta.get("deletionTimestamp") and current is not None and current <= grace:
+            return pod
+        marked = copy.deepcopy(pod)
+        deadline = datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(seconds=grace)
+        marked["metadata"]["deletionTimestamp"] = deadline.strftime("%Y-%m-%dT%H:%M:%SZ")
+        marked["metadata"]["deletionGracePeriodSeconds"] = grace
+        return self.store.update(rtype, marked, pod)
+
     def _remove(self, rtype: registry.ResourceType, obj: dict[str, Any], *, orphan: bool = False) -> dict[str, Any]:
         if crds.is_crd(rtype):
             self._unserve_crd(obj)
         final = self.store.remove(rtype, obj)
-        if not orphan:
+        if orphan:
+            self._orphan_dependents(obj["metadata"]["uid"])
+        else:
             self._collect_dependents(obj["metadata"]["uid"])
         namespace = obj["metadata"].get("namespace")
         if namespace:
@@ -311,6 +356,21 @@ class Operations:
                     self.store.update(rtype, updated, obj)
                 else:
                     self._delete(rtype, obj)
+
+    def _orphan_dependents(self, owner_uid: str) -> None:
+        """``propagationPolicy: Orphan``: dependents stay, without the reference to the deleted owner."""
+        storages = {(t.group, t.plural): self.types.storage_of(t) for t in self.types.all()}
+        for rtype in storages.values():
+            for obj in self.store.list(rtype):
+                references = obj["metadata"].get("ownerReferences") or []
+                if any(reference.get("uid") == owner_uid for reference in references):
+                    updated = copy.deepcopy(obj)
+                    remaining = [reference for reference in references if reference.get("uid") != owner_uid]
+                    if remaining:
+                        updated["metadata"]["ownerReferences"] = remaining
+                    else:
+                        updated["metadata"].pop("ownerReferences")
+                    self.store.update(rtype, updated, obj)
 
     def _namespaced_types(self) -> list[registry.ResourceType]:
         seen: dict[tuple[str, str], registry.ResourceType] = {}

@@ -4,7 +4,8 @@ kmock merges every patch as a deep dict update; clients rely on the exact semant
 patch type instead: kopf's finalizer patch is a JSON patch whose leading ``test`` must fail
 with 422 when the object moved on; ``kubectl patch --type merge`` is RFC 7386 (``null``
 deletes, lists replace); a strategic merge patch on a custom resource is refused with 415
-exactly as a real server does, which is why plugins must use merge or JSON patches.
+exactly as a real server does, which is why plugins must use merge or JSON patches; on
+built-in kinds it merges lists by their patchMergeKey (:mod:`routeshift.emulator.strategic`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import jsonpatch
 import jsonpointer
 import yaml
 
-from routeshift.emulator import errors, registry
+from routeshift.emulator import errors, registry, strategic
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -41,15 +42,6 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             result[key] = merge_patch(result.get(key), value)
     return result
-
-
-def _strip_directives(patch: Any) -> Any:
-    """Drop strategic-merge directives (``$patch``, ``$setElementOrder/…``, ``$retainKeys``)."""
-    if isinstance(patch, dict):
-        return {key: _strip_directives(value) for key, value in patch.items() if not key.startswith("$")}
-    if isinstance(patch, list):
-        return [_strip_directives(item) for item in patch]
-    return patch
 
 
 def parse_body(body: bytes, content_type: str) -> Any:
@@ -87,13 +79,16 @@ def apply(current: dict[str, Any], body: bytes, content_type: str | None,
         patch = parse_body(body, kind)
         if not isinstance(patch, dict):
             raise errors.bad_request("strategic merge patch must be a JSON object")
-        # Approximation: list items are replaced, not merged by their patchMergeKey.
-        return merge_patch(current, _strip_directives(patch))
+        try:
+            return strategic.apply(current, patch, strategic.schema_for(rtype.group, rtype.plural))
+        except strategic.PatchError as error:
+            raise errors.bad_request(str(error)) from error
     if kind == APPLY_PATCH:
         applied = parse_body(body, kind)
         if not isinstance(applied, dict):
             raise errors.bad_request("apply patch must be a YAML object")
         # Approximation of server-side apply without field ownership: the applied
-        # configuration is merged over the live object, lists replace.
+        # configuration is merged over the live object, lists replace (right for the usual
+        # single applier, whose applied list is the whole list it owns).
         return merge_patch(current, applied)
     raise errors.unsupported_media_type(kind)

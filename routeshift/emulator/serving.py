@@ -4,7 +4,9 @@
 reverse start order; with emulators in several threads (tests, the demo) that order cannot
 be promised, and nothing here needs name resolution (clients use ``http://127.0.0.1:PORT``),
 so :class:`LoopbackServer` keeps kmock's server without the interceptor. Shutdown first ends
-the open watch streams, so stopping never waits for aiohttp's long graceful timeout.
+the open watch streams, so stopping never waits for aiohttp's long graceful timeout. The
+workload controllers and the kubelet (:mod:`routeshift.emulator.workloads`) run with the
+server unless ``workloads=False``, and stop with it, on every exit path.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import yaml
 
 from routeshift.emulator import emulator as emulating
 from routeshift.emulator import faults
+from routeshift.emulator import workloads as _workloads
 
 CONTEXT = "routeshift-emulator"
 
@@ -79,6 +82,7 @@ class RunningEmulator:
 
     emulator: emulating.Emulator
     server: LoopbackServer
+    workloads: _workloads.ControlPlane | None = None
 
     @property
     def url(self) -> str:
@@ -97,13 +101,24 @@ class RunningEmulator:
 
 
 @contextlib.asynccontextmanager
-async def serve(host: str = "127.0.0.1", port: int = 0, **options: Any) -> AsyncIterator[RunningEmulator]:
-    """Serve a fresh emulator on ``host:port`` (0: a free port) until the block exits."""
+async def serve(host: str = "127.0.0.1", port: int = 0, *,
+                workloads: bool | _workloads.WorkloadSettings | dict[str, Any] = True,
+                **options: Any) -> AsyncIterator[RunningEmulator]:
+    """Serve a fresh emulator on ``host:port`` (0: a free port) until the block exits.
+
+    ``workloads`` runs the Deployment/ReplicaSet/EndpointSlice controllers, the garbage
+    collector, the scheduler and the local kubelet (default), or not (``False``), or with
+    the given :class:`~routeshift.emulator.workloads.WorkloadSettings` (or a dict of them).
+    """
+    config = _workloads.coerce(workloads)
     handler = emulating.Emulator(**options)
     async with handler:
         server = LoopbackServer(handler, host=host, port=port or None)
         async with server:
+            plane = await _workloads.start(handler, config) if config.enabled else None
             try:
-                yield RunningEmulator(handler, server)
+                yield RunningEmulator(handler, server, plane)
             finally:
                 handler.close_watches()
+                if plane is not None:
+                    await plane.stop()

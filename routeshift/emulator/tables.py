@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-from routeshift.emulator import metadata, registry
+from routeshift.emulator import metadata, printers, registry
 
 _TOKEN = re.compile(
     r"""\.([A-Za-z0-9_\-$]+)"""                                        # .field
@@ -22,6 +22,8 @@ _TOKEN = re.compile(
     r"""|\['([^']*)'\]"""                                              # ['field']
     r"""|\[\?\(@\.([A-Za-z0-9_.\-]+)\s*==\s*["']([^"']*)["']\)\]"""   # [?(@.type=="Ready")]
     r"""|\[\*\]""")                                                   # [*]
+
+human_duration = printers.human_duration  # kubectl's age format, used by the columns below
 
 NAME_COLUMN = {"name": "Name", "type": "string", "format": "name", "priority": 0,
                "description": "Name must be unique within a namespace."}
@@ -77,34 +79,6 @@ def _lookup(item: Any, dotted: str) -> str | None:
     return item if isinstance(item, str) else json.dumps(item)
 
 
-def human_duration(seconds: float) -> str:
-    """``k8s.io/apimachinery/pkg/util/duration.HumanDuration``."""
-    seconds = int(seconds)
-    if seconds < 0:
-        return "0s"
-    if seconds < 120:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 10:
-        rest = seconds % 60
-        return f"{minutes}m{rest}s" if rest else f"{minutes}m"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = minutes // 60
-    if hours < 8:
-        rest = minutes % 60
-        return f"{hours}h{rest}m" if rest else f"{hours}h"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        rest = hours % 24
-        return f"{hours // 24}d{rest}h" if rest else f"{hours // 24}d"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
-    years, days = hours // 24 // 365, hours // 24 % 365
-    return f"{years}y{days}d" if days and years < 8 else f"{years}y"
-
-
 def _cell(obj: dict[str, Any], column: dict[str, Any]) -> Any:
     values = jsonpath(obj, column.get("jsonPath", ""))
     if not values:
@@ -128,8 +102,11 @@ def _cell(obj: dict[str, Any], column: dict[str, Any]) -> Any:
 
 
 def columns_of(rtype: registry.ResourceType) -> list[dict[str, Any]]:
-    """Name first, then the CRD's printer columns, or Age when none are declared (as upstream)."""
+    """Name first, then the CRD's printer columns, or the built-in kind's computed ones
+    (:mod:`routeshift.emulator.printers`), or Age when none are declared (as upstream)."""
     declared = [dict(column) for column in rtype.printer_columns]
+    if not declared and rtype.builtin:
+        declared = printers.columns_for(rtype.group, rtype.plural) or []
     return [NAME_COLUMN, *(declared or [AGE_COLUMN])]
 
 
@@ -142,8 +119,10 @@ def table(rtype: registry.ResourceType, objects: list[dict[str, Any]], *, resour
           continue_token: str | None = None) -> dict[str, Any]:
     columns = columns_of(rtype)
     rows = []
+    now = datetime.datetime.now(tz=datetime.UTC)
     for obj in objects:
-        cells = [obj.get("metadata", {}).get("name", "")] + [_cell(obj, column) for column in columns[1:]]
+        cells = [obj.get("metadata", {}).get("name", "")] + [
+            column["cell"](obj, now) if "cell" in column else _cell(obj, column) for column in columns[1:]]
         row: dict[str, Any] = {"cells": cells}
         mode = include_object or "Metadata"
         if mode == "Object":

@@ -3,7 +3,9 @@
 Tests that run kubectl or the operator in other threads must not depend on the test's own
 event loop being scheduled; a server with its own loop keeps answering while the test thread
 blocks on ``subprocess.run``. Direct reads and writes are marshalled onto that loop, where
-every store operation is atomic.
+every store operation is atomic. Options (``workloads=`` included) are those of
+:func:`routeshift.emulator.serving.serve`; the workload controllers and kubelet run on
+that loop too, and ``stop()`` kills every process the kubelet started.
 """
 
 from __future__ import annotations
@@ -153,6 +155,10 @@ class EmulatorThread:
 
     def compact(self) -> int:
         return self.call(lambda emulator: emulator.compact())
+
+    def container_pids(self) -> dict[tuple[str, str, str], int]:
+        """(namespace, pod, container) → PID of every container process the kubelet runs now."""
+        return self.call(lambda emulator: emulator.workloads.kubelet.pids() if emulator.workloads else {})
 
     def requests(self) -> list[tuple[str, str, int]]:
         """Recent resource requests as (method, path?query, HTTP status), oldest first."""

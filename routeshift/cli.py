@@ -18,7 +18,8 @@ from routeshift import __version__
 def _api_server(args: argparse.Namespace) -> int:
     from routeshift.emulator import standalone
 
-    standalone.run(port=args.port, kubeconfig=Path(args.kubeconfig))
+    standalone.run(port=args.port, kubeconfig=Path(args.kubeconfig),
+                   workloads_settings=standalone.workload_settings(args))
     return 0
 
 
@@ -59,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
         "api-server", help="serve the in-memory Kubernetes API emulator on 127.0.0.1 until SIGTERM/SIGINT")
     api_server.add_argument("--port", type=int, required=True, help="TCP port on 127.0.0.1 (0 picks a free one)")
     api_server.add_argument("--kubeconfig", required=True, help="where to write a kubeconfig pointing at it")
+    from routeshift.emulator import standalone  # its options: workload controllers, kubelet, image faults
+
+    standalone.add_arguments(api_server)
     api_server.set_defaults(handler=_api_server)
 
     version = commands.add_parser("version", help="print the version")

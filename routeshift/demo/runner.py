@@ -1,10 +1,12 @@
 """``routeshift demo``: run a scenario on the whole stack and say whether it ended as it should.
 
-The runner plays the release pipeline: for each release of the scenario it deploys the
-new version to the idle app, starts the rollout with one patch of the Canary (naming the
-live Service ``stable`` and the idle one ``canary``, as the release model says), and
-watches the controller drive it to its end while the load generator keeps real traffic
-flowing through the gateway. Exit code 0 only when every release ended as expected.
+The runner plays the release pipeline. In workload form (the default scenario) a release
+is one ``kubectl set image`` on the app's Deployment, as a Flagger user ships; in Service
+form it deploys the new version to the idle app and starts the rollout with one patch of
+the Canary (naming the live Service ``stable`` and the idle one ``canary``, as the release
+model says). Then it watches the controller drive the rollout to its end while the load
+generator keeps real traffic flowing through the gateway. Exit code 0 only when every
+release ended as expected.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.live import Live
 
+from rollouts import workloads
 from routeshift.demo import load as load_generation
 from routeshift.demo import manifests, scenarios, view
 from routeshift.demo.stack import Stack, StackError
@@ -85,9 +88,9 @@ class Traffic:
         self.windows: collections.deque = collections.deque(maxlen=windows)
         self.last_take = time.monotonic()
 
-    def sample(self) -> tuple[dict[str, float], float, float, load_generation.Tally | None]:
-        """(shares by version, req/s, 5xx share) over the recent windows, and the window
-        that closed with this call, if one did."""
+    def sample(self) -> tuple[dict[str, float], float, float, load_generation.Tally | None, float]:
+        """(shares by version, req/s, 5xx share) over the recent windows, the window that
+        closed with this call (if one did), and how many seconds the recent windows span."""
         now = time.monotonic()
         closed = None
         if now - self.last_take >= 1.0:
@@ -104,7 +107,7 @@ class Traffic:
         shares = {version: count / answered for version, count in versions.items()} if answered else {}
         total = sum(statuses.values())
         errors = sum(count for code, count in statuses.items() if code >= 500)
-        return shares, (total / seconds if seconds else 0.0), (errors / total if total else 0.0), closed
+        return shares, (total / seconds if seconds else 0.0), (errors / total if total else 0.0), closed, seconds
 
 
 class Demo:
@@ -113,7 +116,7 @@ class Demo:
         self.console = console
         self.scenario = scenarios.SCENARIOS[args.scenario]
         cluster = Path(os.environ.get("KUBECONFIG", Path.home() / ".kube" / "config")) if args.cluster else None
-        self.stack = Stack(args.workdir, cluster_kubeconfig=cluster, log=self._say)
+        self.stack = Stack(args.workdir, cluster_kubeconfig=cluster, log=self._say, workload=self.scenario.workload)
         self.live_service = "podinfo-blue"
 
     def _say(self, line: str) -> None:
@@ -146,15 +149,22 @@ class Demo:
     def _create_canary(self) -> None:
         blue, green = self.stack.backends["blue"], self.stack.backends["green"]
         prometheus = self.stack.endpoints.prometheus
-        self.stack.apply([manifests.canary(
-            blue, green, strategy=scenarios.strategy(self.scenario),
-            analysis=scenarios.analysis(self.scenario, speed=self.args.speed, prometheus_url=prometheus),
-            progress_deadline_seconds=max(60, round(600 / self.args.speed)))])
+        settings = dict(strategy=scenarios.strategy(self.scenario),
+                        analysis=scenarios.analysis(self.scenario, speed=self.args.speed, prometheus_url=prometheus),
+                        progress_deadline_seconds=max(60, round(600 / self.args.speed)))
+        if self.scenario.workload:
+            self.stack.apply([manifests.workload_canary(**settings)])
+        else:
+            self.stack.apply([manifests.canary(blue, green, **settings)])
         self.stack.wait_for_canary(lambda canary: (canary.get("status") or {}).get("phase") == "Initialized",
                                    timeout=60)
 
-    def _deploy(self, release: scenarios.Release) -> tuple[str, str]:
-        """Put the release on the idle app and start its rollout with one patch. Returns (stable, canary)."""
+    def _deploy(self, release: scenarios.Release) -> str:
+        """Ship the release the way the scenario's pipeline would; returns what status.release will say."""
+        if self.scenario.workload:
+            # The image's behaviour (v3's errors) comes from the emulator's image catalogue.
+            deployment = self.stack.set_image(manifests.app_image(release.version))
+            return workloads.release_of(deployment)
         stable = self.live_service
         idle = "podinfo-green" if stable == "podinfo-blue" else "podinfo-blue"
         self.stack.set_app(idle, version=release.version, errorRate=release.error_rate, latencyMs=release.latency_ms)
@@ -163,14 +173,16 @@ class Demo:
             "stable": {"name": stable, "port": manifests.SERVICE_PORT},
             "canary": {"name": idle, "port": manifests.SERVICE_PORT},
         }})
-        return stable, idle
+        self.live_service = idle  # taken back below unless promoted
+        return release.version
 
     async def _roll_out(self, release: scenarios.Release, traffic: Traffic) -> ReleaseResult:
         self._say(f"release {release.description}: expected to be {release.expect.value}")
         started = time.monotonic()
         # The controller's clock stamps the decision log; on one machine it is ours.
         since = datetime.datetime.now(datetime.timezone.utc)
-        stable, idle = await asyncio.to_thread(self._deploy, release)
+        live_before = self.live_service
+        expected = await asyncio.to_thread(self._deploy, release)
         deadline = started + max(120.0, 900.0 / self.args.speed)
         printer = view.PlainPrinter(self.console) if self.args.plain else None
         live = None if self.args.plain else Live(console=self.console, refresh_per_second=4, transient=False)
@@ -181,10 +193,10 @@ class Demo:
         with live or contextlib.nullcontext():
             while time.monotonic() < deadline:
                 canary = await asyncio.to_thread(self.stack.get_canary)
+                deployments = await asyncio.to_thread(self._deployments)
                 status = canary.get("status") or {}
-                weight = (status.get("weights") or {}).get("canary") if status.get("release") == release.version \
-                    else None
-                observed, rps, errors, closed = traffic.sample()
+                weight = (status.get("weights") or {}).get("canary") if status.get("release") == expected else None
+                observed, rps, errors, closed, window = traffic.sample()
                 if closed is not None:
                     # A window counts for a weight only if that weight held from its start to its end.
                     if weight is not None and weight == window_weight:
@@ -192,23 +204,31 @@ class Demo:
                     window_weight = weight
                 snapshot = view.from_canary(canary, scenario=self.scenario.name, release=release.version,
                                             observed=observed, observed_rps=rps, error_share=errors,
-                                            started=started, since=since)
+                                            started=started, since=since, window_seconds=window or None,
+                                            deployments=deployments)
                 if live is not None:
                     live.update(view.render(snapshot))
                 else:
                     printer.update(snapshot)
-                if status.get("release") == release.version and status.get("phase") in FINAL_PHASES:
+                if status.get("release") == expected and status.get("phase") in FINAL_PHASES:
                     outcome = FINAL_PHASES[status["phase"]]
                     reason = status.get("message", "")
                     break
                 await asyncio.sleep(REFRESH_SECONDS)
-        if outcome == scenarios.Outcome.PROMOTED:
-            self.live_service = idle
+        if outcome != scenarios.Outcome.PROMOTED:
+            self.live_service = live_before
         result = ReleaseResult(release, outcome, time.monotonic() - started, reason, observed_by_weight, status)
         verdict = "as expected" if result.as_expected else f"NOT as expected ({release.expect.value})"
         self._say(f"release {release.version}: {outcome.value if outcome else 'no outcome'} after "
                   f"{result.seconds:.0f}s, {verdict}: {reason}")
         return result
+
+    def _deployments(self) -> dict[str, dict | None]:
+        """Workload form: the primary and the target, for the view's revisions and replicas."""
+        if not self.scenario.workload:
+            return {}
+        names = (f"{manifests.DEPLOYMENT}-primary", manifests.DEPLOYMENT)
+        return {name: self.stack.get_deployment(name) for name in names}
 
     def _summarise(self, results: list[ReleaseResult]) -> int:
         ok = bool(results) and all(result.as_expected for result in results)

@@ -1,8 +1,10 @@
 """The demo's scenarios: which releases are rolled out, how each behaves, how each must end.
 
-A scenario is data: a strategy, an analysis, the load, and a list of releases. Each
-release is deployed to the idle app (the demo's stand-in for a new image), then started
-the way a pipeline would, with one patch of the Canary, and must end as expected:
+A scenario is data: a strategy, an analysis, the load, and a list of releases, and which
+form of Canary it uses. In workload form (the default scenario, Flagger's model) the app
+is one Deployment and each release is ``kubectl set image``: the controller runs the rest.
+In Service form each release is deployed to the idle app, then started the way a
+pipeline would, with one patch of the Canary. Every release must end as expected:
 healthy releases promoted, faulty ones rolled back by analysis. Intervals scale with
 ``--speed`` so CI can run the same scenarios faster.
 """
@@ -50,6 +52,8 @@ class Scenario:
     # What an insufficient-traffic hold becomes after ``hold_intervals`` intervals.
     hold_intervals: int = 40
     hold_outcome: str = "Inconclusive"
+    # Workload form: a Canary with targetRef on the Deployment "podinfo", releases by image.
+    workload: bool = False
 
     def interval(self, speed: float) -> int:
         """The analysis interval at ``speed`` in whole seconds: at least 3 s, so that a
@@ -71,8 +75,10 @@ ERRORS = Release("v3", Outcome.ROLLED_BACK, error_rate=0.05)
 SCENARIOS: dict[str, Scenario] = {
     scenario.name: scenario
     for scenario in (
-        Scenario("default", "a healthy release is promoted, then a faulty one (5% errors) is rolled back",
-                 (HEALTHY, ERRORS)),
+        Scenario("default", "the app is one Deployment: `kubectl set image` to v2 (healthy) is promoted, "
+                 "to v3 (5% errors) rolled back", (HEALTHY, ERRORS), workload=True),
+        Scenario("services", "Service form: a healthy release is deployed behind the idle Service and promoted, "
+                 "then a faulty one (5% errors) is rolled back", (HEALTHY, ERRORS)),
         Scenario("healthy", "a healthy release goes 5 → 10 → 20 → 50 → 100 and is promoted", (HEALTHY,)),
         Scenario("errors", "a release answering 5% errors is caught and rolled back",
                  (Release("v2", Outcome.ROLLED_BACK, error_rate=0.05),)),

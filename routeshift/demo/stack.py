@@ -56,9 +56,11 @@ class Stack:
     """The running demo: call :meth:`start`, then :meth:`stop` (or use it as a context manager)."""
 
     def __init__(self, workdir: Path | None = None, *, cluster_kubeconfig: Path | None = None,
-                 log=print, controller_namespaces: tuple[str, ...] = (manifests.NAMESPACE,)) -> None:
+                 log=print, controller_namespaces: tuple[str, ...] = (manifests.NAMESPACE,),
+                 workload: bool = False) -> None:
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="routeshift-demo-"))
         self.cluster_kubeconfig = cluster_kubeconfig
+        self.workload = workload
         # Where the controller watches Canaries (the examples' tests add their own namespace);
         # empty means every namespace.
         self.controller_namespaces = tuple(controller_namespaces)
@@ -140,13 +142,10 @@ class Stack:
         if not crds:
             raise StackError(f"no CRDs in {REPO_CRDS}: run `python -m rollouts.crd` to generate them")
         self.kubectl("apply", *(arg for crd in crds for arg in ("-f", str(crd))))
-        for backend in self.backends.values():
-            self._spawn(f"app-{backend.service}", _python_tool(
-                "routeshift.demo.app", "--port", str(backend.port), "--version", "v1"))
-        for backend in self.backends.values():
-            url = self.endpoints.apps[backend.service]
-            self._wait(f"app-{backend.service}", lambda url=url: httpx.get(f"{url}/healthz").status_code == 200)
-        self.apply(manifests.stack_objects(self.backends["blue"], self.backends["green"]))
+        if self.workload:
+            self._start_deployment()
+        else:
+            self._start_apps()
         self.log(f"proxy       {self.endpoints.gateway} (admin {self.endpoints.proxy_admin})")
         self._spawn("gateway-proxy", _python_tool(
             "gateway_proxy", "--kubernetes", "--listen", f"127.0.0.1:{proxy_port}",
@@ -167,6 +166,46 @@ class Stack:
         self.log(f"controller  metrics {self.endpoints.controller_metrics}/metrics")
         return self.endpoints
 
+    def _start_apps(self) -> None:
+        """Service form: two demo app processes behind selector-less Services."""
+        assert self.endpoints is not None
+        for backend in self.backends.values():
+            self._spawn(f"app-{backend.service}", _python_tool(
+                "routeshift.demo.app", "--port", str(backend.port), "--version", "v1"))
+        for backend in self.backends.values():
+            url = self.endpoints.apps[backend.service]
+            self._wait(f"app-{backend.service}", lambda url=url: httpx.get(f"{url}/healthz").status_code == 200)
+        self.apply(manifests.stack_objects(self.backends["blue"], self.backends["green"]))
+
+    def _start_deployment(self) -> None:
+        """Workload form: the app is a Deployment; the emulator's kubelet runs its Pods."""
+        assert self.endpoints is not None
+        self.endpoints.apps = {}
+        self.apply(manifests.workload_objects())
+        self._wait("deployment", lambda: self.deployment_ready(manifests.DEPLOYMENT), timeout=60)
+        self.log(f"app         Deployment {manifests.NAMESPACE}/{manifests.DEPLOYMENT}, "
+                 f"{manifests.REPLICAS} Pods of {manifests.app_image('v1')}")
+
+    def get_deployment(self, name: str) -> dict | None:
+        result = self.kubectl("get", "deployment", name, "-n", manifests.NAMESPACE, "-o", "json", check=False)
+        return json.loads(result.stdout) if result.returncode == 0 else None
+
+    def deployment_ready(self, name: str) -> bool:
+        found = self.get_deployment(name) or {}
+        want = (found.get("spec") or {}).get("replicas", 1)
+        status = found.get("status") or {}
+        return bool(found) and status.get("observedGeneration") == found["metadata"].get("generation") and \
+            status.get("availableReplicas", 0) >= want and status.get("updatedReplicas", 0) >= want
+
+    def set_image(self, image: str) -> dict:
+        """``kubectl set image``: the whole release step of a workload-form pipeline. Returns the Deployment."""
+        self.kubectl("set", "image", f"deployment/{manifests.DEPLOYMENT}", f"{manifests.CONTAINER}={image}",
+                     "-n", manifests.NAMESPACE)
+        found = self.get_deployment(manifests.DEPLOYMENT)
+        if found is None:
+            raise StackError(f"Deployment {manifests.DEPLOYMENT} vanished after kubectl set image")
+        return found
+
     def _start_api(self) -> Path:
         if self.cluster_kubeconfig is not None:
             self.log(f"cluster     from {self.cluster_kubeconfig}")
@@ -174,7 +213,9 @@ class Stack:
         kubeconfig = self.workdir / "kubeconfig"
         port = processes.free_port()
         self._spawn("api-server", _python_tool(
-            "routeshift", "api-server", "--port", str(port), "--kubeconfig", str(kubeconfig)))
+            "routeshift", "api-server", "--port", str(port), "--kubeconfig", str(kubeconfig),
+            *(arg for image, fault in manifests.IMAGE_FAULTS.items() for arg in ("--image-fault", f"{image}={fault}")),
+            "--restart-backoff", "1", "--kubelet-logs", str(self.workdir / "pods")))
         self._wait("api-server", lambda: kubeconfig.exists()
                    and httpx.get(f"http://127.0.0.1:{port}/version").status_code == 200)
         self.log(f"API         http://127.0.0.1:{port} (Kubernetes API emulator)")

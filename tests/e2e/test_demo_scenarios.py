@@ -98,3 +98,31 @@ def test_ctrl_c_stops_every_process_the_demo_started(tmp_path):
     for name, pid in pids.items():
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_default_scenario_set_image_promotes_v2_and_rolls_back_v3_on_pod_processes(tmp_path):
+    """Workload form end to end: `kubectl set image` on one Deployment, Pods as local processes
+    behind EndpointSlices, the proxy in Kubernetes mode carrying the observed split."""
+    result, summary = run_demo("default", tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    v2, v3 = summary["releases"]
+    assert (v2["outcome"], v3["outcome"]) == ("promoted", "rolled back")
+    observed = v2["observedByWeight"]
+    assert [int(weight) for weight in observed] == [5, 10, 20, 50], observed
+    for weight, counts in observed.items():
+        # Replies name the version of the Pod process that answered them.
+        assert set(counts) <= {"v1", "v2"}
+        assert_split_matches(counts, "v2", int(weight))
+    promoted = v2["finalStatus"]
+    assert promoted["workload"]["images"] == {"app": "ghcr.io/routeshift/demo-app:v2"}
+    assert promoted["weights"] == {"stable": 100, "canary": 0}, "the new primary carries everything"
+    failed = v3["finalStatus"]
+    assert failed["phase"] == "Failed"
+    assert failed["workload"]["failed"]["images"] == {"app": "ghcr.io/routeshift/demo-app:v3"}
+    assert "request-success-rate" in failed["workload"]["failed"]["reason"]
+    assert failed["workload"]["images"] == {"app": "ghcr.io/routeshift/demo-app:v2"}, "the primary still runs v2"
+    for weight, counts in v3["observedByWeight"].items():
+        assert set(counts) <= {"v2", "v3"}
+        assert_split_matches(counts, "v3", int(weight))
+    lines = result.stdout.splitlines()
+    assert any("rolled back: revision" in line for line in lines), "the view names the failed revision"

@@ -15,6 +15,15 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 import plugin_world  # noqa: E402  (needs the path above)
+from routeshift.emulator import EmulatorThread  # noqa: E402
+
+
+@pytest.fixture
+def k8s_api():
+    """A bare API, no Deployment controller or kubelet: these tests write the Deployments'
+    status themselves (as their controller would), and a running one would overwrite it."""
+    with EmulatorThread(workloads=False) as api:
+        yield api
 
 
 @pytest.fixture

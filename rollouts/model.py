@@ -279,6 +279,11 @@ class CanarySpec(_Spec):
         "changes start rollouts. The controller runs the live version as <name>-primary and the target as "
         "the canary, behind Services <name>-primary and <name>-canary.")
     service: ServicePort | None = Field(default=None, description="Ports of the Services created in workload form.")
+    track_configs: bool = Field(
+        default=False, description="Workload form: a change of a ConfigMap or Secret the target's Pods reference "
+        "(env, envFrom, volumes) is a new revision too, rolled out like a template change. The primary reads "
+        "copies named <name>-primary, refreshed on promotion. An object annotated "
+        "routeshift.dev/config-tracking: disabled is not tracked. Detected at the next poll.")
     release: str | None = Field(
         default=None,
         max_length=253,
@@ -321,6 +326,8 @@ class CanarySpec(_Spec):
                 raise ValueError("set stable and canary (Service form), or targetRef (workload form)")
             if self.service is not None:
                 raise ValueError("service goes with targetRef: in Service form the Services are yours")
+            if self.track_configs:
+                raise ValueError("trackConfigs goes with targetRef: in Service form a release starts with spec.release")
             if (self.stable.namespace, self.stable.name) == (self.canary.namespace, self.canary.name):
                 raise ValueError("stable and canary must be different Services")
         if self.progress_deadline_seconds <= self.interval_seconds():

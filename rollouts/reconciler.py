@@ -97,16 +97,19 @@ async def reconcile(controller: Controller, canary: CanaryObject, status: model.
                         else machine.reject(status, invalid, generation=canary.generation, now=now))
     if spec is not None and spec.target_ref is not None:
         target = await workload_io.read_target(controller.cluster, canary.namespace, spec)
-        if not deleting and workload_machine.quiet(spec, status, target, generation=canary.generation,
-                                                   annotations=canary.annotations):
+        configs, config_problem = await workload_io.read_configs(controller.cluster, canary.namespace, spec, target)
+        release = workloads.release_of(target, configs)
+        if not deleting and workload_machine.quiet(spec, status, target, release=release,
+                                                   generation=canary.generation, annotations=canary.annotations):
             return status
         workload_spec = spec
         # Everything route-side (observation, analysis, metrics) sees primary and canary Services.
-        spec = workloads.service_form(spec, workloads.release_of(target))
+        spec = workloads.service_form(spec, release)
         observed = await observe(controller, canary, spec, status, now=now, deleting=deleting, invalid_spec=invalid)
         observed = dataclasses.replace(observed, workload=await workload_io.observe(
             controller.cluster, canary.namespace, canary.uid, workload_spec, target, spec,
-            initializing=status.phase == model.Phase.INITIALIZING))
+            initializing=status.phase == model.Phase.INITIALIZING, configs=configs, config_problem=config_problem,
+            deleting=deleting))
         decision = workload_machine.decide(workload_spec, status, observed, owner=canary.name,
                                            namespace=canary.namespace, now=now)
         await _act(controller, canary, decision.actions)

@@ -15,12 +15,16 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-from rollouts import actions, errors, model, patching, route_adoption, workloads
+from rollouts import actions, config_tracking, errors, model, patching, route_adoption, workloads
+from rollouts.config_tracking import ConfigRef
 from rollouts.workloads import RouteAdoption, WorkloadObservation
 
 logger = logging.getLogger(__name__)
 
 _CONFLICT_RETRIES = 5
+_PLURALS = {"Deployment": "deployments", "Service": "services", config_tracking.CONFIG_MAP: "configmaps",
+            config_tracking.SECRET: "secrets"}
+_DATA_FIELDS = ("data", "binaryData", "type")  # what a ConfigMap or Secret holds instead of a spec
 
 
 def deployment_path(namespace: str, name: str | None = None) -> str:
@@ -38,6 +42,41 @@ async def read_target(cluster: patching.Cluster, namespace: str, spec: model.Can
     return await cluster.get(deployment_path(namespace, spec.target_ref.name))
 
 
+async def read_configs(cluster: patching.Cluster, namespace: str, spec: model.CanarySpec,
+                       target: Mapping[str, Any] | None) -> tuple[dict[ConfigRef, Mapping[str, Any]], str]:
+    """The target's tracked ConfigMaps and Secrets (``trackConfigs``), read concurrently; else none.
+
+    The second item says why they could not all be read (RBAC): a revision computed from
+    part of them would start a rollout of a change nobody made, so the machine must not act.
+    """
+    if not spec.track_configs or target is None:
+        return {}, ""
+    try:
+        found = await _read_refs(cluster, namespace, config_tracking.references(workloads.template(target)))
+    except errors.ApiError as error:
+        if error.status != 403:
+            raise
+        return {}, (f"trackConfigs: the controller may not read what the Pods of {spec.target_ref.name} reference "
+                    f"({error}); grant it (chart: controller.configTracking) or turn trackConfigs off")
+    return config_tracking.tracked(found), ""
+
+
+async def _read_refs(cluster: patching.Cluster, namespace: str,
+                     refs: tuple[ConfigRef, ...]) -> dict[ConfigRef, Mapping[str, Any] | None]:
+    found = await asyncio.gather(*(cluster.get(_path("v1", ref.plural, namespace, ref.name)) for ref in refs))
+    return dict(zip(refs, found))
+
+
+async def _primary_copies(cluster: patching.Cluster, namespace: str,
+                          primary: Mapping[str, Any] | None) -> dict[ConfigRef, Mapping[str, Any] | None]:
+    """The configuration copies the primary reads (named ``<name>-primary``): deletion removes them."""
+    if primary is None:
+        return {}
+    refs = tuple(ref for ref in config_tracking.references(workloads.template(primary))
+                 if ref.name.endswith(config_tracking.PRIMARY_SUFFIX))
+    return await _read_refs(cluster, namespace, refs)
+
+
 async def _pods(cluster: patching.Cluster, namespace: str, deployment: Mapping[str, Any] | None) -> list[dict]:
     selector = workloads.match_labels(deployment) if deployment else None
     if not selector:
@@ -48,9 +87,11 @@ async def _pods(cluster: patching.Cluster, namespace: str, deployment: Mapping[s
 
 
 async def observe(cluster: patching.Cluster, namespace: str, uid: str | None, spec: model.CanarySpec,
-                  target: dict[str, Any] | None, route_spec: model.CanarySpec, *,
-                  initializing: bool) -> WorkloadObservation:
-    """Everything the workload machine looks at, fetched concurrently (the target is already read).
+                  target: dict[str, Any] | None, route_spec: model.CanarySpec, *, initializing: bool,
+                  configs: Mapping[ConfigRef, Mapping[str, Any]], config_problem: str = "",
+                  deleting: bool = False) -> WorkloadObservation:
+    """Everything the workload machine looks at, fetched concurrently (the target and its tracked
+    ``configs`` are already read).
 
     The namespace's other Deployments (for a selector clash) are listed only while
     initializing: that is when the primary's labels are chosen, and a list per
@@ -66,9 +107,10 @@ async def observe(cluster: patching.Cluster, namespace: str, uid: str | None, sp
         *(cluster.get_route(ns, name) for ns, name in refs))
     target_rollout, primary_rollout = workloads.rollout(target), workloads.rollout(primary)
     # Pods only matter while a Deployment is not ready: they say why (crash loop, image pull ...).
-    target_pods, primary_pods = await asyncio.gather(
+    target_pods, primary_pods, copies = await asyncio.gather(
         _pods(cluster, namespace, target) if target and not target_rollout.ready else _none(),
-        _pods(cluster, namespace, primary) if primary and not primary_rollout.ready else _none())
+        _pods(cluster, namespace, primary) if primary and not primary_rollout.ready else _none(),
+        _primary_copies(cluster, namespace, primary) if deleting else _nothing())
     routes = tuple(
         RouteAdoption(namespace=ns, name=name, found=route is not None,
                       app_refs=route_adoption.app_refs(route, names.app, namespace=namespace),
@@ -78,11 +120,16 @@ async def observe(cluster: patching.Cluster, namespace: str, uid: str | None, sp
         uid=uid, target=target, primary=primary, services={names.primary: primary_svc, names.canary: canary_svc},
         neighbours=tuple((neighbours or {}).get("items") or ()) if isinstance(neighbours, dict) else (),
         target_pods_problem=workloads.pods_problem(target_pods),
-        primary_pods_problem=workloads.pods_problem(primary_pods), routes=routes)
+        primary_pods_problem=workloads.pods_problem(primary_pods), routes=routes, configs=configs,
+        config_problem=config_problem, primary_copies=copies)
 
 
 async def _none() -> list[dict]:
     return []
+
+
+async def _nothing() -> dict:
+    return {}
 
 
 async def execute(cluster: patching.Cluster, action: actions.WorkloadAction, *, owner: str) -> None:
@@ -123,7 +170,7 @@ def _describe(action: actions.WorkloadAction) -> str:
 async def _apply(cluster: patching.Cluster, body: dict[str, Any]) -> None:
     """Create, or replace spec/labels/annotations/owner of the live object (keeping its status)."""
     meta = body["metadata"]
-    plural = "deployments" if body["kind"] == "Deployment" else "services"
+    plural = _PLURALS[body["kind"]]
     path = _path(body["apiVersion"], plural, meta["namespace"], meta["name"])
     for attempt in range(1, _CONFLICT_RETRIES + 2):
         live = await cluster.get(path)
@@ -148,10 +195,15 @@ def _replacement(live: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[st
         meta["annotations"] = {**(meta.get("annotations") or {}), **wanted["annotations"]}
     if wanted.get("ownerReferences"):
         meta["ownerReferences"] = wanted["ownerReferences"]
+    replacement = {"apiVersion": desired["apiVersion"], "kind": desired["kind"], "metadata": meta}
+    if desired["kind"] in (config_tracking.CONFIG_MAP, config_tracking.SECRET):
+        replacement.update({field: desired[field] for field in _DATA_FIELDS if field in desired})
+        return replacement
     spec = dict(desired["spec"])
     if desired["kind"] == "Service":
         # The API server allocated these; a replacement must keep them.
         for field in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
             if field in (live.get("spec") or {}):
                 spec[field] = live["spec"][field]
-    return {"apiVersion": desired["apiVersion"], "kind": desired["kind"], "metadata": meta, "spec": spec}
+    replacement["spec"] = spec
+    return replacement

@@ -18,6 +18,9 @@ A Canary with ``targetRef`` rolls out revisions of the user's Deployment (Flagge
   to the primary, scales the canary to zero and names the failed revision in status.
 - **Deletion** scales the target back up, waits for it, hands the route its original
   backendRefs back (byte-identical spec) and deletes what initialization created.
+- With ``trackConfigs`` a revision covers the referenced ConfigMaps and Secrets too
+  (``rollouts.config_tracking``): the primary reads copies of them, written before the
+  primary itself whenever the primary is (re)created from a revision, deleted with it.
 
 The route machine (``rollouts.machine``) sees the spec in Service form (primary as stable,
 the target's Service as canary, the template revision as release) and is reused as is;
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import datetime
 
-from rollouts import actions, machine, model, steps, workloads
+from rollouts import actions, config_tracking, machine, model, steps, workloads
 from rollouts.machine import Decision, _Machine
 from rollouts.model import ConditionStatus as C, Phase
 from rollouts.observations import Observations
@@ -43,10 +46,11 @@ def decide(spec: model.CanarySpec, status: model.CanaryStatus, observations: Obs
     return Decision(*WorkloadMachine(spec, status, observations, now, owner=owner, namespace=namespace).run())
 
 
-def quiet(spec: model.CanarySpec, status: model.CanaryStatus, target: dict | None, *, generation: int,
-          annotations: dict) -> bool:
-    """An idle workload Canary whose target has no new revision and is scaled down: nothing to do."""
-    route_spec = workloads.service_form(spec, workloads.release_of(target))
+def quiet(spec: model.CanarySpec, status: model.CanaryStatus, target: dict | None, *, release: str | None,
+          generation: int, annotations: dict) -> bool:
+    """An idle workload Canary whose target has no new revision (``release``: its template's and
+    tracked configuration's) and is scaled down: nothing to do."""
+    route_spec = workloads.service_form(spec, release)
     return (target is not None and workloads.replicas(target) == 0 and status.workload is not None
             and machine.quiet(route_spec, status, generation=generation, annotations=annotations))
 
@@ -90,6 +94,8 @@ class WorkloadMachine(_Machine):
                                   namespace=self.namespace, owner=self.owner_name)
         if found is not None:
             return found
+        if w.config_problem:
+            return "ConfigNotReadable", w.config_problem
         if self.status.phase != Phase.INITIALIZING:
             return super()._problem()
         for route in w.routes:
@@ -155,9 +161,7 @@ class WorkloadMachine(_Machine):
         w, names, spec = self.w, self.names, self.workload_spec
         wrote = False
         if w.primary is None and pod_template is not None:
-            self.j.actions.append(actions.ApplyObject(workloads.primary_deployment(
-                w.target, name=names.primary, owner=self.owner, replica_count=self.status.workload.replicas,
-                pod_template=pod_template)))
+            self._write_primary(pod_template)
             wrote = True
         selector = workloads.match_labels(w.target) or {}
         for name, labels in ((names.primary, workloads.primary_labels(selector)), (names.canary, selector)):
@@ -166,6 +170,16 @@ class WorkloadMachine(_Machine):
                 self.j.actions.append(actions.ApplyObject(desired))
                 wrote = True
         return wrote
+
+    def _write_primary(self, pod_template: dict | None = None) -> None:
+        """The primary's copies of the tracked configuration first, then the primary reading them."""
+        w = self.w
+        for ref, found in w.configs.items():
+            self.j.actions.append(actions.ApplyObject(config_tracking.primary_copy(
+                ref, found, self.owner.metadata(ref.primary.name))))
+        self.j.actions.append(actions.ApplyObject(workloads.primary_deployment(
+            w.target, name=self.names.primary, owner=self.owner, replica_count=self.status.workload.replicas,
+            pod_template=pod_template, configs=w.configs)))
 
     def _scale_target(self, replicas: int) -> None:
         if self.w.target is not None and workloads.replicas(self.w.target) != replicas:
@@ -184,9 +198,10 @@ class WorkloadMachine(_Machine):
     def _start(self, reason: str) -> None:
         w, ws = self.w, self.status.workload
         canary_images = workloads.images(workloads.template(w.target)) if w.target is not None else {}
+        tracked = "".join(f", {ref.label}" for ref in w.configs)
         super()._start(f"revision {self.spec.release} of {self.names.target} "
-                       f"({workloads.describe_images(canary_images)}) detected" if reason.startswith("release")
-                       else reason)
+                       f"({workloads.describe_images(canary_images)}{tracked}) detected"
+                       if reason.startswith("release") else reason)
         ws.canary_images = canary_images
         ws.canary_ready = False
 
@@ -234,8 +249,7 @@ class WorkloadMachine(_Machine):
             self._progress(depth=0)
             return
         if workloads.primary_revision(w.primary) != status.release:
-            j.actions.append(actions.ApplyObject(workloads.primary_deployment(
-                w.target, name=self.names.primary, owner=self.owner, replica_count=ws.replicas)))
+            self._write_primary()
             j.hold(f"promoting: copying revision {status.release} to {self.names.primary}")
             return
         primary = w.primary_rollout()
@@ -324,6 +338,9 @@ class WorkloadMachine(_Machine):
         for name, found in w.services.items():
             if found is not None and workloads.owned_by(found, self.owner_name):
                 j.actions.append(actions.DeleteObject("v1", "Service", "services", self.namespace, name))
+        for ref, found in w.primary_copies.items():
+            if found is not None and workloads.owned_by(found, self.owner_name):
+                j.actions.append(actions.DeleteObject("v1", ref.kind, ref.plural, self.namespace, ref.name))
         j.set_weights(0)
         j.transition(Phase.TERMINATED, f"routes handed back to {names.app}, {names.target} scaled to "
                      f"{ws.replicas}, {names.primary} and its Services deleted", event_reason="Terminated")

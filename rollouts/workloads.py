@@ -9,7 +9,8 @@ about workloads in table tests exactly as it does about routes.
 The primary's selector and pod labels are the target's with ``-primary`` appended to every
 selector value, so the two Deployments (and their Services) never select each other's
 pods. A revision is a hash of the pod template: a change of image, env or anything else in
-the template is a new revision; a change of ``replicas`` is not.
+the template is a new revision; a change of ``replicas`` is not. With ``trackConfigs`` the
+hash covers the referenced ConfigMaps' and Secrets' content too (``rollouts.config_tracking``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from rollouts import model
+from rollouts import config_tracking, model
+from rollouts.config_tracking import ConfigRef
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "routeshift"
@@ -73,9 +75,12 @@ def template(deployment: Mapping[str, Any]) -> dict[str, Any]:
     return (deployment.get("spec") or {}).get("template") or {}
 
 
-def revision(pod_template: Mapping[str, Any]) -> str:
-    """A short, stable hash of a pod template: equal templates, equal revisions."""
+def revision(pod_template: Mapping[str, Any], config_hash: str | None = None) -> str:
+    """A short, stable hash of a pod template (and of its tracked configuration, when there is any):
+    equal inputs, equal revisions; without tracked configuration, the template's hash alone."""
     canonical = json.dumps(pod_template, sort_keys=True, separators=(",", ":"))
+    if config_hash:
+        canonical += f"|{config_hash}"
     return hashlib.sha256(canonical.encode()).hexdigest()[:10]
 
 
@@ -144,11 +149,15 @@ def owned_by(obj: Mapping[str, Any] | None, owner_name: str) -> bool:
 
 
 def primary_deployment(target: Mapping[str, Any], *, name: str, owner: Owner, replica_count: int,
-                       pod_template: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The primary Deployment running ``pod_template`` (default: the target's) with rewritten labels."""
+                       pod_template: Mapping[str, Any] | None = None,
+                       configs: Mapping[ConfigRef, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The primary Deployment running ``pod_template`` (default: the target's) with rewritten labels,
+    reading the primary copies of the tracked ``configs``."""
     selector = match_labels(target) or {}
     labels = primary_labels(selector)
-    source = copy.deepcopy(dict(pod_template if pod_template is not None else template(target)))
+    original = pod_template if pod_template is not None else template(target)
+    config_hash = config_tracking.fingerprint(configs or {})
+    source = config_tracking.primary_template(original, (configs or {}).keys(), config_hash)
     pod_meta = source.setdefault("metadata", {})
     pod_meta["labels"] = {**(pod_meta.get("labels") or {}), **labels}
     spec: dict[str, Any] = {"replicas": replica_count, "selector": {"matchLabels": labels}, "template": source}
@@ -158,7 +167,7 @@ def primary_deployment(target: Mapping[str, Any], *, name: str, owner: Owner, re
     target_labels = (target.get("metadata") or {}).get("labels") or {}
     return {"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": owner.metadata(name, {**target_labels, **labels},
-                                       {REVISION_ANNOTATION: revision(pod_template or template(target))}),
+                                       {REVISION_ANNOTATION: revision(original, config_hash)}),
             "spec": spec}
 
 
@@ -306,7 +315,12 @@ class RouteAdoption:
 
 @dataclasses.dataclass(frozen=True)
 class WorkloadObservation:
-    """The Deployments, Services and routes of a workload-form Canary, as just read."""
+    """The Deployments, Services, tracked configuration and routes of a workload-form Canary, as just read.
+
+    ``configs`` holds the target's tracked ConfigMaps and Secrets (empty unless
+    ``trackConfigs``), ``config_problem`` why they could not be read; ``primary_copies`` the
+    primary's copies, read only on deletion.
+    """
 
     uid: str | None
     target: Mapping[str, Any] | None
@@ -316,10 +330,13 @@ class WorkloadObservation:
     target_pods_problem: str = ""
     primary_pods_problem: str = ""
     routes: tuple[RouteAdoption, ...] = ()
+    configs: Mapping[ConfigRef, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    config_problem: str = ""
+    primary_copies: Mapping[ConfigRef, Mapping[str, Any] | None] = dataclasses.field(default_factory=dict)
 
     @property
     def target_revision(self) -> str | None:
-        return None if self.target is None else revision(template(self.target))
+        return release_of(self.target, self.configs)
 
     def target_rollout(self) -> Rollout:
         return rollout(self.target, pods_problem=self.target_pods_problem)
@@ -328,9 +345,11 @@ class WorkloadObservation:
         return rollout(self.primary, pods_problem=self.primary_pods_problem)
 
 
-def release_of(target: Mapping[str, Any] | None) -> str | None:
-    """The release a workload-form Canary rolls out: the revision of the target's template."""
-    return None if target is None else revision(template(target))
+def release_of(target: Mapping[str, Any] | None,
+               configs: Mapping[ConfigRef, Mapping[str, Any]] | None = None) -> str | None:
+    """The release a workload-form Canary rolls out: the revision of the target's template and
+    tracked configuration."""
+    return None if target is None else revision(template(target), config_tracking.fingerprint(configs or {}))
 
 
 def service_differs(found: Mapping[str, Any] | None, desired: Mapping[str, Any]) -> bool:

@@ -34,6 +34,7 @@ COMBINATIONS: dict[str, dict[str, Any]] = {
     "standalone": {"controller": {"leaderElection": {"mode": "none"}}},
     "replicas-3": {"controller": {"replicas": 3}},
     "watch-namespaces": {"controller": {"watchNamespaces": ["shop", "payments"]}},
+    "config-tracking": {"controller": {"configTracking": {"configMaps": True, "secrets": True}}},
     "everything-optional-off": {"dashboards": {"enabled": False}, "prometheusRule": {"enabled": False},
                                 "controller": {"serviceMonitor": {"enabled": False},
                                                "leaderElection": {"mode": "none"}},

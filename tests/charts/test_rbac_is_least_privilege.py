@@ -38,6 +38,9 @@ PROXY = {
     ("discovery.k8s.io", "endpointslices"): {"get", "list", "watch"},
 }
 PROXY_TLS = {("", "secrets"): {"get", "list", "watch"}}
+# trackConfigs: the referenced objects read, the primary's copies written; never listed or watched.
+CONFIG_TRACKING = {("", "configmaps"): {"get", "create", "update", "delete"},
+                   ("", "secrets"): {"get", "create", "update", "delete"}}
 PEERING_NAME = "rs-routeshift-controller"
 
 
@@ -62,6 +65,8 @@ def test_controller_cluster_role(combination):
         expected |= KOPF_NAMESPACED_PEERING
     elif combination.name not in {"standalone", "everything-optional-off"}:
         expected |= KOPF_PEERING
+    if combination.name == "config-tracking":
+        expected |= CONFIG_TRACKING
     assert grants(role) == expected
 
 
@@ -78,7 +83,9 @@ def test_only_the_proxy_with_tls_may_read_secrets(combination):
     for kind in ("ClusterRole", "Role"):
         for name, role in combination.of_kind(kind).items():
             touches_secrets = any("secrets" in rule["resources"] for rule in role["rules"])
-            assert touches_secrets == (combination.name == "proxy-tls" and name == "rs-routeshift-gateway-proxy"), name
+            allowed = ((combination.name == "proxy-tls" and name == "rs-routeshift-gateway-proxy")
+                       or (combination.name == "config-tracking" and name == "rs-routeshift-controller"))
+            assert touches_secrets == allowed, name
 
 
 def test_peering_object_is_the_one_the_controller_is_told_to_use(combination):

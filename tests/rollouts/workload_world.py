@@ -15,7 +15,7 @@ import datetime
 from typing import Any
 
 from canary_builders import T0, _accepted
-from rollouts import actions, machine, model, route_adoption, routes, workload_machine, workloads
+from rollouts import actions, config_tracking, machine, model, route_adoption, routes, workload_machine, workloads
 from rollouts.observations import Observations
 
 NAME = "podinfo"
@@ -65,6 +65,8 @@ class WorkloadWorld:
     deployments: dict[str, dict[str, Any]] = dataclasses.field(default_factory=lambda: {NAME: target()})
     services: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     route: dict[str, Any] | None = dataclasses.field(default_factory=app_route)
+    # ConfigMaps and Secrets by (kind, name), e.g. ("ConfigMap", "podinfo-config").
+    configs: dict[tuple[str, str], dict[str, Any]] = dataclasses.field(default_factory=dict)
     log: list[actions.Action] = dataclasses.field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -77,6 +79,11 @@ class WorkloadWorld:
         deployment = self.deployments[name]
         deployment["spec"]["template"]["spec"]["containers"][0]["image"] = image
         deployment["metadata"]["generation"] += 1
+
+    def edit_config(self, kind: str, name: str, data: dict[str, str]) -> None:
+        """``kubectl apply`` of a ConfigMap or Secret: new content, same name."""
+        self.configs[(kind, name)] = {"apiVersion": "v1", "kind": kind,
+                                      "metadata": {"name": name, "namespace": NS}, "data": dict(data)}
 
     # -------------------------------------------------------------- the Deployment controller
 
@@ -102,6 +109,9 @@ class WorkloadWorld:
         for action in decided.actions:
             self.log.append(action)
             match action:
+                case actions.ApplyObject(body=body) if body["kind"] in (config_tracking.CONFIG_MAP,
+                                                                         config_tracking.SECRET):
+                    self.configs[(body["kind"], body["metadata"]["name"])] = copy.deepcopy(body)
                 case actions.ApplyObject(body=body):
                     store = self.deployments if body["kind"] == "Deployment" else self.services
                     live = store.get(body["metadata"]["name"])
@@ -112,6 +122,9 @@ class WorkloadWorld:
                 case actions.ScaleDeployment(name=name, replicas=replicas):
                     self.deployments[name]["spec"]["replicas"] = replicas
                     self.deployments[name]["metadata"]["generation"] += 1
+                case actions.DeleteObject(kind=kind, name=name) if kind in (config_tracking.CONFIG_MAP,
+                                                                             config_tracking.SECRET):
+                    self.configs.pop((kind, name), None)
                 case actions.DeleteObject(kind=kind, name=name):
                     (self.deployments if kind == "Deployment" else self.services).pop(name, None)
                 case actions.SetRouteWeights():
@@ -133,8 +146,21 @@ class WorkloadWorld:
 
     # -------------------------------------------------------------- observations
 
-    def observations(self, spec: model.CanarySpec, *, deleting: bool = False, **kwargs: Any) -> Observations:
-        route_spec = workloads.service_form(spec, workloads.release_of(self.deployments.get(NAME)))
+    def _read(self, refs) -> dict:
+        return {ref: copy.deepcopy(self.configs.get((ref.kind, ref.name))) for ref in refs}
+
+    def tracked_configs(self, spec: model.CanarySpec) -> dict:
+        """What the adapter reads for ``trackConfigs``: the target's referenced, tracked objects."""
+        target = self.deployments.get(NAME)
+        if not spec.track_configs or target is None:
+            return {}
+        return config_tracking.tracked(self._read(config_tracking.references(workloads.template(target))))
+
+    def observations(self, spec: model.CanarySpec, *, deleting: bool = False, config_problem: str = "",
+                     **kwargs: Any) -> Observations:
+        # As the adapter: what could not be read is left out, and the problem said.
+        configs = {} if config_problem else self.tracked_configs(spec)
+        route_spec = workloads.service_form(spec, workloads.release_of(self.deployments.get(NAME), configs))
         observed = routes.observe(self.route, namespace=NS, name="podinfo", stable=route_spec.stable,
                                   canary=route_spec.canary, owner=NAME)
         names = workloads.names(spec)
@@ -147,7 +173,10 @@ class WorkloadWorld:
             routes=(workloads.RouteAdoption(
                 namespace=NS, name="podinfo", found=self.route is not None,
                 app_refs=route_adoption.app_refs(self.route, names.app, namespace=NS),
-                adopted=route_adoption.adopted(self.route, route_spec.stable, route_spec.canary)),))
+                adopted=route_adoption.adopted(self.route, route_spec.stable, route_spec.canary)),),
+            configs=configs, config_problem=config_problem, primary_copies=self._read(
+                ref for ref in config_tracking.references(workloads.template(self.deployments.get(names.primary) or {}))
+                if ref.name.endswith(config_tracking.PRIMARY_SUFFIX)) if deleting else {})
         return Observations(generation=kwargs.pop("generation", 1), routes=(observed,), deleting=deleting,
                             workload=workload, **kwargs)
 

@@ -92,15 +92,25 @@ def image(api, name: str) -> str:
     return api.get(DEPLOYMENTS, "default", name)["spec"]["template"]["spec"]["containers"][0]["image"]
 
 
-def versions_answered(api, selector: str) -> set[str]:
-    """The versions the ready Pods matching ``selector`` answer with, asked on their own IPs."""
+def answered(api, selector: str, path: str = "/", field: str = "version") -> set:
+    """What the ready Pods matching ``selector`` answer in ``field`` on ``path``, asked on their own IPs."""
     found = set()
     for pod in api.objects("v1/pods", "default", label_selector=selector):
         ip = (pod.get("status") or {}).get("podIP")
         if ip and not pod["metadata"].get("deletionTimestamp") and any(c.get("type") == "Ready" and c.get("status") == "True"
                       for c in pod["status"].get("conditions") or []):
-            found.add(httpx.get(f"http://{ip}:9898/", timeout=5).json()["version"])
+            found.add(httpx.get(f"http://{ip}:9898{path}", timeout=5).json()[field])
     return found
+
+
+def versions_answered(api, selector: str) -> set[str]:
+    """The versions the ready Pods matching ``selector`` answer with."""
+    return answered(api, selector)
+
+
+def error_rates(api, selector: str) -> set[float]:
+    """The error share the ready Pods matching ``selector`` run with (read from their environment)."""
+    return answered(api, selector, "/healthz", "errorRate")
 
 
 def initialized(api) -> None:
@@ -166,6 +176,44 @@ def test_deletion_scales_the_target_back_and_restores_the_route_byte_identical(a
     assert app.get("v1/services", "default", "podinfo-primary") is None
     assert app.get("v1/services", "default", "podinfo-canary") is None
     assert replicas(app, "podinfo") == 1 and available(app, "podinfo") == 1
+
+
+def test_a_config_map_change_is_rolled_out_and_the_primary_keeps_the_promoted_configuration(app, gateway, start):
+    app.create("v1/configmaps", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "podinfo-config"},
+                                 "data": {"ERROR_RATE": "0"}}, "default")
+    app.patch(DEPLOYMENTS, "default", "podinfo", {"spec": {"template": {"spec": {"containers": [
+        {"name": "app", "image": V1, "envFrom": [{"configMapRef": {"name": "podinfo-config"}}],
+         "ports": [{"name": "http", "containerPort": 9898}]}]}}}})
+    until(lambda: error_rates(app, "app=podinfo") == {0.0} and available(app, "podinfo") == 1, timeout=30,
+          ignore=(httpx.TransportError,), description="the app reads its ConfigMap")
+    start(ScriptedAnalysis(gateway=gateway))
+    # A long first step keeps the canary live long enough to look at both sides.
+    app.create(CANARIES, workload_canary(trackConfigs=True, analysis={**ANALYSIS, "interval": "3s"}), "default")
+    initialized(app)
+    copy_ = app.get("v1/configmaps", "default", "podinfo-config-primary")
+    assert copy_["data"] == {"ERROR_RATE": "0"} and copy_["metadata"]["ownerReferences"][0]["kind"] == "Canary"
+    until(lambda: error_rates(app, "app=podinfo-primary") == {0.0}, timeout=10, ignore=(httpx.TransportError,),
+          description="the primary reads its copy")
+    released = status(app)["release"]
+
+    app.patch("v1/configmaps", "default", "podinfo-config", {"data": {"ERROR_RATE": "0.01"}})
+    until(lambda: status(app).get("release") != released and (status(app).get("weights") or {}).get("canary") == 20,
+          timeout=30, description=f"a rollout of the new configuration: {status(app).get('message')}")
+    assert error_rates(app, "app=podinfo") == {0.01}, "the canary runs the new configuration"
+    assert error_rates(app, "app=podinfo-primary") == {0.0}, "the primary keeps the promoted one"
+    assert app.get("v1/configmaps", "default", "podinfo-config-primary")["data"] == {"ERROR_RATE": "0"}
+
+    until(lambda: status(app).get("phase") == "Succeeded", timeout=60,
+          description=f"promotion: {status(app).get('message')}")
+    assert app.get("v1/configmaps", "default", "podinfo-config-primary")["data"] == {"ERROR_RATE": "0.01"}
+    until(lambda: error_rates(app, "app=podinfo-primary") == {0.01}, timeout=30, ignore=(httpx.TransportError,),
+          description="the primary's Pods restarted on the refreshed copy")
+    assert image(app, "podinfo-primary") == V1, "only the configuration changed"
+
+    app.delete(CANARIES, "default", "podinfo")
+    until(lambda: app.get(CANARIES, "default", "podinfo") is None, timeout=60, description="deletion")
+    assert app.get("v1/configmaps", "default", "podinfo-config-primary") is None
+    assert app.get("v1/configmaps", "default", "podinfo-config")["data"] == {"ERROR_RATE": "0.01"}
 
 
 @pytest.mark.parametrize(

@@ -108,7 +108,9 @@ def test_default_scenario_set_image_promotes_v2_and_rolls_back_v3_on_pod_process
     v2, v3 = summary["releases"]
     assert (v2["outcome"], v3["outcome"]) == ("promoted", "rolled back")
     observed = v2["observedByWeight"]
-    assert [int(weight) for weight in observed] == [5, 10, 20, 50], observed
+    # The canary carries 100 % while the primary's Pods roll to v2 (a promotion takes that
+    # long in workload form), so a window at 100 may be observed too: all v2.
+    assert [int(weight) for weight in observed] in ([5, 10, 20, 50], [5, 10, 20, 50, 100]), observed
     for weight, counts in observed.items():
         # Replies name the version of the Pod process that answered them.
         assert set(counts) <= {"v1", "v2"}

@@ -14,33 +14,13 @@ import copy
 import datetime
 from typing import Any
 
-from routeshift.emulator.workloads import informers, objects, rollout, writes
+from routeshift.emulator.workloads import informers, objects, owning, rollout
 
 DEPLOYMENT_KIND = "Deployment"
 
 
-class DeploymentController:
-    watches = (informers.DEPLOYMENTS, informers.REPLICASETS)
-
-    def __init__(self, cache: informers.Cache, writer: writes.Writer) -> None:
-        self.cache = cache
-        self.writer = writer
-        self.queue = informers.Queue()
-
-    def changed(self, kind: informers.Kind, before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
-        obj = after or before
-        assert obj is not None
-        if kind == informers.DEPLOYMENTS:
-            self.queue.add(objects.key_of(obj))
-            return
-        for rs in (before, after):
-            owner = objects.controller_of(rs) if rs is not None else None
-            if owner is not None and owner.get("kind") == DEPLOYMENT_KIND:
-                self.queue.add((objects.meta(obj).get("namespace") or "", owner.get("name") or ""))
-
-    def resync(self) -> None:
-        for deployment in self.cache.list(informers.DEPLOYMENTS):
-            self.queue.add(objects.key_of(deployment))
+class DeploymentController(owning.OwnerKeyedController):
+    owner, owned, owner_kind = informers.DEPLOYMENTS, informers.REPLICASETS, DEPLOYMENT_KIND
 
     def sync(self, key: tuple[str, str]) -> float | None:
         deployment = self.cache.get(informers.DEPLOYMENTS, *key)

@@ -10,35 +10,14 @@ changes to the ReplicaSet and to its Pods, and again when a ready Pod passes
 from __future__ import annotations
 
 import datetime
-from typing import Any
 
-from routeshift.emulator.workloads import informers, objects, replicas, writes
+from routeshift.emulator.workloads import informers, objects, owning, replicas
 
 REPLICASET_KIND = "ReplicaSet"
 
 
-class ReplicaSetController:
-    watches = (informers.REPLICASETS, informers.PODS)
-
-    def __init__(self, cache: informers.Cache, writer: writes.Writer) -> None:
-        self.cache = cache
-        self.writer = writer
-        self.queue = informers.Queue()
-
-    def changed(self, kind: informers.Kind, before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
-        obj = after or before
-        assert obj is not None
-        if kind == informers.REPLICASETS:
-            self.queue.add(objects.key_of(obj))
-            return
-        for pod in (before, after):
-            owner = objects.controller_of(pod) if pod is not None else None
-            if owner is not None and owner.get("kind") == REPLICASET_KIND:
-                self.queue.add((objects.meta(obj).get("namespace") or "", owner.get("name") or ""))
-
-    def resync(self) -> None:
-        for rs in self.cache.list(informers.REPLICASETS):
-            self.queue.add(objects.key_of(rs))
+class ReplicaSetController(owning.OwnerKeyedController):
+    owner, owned, owner_kind = informers.REPLICASETS, informers.PODS, REPLICASET_KIND
 
     def sync(self, key: tuple[str, str]) -> float | None:
         rs = self.cache.get(informers.REPLICASETS, *key)

@@ -94,23 +94,24 @@ async def observe(cluster: patching.Cluster, namespace: str, uid: str | None, sp
     ``configs`` are already read).
 
     The namespace's other Deployments (for a selector clash) are listed only while
-    initializing: that is when the primary's labels are chosen, and a list per
-    reconciliation of every Canary would cost the API server the most of all reads.
+    initializing and before the primary exists: that is when the primary's labels are
+    chosen. A list is the costliest read of all (every Deployment of the namespace, whole),
+    and 200 Canaries initializing at once would otherwise list 200 times per round.
     """
     names = workloads.names(spec)
     refs = spec.routes(namespace)
-    primary, neighbours, primary_svc, canary_svc, *fetched = await asyncio.gather(
+    primary, primary_svc, canary_svc, *fetched = await asyncio.gather(
         cluster.get(deployment_path(namespace, names.primary)),
-        cluster.get(deployment_path(namespace)) if initializing else _none(),
         cluster.get(_path("v1", "services", namespace, names.primary)),
         cluster.get(_path("v1", "services", namespace, names.canary)),
         *(cluster.get_route(ns, name) for ns, name in refs))
     target_rollout, primary_rollout = workloads.rollout(target), workloads.rollout(primary)
     # Pods only matter while a Deployment is not ready: they say why (crash loop, image pull ...).
-    target_pods, primary_pods, copies = await asyncio.gather(
+    target_pods, primary_pods, copies, neighbours = await asyncio.gather(
         _pods(cluster, namespace, target) if target and not target_rollout.ready else _none(),
         _pods(cluster, namespace, primary) if primary and not primary_rollout.ready else _none(),
-        _primary_copies(cluster, namespace, primary) if deleting else _nothing())
+        _primary_copies(cluster, namespace, primary) if deleting else _nothing(),
+        cluster.get(deployment_path(namespace)) if initializing and primary is None else _nothing())
     routes = tuple(
         RouteAdoption(namespace=ns, name=name, found=route is not None,
                       app_refs=route_adoption.app_refs(route, names.app, namespace=namespace),
@@ -118,7 +119,7 @@ async def observe(cluster: patching.Cluster, namespace: str, uid: str | None, sp
         for (ns, name), route in zip(refs, fetched))
     return WorkloadObservation(
         uid=uid, target=target, primary=primary, services={names.primary: primary_svc, names.canary: canary_svc},
-        neighbours=tuple((neighbours or {}).get("items") or ()) if isinstance(neighbours, dict) else (),
+        neighbours=tuple((neighbours or {}).get("items") or ()),
         target_pods_problem=workloads.pods_problem(target_pods),
         primary_pods_problem=workloads.pods_problem(primary_pods), routes=routes, configs=configs,
         config_problem=config_problem, primary_copies=copies)

@@ -38,15 +38,18 @@ def _extensions():
     except ImportError:
         print("routeshift: Cython missing, building pure Python only", file=sys.stderr)
         return []
-    try:
-        # Types come from the .pxd alone: the annotations in the shared sources document the pure
-        # build, and Cython would read them as C types (``tuple[str, int]`` as a C tuple).
-        return cythonize(sources, language_level="3",
-                         compiler_directives={"binding": False, "annotation_typing": False})
-    except Exception as error:  # a Cython compile error: serve the pure-Python build instead
-        print(f"routeshift: Cython could not translate the hot path ({error}); building pure Python only",
-              file=sys.stderr)
-        return []
+    extensions = []
+    for source in sources:
+        # One module at a time: a Cython error in one (a new data-plane module, say) must not
+        # turn off the others, which the runtime selectors would then report as missing.
+        try:
+            # Types come from the .pxd alone: the annotations in the shared sources document the pure
+            # build, and Cython would read them as C types (``tuple[str, int]`` as a C tuple).
+            extensions += cythonize([source], language_level="3",
+                                    compiler_directives={"binding": False, "annotation_typing": False})
+        except Exception as error:  # a Cython compile error: that module is served pure or not at all
+            print(f"routeshift: Cython could not translate {source} ({error}); it is not built", file=sys.stderr)
+    return extensions
 
 
 class OptionalBuildExt(build_ext):

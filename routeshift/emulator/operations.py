@@ -339,38 +339,33 @@ class Operations:
     def _collect_dependents(self, owner_uid: str) -> None:
         """The garbage collector's background propagation: objects owned only by the deleted
         owner are deleted (their finalizers respected); others just lose the dangling reference."""
-        storages = {(t.group, t.plural): self.types.storage_of(t) for t in self.types.all()}
-        for rtype in storages.values():
-            for listed in self.store.list(rtype):
-                meta = listed["metadata"]
-                obj = self.store.get(rtype, meta.get("namespace"), meta["name"])  # a nested collection may have run
-                if obj is None or obj["metadata"]["uid"] != meta["uid"]:
-                    continue
-                references = obj["metadata"].get("ownerReferences") or []
-                if not any(reference.get("uid") == owner_uid for reference in references):
-                    continue
-                remaining = [reference for reference in references if reference.get("uid") != owner_uid]
-                if remaining:
-                    updated = copy.deepcopy(obj)
-                    updated["metadata"]["ownerReferences"] = remaining
-                    self.store.update(rtype, updated, obj)
-                else:
-                    self._delete(rtype, obj)
+        for rtype, listed in self.store.dependents(owner_uid):
+            meta = listed["metadata"]
+            obj = self.store.get(rtype, meta.get("namespace"), meta["name"])  # a nested collection may have run
+            if obj is None or obj["metadata"]["uid"] != meta["uid"]:
+                continue
+            references = obj["metadata"].get("ownerReferences") or []
+            if not any(reference.get("uid") == owner_uid for reference in references):
+                continue
+            remaining = [reference for reference in references if reference.get("uid") != owner_uid]
+            if remaining:
+                updated = copy.deepcopy(obj)
+                updated["metadata"]["ownerReferences"] = remaining
+                self.store.update(rtype, updated, obj)
+            else:
+                self._delete(rtype, obj)
 
     def _orphan_dependents(self, owner_uid: str) -> None:
         """``propagationPolicy: Orphan``: dependents stay, without the reference to the deleted owner."""
-        storages = {(t.group, t.plural): self.types.storage_of(t) for t in self.types.all()}
-        for rtype in storages.values():
-            for obj in self.store.list(rtype):
-                references = obj["metadata"].get("ownerReferences") or []
-                if any(reference.get("uid") == owner_uid for reference in references):
-                    updated = copy.deepcopy(obj)
-                    remaining = [reference for reference in references if reference.get("uid") != owner_uid]
-                    if remaining:
-                        updated["metadata"]["ownerReferences"] = remaining
-                    else:
-                        updated["metadata"].pop("ownerReferences")
-                    self.store.update(rtype, updated, obj)
+        for rtype, obj in self.store.dependents(owner_uid):
+            references = obj["metadata"].get("ownerReferences") or []
+            updated = copy.deepcopy(obj)
+            remaining = [reference for reference in references if reference.get("uid") != owner_uid]
+            if remaining:
+                updated["metadata"]["ownerReferences"] = remaining
+            else:
+                updated["metadata"].pop("ownerReferences")
+            self.store.update(rtype, updated, obj)
 
     def _namespaced_types(self) -> list[registry.ResourceType]:
         seen: dict[tuple[str, str], registry.ResourceType] = {}

@@ -10,6 +10,7 @@ plus what kubectl needs per resource (printer columns, the CRD schema) once CRDs
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import warnings
 from collections.abc import Iterable
@@ -63,8 +64,9 @@ class ResourceType:
     def key(self) -> tuple[str, str, str]:
         return (self.group, self.version, self.plural)
 
-    @property
+    @functools.cached_property
     def kmock_resource(self) -> kmock.resource:
+        # Built once: the store keys every write by it, and building one is not cheap.
         return kmock.resource(self.group, self.version, self.plural)
 
     @property
@@ -78,12 +80,15 @@ class Registry:
     def __init__(self, resources: kmock.ResourcesArray) -> None:
         self._kmock = resources
         self._types: dict[tuple[str, str, str], ResourceType] = {}
+        # (group, plural) -> storage type; every store read asks, so it is kept until types change
+        self._storage: dict[tuple[str, str], ResourceType] = {}
 
     def load_builtins(self) -> None:
         """The built-in resources of a recent cluster (kmock's bundled discovery data)."""
         with warnings.catch_warnings():  # kmock 0.8 uses the deprecated importlib.resources.read_binary
             warnings.simplefilter("ignore", DeprecationWarning)
             self._kmock.load_bundled()
+        self._storage.clear()
         for res in list(self._kmock):
             info = self._kmock[res]
             self._types[(res.group, res.version, res.plural)] = ResourceType(
@@ -97,6 +102,7 @@ class Registry:
 
     def add(self, rtype: ResourceType) -> None:
         self._types[rtype.key] = rtype
+        self._storage.clear()
         self._kmock[rtype.kmock_resource] = kmock.ResourceInfo(
             namespaced=rtype.namespaced, kind=rtype.kind, singular=rtype.singular,
             verbs=set(rtype.verbs), shortnames=set(rtype.shortnames),
@@ -105,6 +111,7 @@ class Registry:
 
     def remove(self, group: str, plural: str) -> list[ResourceType]:
         removed = [t for t in self._types.values() if t.group == group and t.plural == plural]
+        self._storage.clear()
         for rtype in removed:
             del self._types[rtype.key]
             if rtype.kmock_resource in self._kmock:
@@ -135,8 +142,11 @@ class Registry:
 
     def storage_of(self, rtype: ResourceType) -> ResourceType:
         """The version objects of this group/plural are stored in: the highest-priority served one."""
-        preferred = self.versions_of(rtype.group, rtype.plural)[0]
-        return self._types[(rtype.group, preferred, rtype.plural)]
+        found = self._storage.get((rtype.group, rtype.plural))
+        if found is None:
+            preferred = self.versions_of(rtype.group, rtype.plural)[0]
+            found = self._storage[(rtype.group, rtype.plural)] = self._types[(rtype.group, preferred, rtype.plural)]
+        return found
 
     def groups(self) -> list[str]:
         """Non-core groups, sorted by name so that discovery is the same on every run."""

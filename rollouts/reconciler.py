@@ -105,11 +105,13 @@ async def reconcile(controller: Controller, canary: CanaryObject, status: model.
         workload_spec = spec
         # Everything route-side (observation, analysis, metrics) sees primary and canary Services.
         spec = workloads.service_form(spec, release)
-        observed = await observe(controller, canary, spec, status, now=now, deleting=deleting, invalid_spec=invalid)
-        observed = dataclasses.replace(observed, workload=await workload_io.observe(
+        workload, read = await workload_io.observe(
             controller.cluster, canary.namespace, canary.uid, workload_spec, target, spec,
             initializing=status.phase == model.Phase.INITIALIZING, configs=configs, config_problem=config_problem,
-            deleting=deleting))
+            deleting=deleting)
+        observed = await observe(controller, canary, spec, status, now=now, deleting=deleting, invalid_spec=invalid,
+                                 read=read)
+        observed = dataclasses.replace(observed, workload=workload)
         decision = workload_machine.decide(workload_spec, status, observed, owner=canary.name,
                                            namespace=canary.namespace, now=now)
         await _act(controller, canary, decision.actions)
@@ -129,18 +131,21 @@ async def reconcile(controller: Controller, canary: CanaryObject, status: model.
 
 async def observe(controller: Controller, canary: CanaryObject, spec: model.CanarySpec,
                   status: model.CanaryStatus, *, now: datetime.datetime, deleting: bool,
-                  invalid_spec: str | None = None) -> Observations:
-    """Everything decide needs, fetched concurrently."""
+                  invalid_spec: str | None = None, read: workload_io.Read | None = None) -> Observations:
+    """Everything decide needs, fetched concurrently; what ``read`` holds is not fetched again."""
     cluster = controller.cluster
     refs = spec.routes(canary.namespace)
-    fetched = await asyncio.gather(*(cluster.get_route(ns, name) for ns, name in refs))
+    fetched = ([read.routes[ref] for ref in refs] if read is not None
+               else await asyncio.gather(*(cluster.get_route(ns, name) for ns, name in refs)))
     observed = tuple(
         routes.observe(route, namespace=ns, name=name, stable=spec.stable, canary=spec.canary, owner=canary.name)
         for (ns, name), route in zip(refs, fetched)
     )
     backend_ns = refs[0][0]
     backends = [(b.namespace or backend_ns, b.name) for b in (spec.stable, spec.canary)]
-    exists = await asyncio.gather(*(cluster.service_exists(ns, name) for ns, name in backends))
+    known = read.services if read is not None else {}
+    exists = await asyncio.gather(*(_known(known[ref] is not None) if ref in known else cluster.service_exists(*ref)
+                                    for ref in backends))
     missing = tuple(f"{ns}/{name}" for (ns, name), found in zip(backends, exists) if not found)
     gates: tuple[GateOutcome, ...] = ()
     verdict = state = None
@@ -151,6 +156,10 @@ async def observe(controller: Controller, canary: CanaryObject, spec: model.Cana
     return Observations(generation=canary.generation, routes=observed, annotations=canary.annotations,
                         missing_services=missing, verdict=verdict, analysis_state=state, gates=gates,
                         deleting=deleting, invalid_spec=invalid_spec)
+
+
+async def _known(value: bool) -> bool:
+    return value
 
 
 def _payload(canary: CanaryObject, status: model.CanaryStatus, **extra: Any) -> dict[str, Any]:

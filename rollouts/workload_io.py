@@ -10,6 +10,7 @@ resourceVersion-guarded JSON patch planned from the copy just read.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import urllib.parse
 from collections.abc import Mapping
@@ -22,6 +23,15 @@ from rollouts.workloads import RouteAdoption, WorkloadObservation
 logger = logging.getLogger(__name__)
 
 _CONFLICT_RETRIES = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class Read:
+    """Objects this module already read in one reconciliation, by (namespace, name), so that the
+    route-side observation does not GET the same routes and Services a second time."""
+
+    routes: Mapping[tuple[str, str], dict[str, Any] | None]
+    services: Mapping[tuple[str, str], dict[str, Any] | None]
 _PLURALS = {"Deployment": "deployments", "Service": "services", config_tracking.CONFIG_MAP: "configmaps",
             config_tracking.SECRET: "secrets"}
 _DATA_FIELDS = ("data", "binaryData", "type")  # what a ConfigMap or Secret holds instead of a spec
@@ -89,9 +99,9 @@ async def _pods(cluster: patching.Cluster, namespace: str, deployment: Mapping[s
 async def observe(cluster: patching.Cluster, namespace: str, uid: str | None, spec: model.CanarySpec,
                   target: dict[str, Any] | None, route_spec: model.CanarySpec, *, initializing: bool,
                   configs: Mapping[ConfigRef, Mapping[str, Any]], config_problem: str = "",
-                  deleting: bool = False) -> WorkloadObservation:
+                  deleting: bool = False) -> tuple[WorkloadObservation, Read]:
     """Everything the workload machine looks at, fetched concurrently (the target and its tracked
-    ``configs`` are already read).
+    ``configs`` are already read), and the routes and Services it read on the way.
 
     The namespace's other Deployments (for a selector clash) are listed only while
     initializing and before the primary exists: that is when the primary's labels are
@@ -117,12 +127,14 @@ async def observe(cluster: patching.Cluster, namespace: str, uid: str | None, sp
                       app_refs=route_adoption.app_refs(route, names.app, namespace=namespace),
                       adopted=route_adoption.adopted(route, route_spec.stable, route_spec.canary))
         for (ns, name), route in zip(refs, fetched))
-    return WorkloadObservation(
+    observation = WorkloadObservation(
         uid=uid, target=target, primary=primary, services={names.primary: primary_svc, names.canary: canary_svc},
         neighbours=tuple((neighbours or {}).get("items") or ()),
         target_pods_problem=workloads.pods_problem(target_pods),
         primary_pods_problem=workloads.pods_problem(primary_pods), routes=routes, configs=configs,
         config_problem=config_problem, primary_copies=copies)
+    return observation, Read(routes=dict(zip(refs, fetched)),
+                             services={(namespace, names.primary): primary_svc, (namespace, names.canary): canary_svc})
 
 
 async def _none() -> list[dict]:

@@ -24,6 +24,7 @@ cdef class Request:
     cdef public Exchange writer
     cdef public bint responded
     cdef public int error
+    cdef public int host_fields
 
 
 @cython.final

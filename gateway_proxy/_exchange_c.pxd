@@ -9,7 +9,8 @@ from gateway_proxy._hotpath_c cimport Backend, HostIndex, Match, Rule
 from gateway_proxy._upstream_c cimport UpstreamProtocol
 
 
-@cython.locals(target=bytes, raw_path=bytes, query=bytes, question=Py_ssize_t, hash_at=Py_ssize_t, headers=dict)
+@cython.locals(method=str, version=str, target=bytes, raw_path=bytes, query=bytes, question=Py_ssize_t,
+               hash_at=Py_ssize_t, headers=dict, parts=tuple)
 cpdef prepare(Request request, object parser)
 
 @cython.locals(runtime=object, match=Match, rule=Rule, backend=Backend, exchange=Exchange, table=HostIndex)

@@ -8,7 +8,10 @@ request waits in ``pending``, and its body is buffered only up to a bound before
 Limits answer with a status and close the connection, because after a framing error nothing
 that follows on the socket can be trusted: malformed 400 (including Content-Length together
 with Transfer-Encoding, which llhttp refuses), URI too long 414, header block too large 431,
-and a header-read timeout (408) against clients that trickle their headers.
+and a header-read timeout (408) against clients that trickle their headers. What llhttp accepts
+but the C data plane's parser refuses (a version other than 1.0 and 1.1, a bad or second Host,
+Transfer-Encoding other than one ``chunked``, a malformed Connection list) is refused here too,
+field by field as the C parser does, by the rules of :mod:`gateway_proxy.request_rules`.
 
 The source stays plain Python; ``_downstream_c`` is the same source compiled with its ``.pxd``
 (one source, two builds, chosen with the hot path's build by :func:`gateway_proxy.serving.data_path`).
@@ -22,7 +25,7 @@ from collections import deque
 
 import httptools
 
-from gateway_proxy import errors
+from gateway_proxy import errors, request_rules
 from gateway_proxy.wire import PAUSE_BODY, PAUSE_PIPELINE, PAUSE_REJECTED, simple_response
 
 # One source, two builds (see serving.data_path): the compiled twin of this module,
@@ -43,7 +46,8 @@ class Request:
     """One parsed request head and the state of its body."""
 
     __slots__ = ("method", "target", "path", "query", "raw_headers", "headers", "host", "keep_alive",
-                 "chunked", "has_body", "buffer", "buffered", "complete", "writer", "responded", "error")
+                 "chunked", "has_body", "buffer", "buffered", "complete", "writer", "responded", "error",
+                 "host_fields")
 
     def __init__(self):
         self.target = b""
@@ -55,6 +59,7 @@ class Request:
         self.responded = False
         self.chunked = False
         self.has_body = False
+        self.host_fields = 0  # Host field lines seen: a second one is refused (RFC 9112 3.2)
 
 
 class ClientProtocol:
@@ -223,9 +228,24 @@ class ClientProtocol:
 
     def on_header(self, name, value):
         request = self.request
-        request.raw_headers.append((name, value))
-        if len(request.raw_headers) > MAX_HEADERS:
+        raw = request.raw_headers
+        raw.append((name, value))
+        if len(raw) > MAX_HEADERS:
             raise errors.HeadersTooLarge()
+        # Refused where the C parser refuses them, so that a head breaking several rules gets the
+        # same status from both builds: the version with the request line (before any field),
+        # then each field as it arrives, then the size of the head so far. llhttp reports chunked
+        # trailer fields here too; those are dropped, not forwarded, so these rules skip them.
+        if self.in_head:
+            if len(raw) == 1 and request_rules.version_status(self.parser.get_http_version()):
+                raise errors.BadRequest()
+            checked = request_rules.field_status(name, value)
+            if checked == request_rules.FIELD_HOST:
+                request.host_fields += 1
+                if request.host_fields > 1:
+                    raise errors.BadRequest()  # RFC 9112 3.2: more than one Host field line
+            elif checked:
+                raise errors.BadRequest()
         self.head_size += len(name) + len(value) + 4
         if self.head_size > MAX_HEAD:
             raise errors.HeadersTooLarge()
@@ -236,8 +256,9 @@ class ClientProtocol:
         self.head_bytes = 0
         self.waiting_since = 0.0
         exchange.prepare(request, self.parser)
-        if request.has_body and request.headers.get("expect", "").lower() == "100-continue":
-            # Answer the expectation here: the backend never sees Expect, so it never sends 100.
+        if request.has_body and not request.error and request.headers.get("expect", "").lower() == "100-continue":
+            # Answer the expectation here: the backend never sees Expect, so it never sends 100. A
+            # request about to be refused gets only its final status (RFC 9110 10.1.1).
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         if self.active is None and not self.pending:
             # The usual case, nothing queued: straight to the exchange.

@@ -14,9 +14,7 @@ from __future__ import annotations
 import random
 import time
 
-import httptools
-
-from gateway_proxy import filters
+from gateway_proxy import filters, request_rules
 from gateway_proxy.wire import PAUSE_BODY, simple_response
 from gateway_proxy.mirroring import EVERY as _EVERY, Mirror
 
@@ -38,13 +36,19 @@ _NO_BODY_STATUS = (204, 304)
 
 
 def prepare(request, parser) -> None:
-    """Fill a request from its parsed head; a request that cannot be served gets ``error``."""
-    request.method = parser.get_method().decode("latin-1")
-    request.keep_alive = parser.should_keep_alive()
+    """Fill a request from its parsed head; a request that cannot be served gets ``error``.
+
+    The head's rules beyond llhttp's (version, target form, Host, HTTP/1.0 framing) are
+    :mod:`gateway_proxy.request_rules`', the ones the C data plane's parser applies."""
+    method = parser.get_method().decode("latin-1")
+    version = parser.get_http_version()
+    request.method = method
     headers = impl.index_headers(request.raw_headers)
     request.headers = headers
-    request.error = 0
+    request.keep_alive = request_rules.keep_alive(version, parser.should_keep_alive(), headers.get("connection"))
     target = request.target
+    request.error = request_rules.head_status(method, target, version, request.host_fields,
+                                              "transfer-encoding" in headers)
     if target[:1] == b"/":
         question = target.find(b"?")
         raw_path = target if question < 0 else target[:question]
@@ -57,33 +61,19 @@ def prepare(request, parser) -> None:
                 raw_path = raw_path[:hash_at]
         request.path = raw_path.decode("latin-1")
         request.query = query.decode("latin-1")
-    elif target[:7].lower() in (b"http://", b"https:/"):
-        try:
-            url = httptools.parse_url(target)
-        except httptools.HttpParserInvalidURLError:
-            url = None
-        if url is None or not url.host:
-            request.path, request.query, request.error = "/", "", 400
-        else:
-            request.path = (url.path or b"/").decode("latin-1")
-            request.query = (url.query or b"").decode("latin-1")
-            # RFC 9112 3.2.2: an absolute-form target overrides Host.
-            headers["host"] = (url.host + (b":%d" % url.port if url.port else b"")).decode("latin-1")
     else:
-        request.path, request.query, request.error = "/", "", 405 if request.method in ("CONNECT", "OPTIONS") else 400
-    host = headers.get("host")
-    if host is None:
-        if parser.get_http_version() != "1.0":
-            request.error = request.error or 400
-        host = ""
-    elif "," in host:
-        request.error = 400  # several Host fields
-    request.host = impl.normalize_host(host)
+        parts = None if request.error else request_rules.split_absolute(target)
+        if parts is None:
+            request.path, request.query = "/", ""
+        else:
+            request.path = parts[2].decode("latin-1")
+            request.query = parts[3].decode("latin-1")
+            # RFC 9112 3.2.2: an absolute-form target's authority replaces Host's value.
+            headers["host"] = parts[1].decode("latin-1")
+    request.host = impl.normalize_host(headers.get("host", ""))
     request.chunked = "chunked" in headers.get("transfer-encoding", "").lower()
     length = headers.get("content-length")
     request.has_body = request.chunked or bool(length and length != "0")
-    if request.method == "CONNECT":
-        request.error = 405
 
 
 class Exchange:

@@ -20,10 +20,9 @@ cdef enum:
     REWRITE_PREFIX = 2
 
 
-# CPython's random.Random state (MT19937): seeded alike, both draw the same doubles.
-cdef struct Rng:
-    uint32_t state[624]
-    uint32_t index
+# CPython's random.Random state (MT19937) and its functions live in rng.pxd; cimported here so that
+# the loop finds them where it always did (table.Rng, table.RandomSource, table.rng_*).
+from gateway_proxy.dataplane.rng cimport Rng, RandomSource, rng_seed, rng_random
 
 
 # What the parser hands the matcher: spans into ``base``, nothing decoded or copied.
@@ -193,13 +192,6 @@ cdef class RouteTable:
     cdef tuple _ops
     cdef bytes _text(self, CName name)
 
-
-cdef class RandomSource:
-    cdef Rng rng
-
-
-cdef void rng_seed(Rng *rng, uint64_t seed) noexcept nogil
-cdef double rng_random(Rng *rng) noexcept nogil
 
 cdef int32_t route_match(CTable *t, const RouteRequest *request) noexcept nogil
 cdef int32_t pick_backend(const CTable *t, int32_t rule, double fraction) noexcept nogil

@@ -5,8 +5,9 @@ a Python object. The decisions themselves are specified once, by the pure-Python
 :mod:`gateway_proxy._hotpath_py` and the order the data path takes them in
 :mod:`gateway_proxy.exchange`; this module does not compile Gateway API resources again. It walks
 the table :mod:`gateway_proxy.compiling` built (of either hot-path build) at reload time, in
-Python, and copies it into malloc'd structs owned by a :class:`RouteTable`, so the two can only
-disagree where this translation is wrong, which the differential tests look for.
+Python (:mod:`gateway_proxy.dataplane.layout` flattens it into lists), and copies it into
+malloc'd structs owned by a :class:`RouteTable`, so the two can only disagree where this
+translation is wrong, which the differential tests look for.
 
 The indexing is the reference's, so the cost stays flat as routes grow: one open-addressing hash
 table holds every key of every index (listener hostnames, route hostnames, exact paths, path
@@ -21,9 +22,9 @@ condition is evaluated under the GIL with the compiled ``re.Pattern``, creating 
 evaluation. Those calls are isolated in the ``_regex_*`` functions, run after the C conditions
 of the same match held, and cost nothing for tables without regexes.
 
-Weighted picks draw from :class:`RandomSource`, CPython's Mersenne Twister in C: seeded alike,
-it yields the doubles ``random.Random(seed).random()`` yields, so a decision sequence can be
-compared with the reference's draw for draw.
+Weighted picks draw from :class:`RandomSource` (:mod:`gateway_proxy.dataplane.rng`), CPython's
+Mersenne Twister in C: seeded alike, it yields the doubles ``random.Random(seed).random()`` yields,
+so a decision sequence can be compared with the reference's draw for draw.
 """
 
 import socket
@@ -36,6 +37,7 @@ from libc.stdlib cimport calloc, free
 from libc.string cimport memcmp, memcpy
 
 from gateway_proxy import mirroring
+from gateway_proxy.dataplane import layout as _layout
 
 # Key kinds of the shared hash table (the low two bits of CEntry.scope).
 cdef enum:
@@ -43,6 +45,14 @@ cdef enum:
     KEY_HOST_WILDCARD = 1
     KEY_PATH_EXACT = 2
     KEY_PATH_PREFIX = 3
+
+# The reload-time layout (layout.py, plain Python) writes these numbers into the arrays the C
+# code reads; a drift would misfile every key, so it stops the import instead.
+if (_layout.KEY_HOST_EXACT, _layout.KEY_HOST_WILDCARD, _layout.KEY_PATH_EXACT, _layout.KEY_PATH_PREFIX,
+        _layout.REWRITE_NONE, _layout.REWRITE_FULL_PATH, _layout.REWRITE_PREFIX) != (
+        KEY_HOST_EXACT, KEY_HOST_WILDCARD, KEY_PATH_EXACT, KEY_PATH_PREFIX,
+        REWRITE_NONE, REWRITE_FULL_PATH, REWRITE_PREFIX):
+    raise ImportError("gateway_proxy.dataplane.layout's key or rewrite kinds differ from table.pxd's")
 
 cdef uint64_t _FNV_OFFSET = 0xcbf29ce484222325ULL
 cdef uint64_t _FNV_PRIME = 0x100000001b3ULL
@@ -70,88 +80,9 @@ def _fill_folds():
 _fill_folds()
 
 
-# ---- CPython's Mersenne Twister (Modules/_randommodule.c), so seeds give the same doubles ----
-
-cdef void _mt_init(Rng *rng, uint32_t seed) noexcept nogil:
-    cdef uint32_t i
-    rng.state[0] = seed
-    for i in range(1, 624):
-        rng.state[i] = <uint32_t>(<uint32_t>1812433253 * (rng.state[i - 1] ^ (rng.state[i - 1] >> 30)) + i)
-    rng.index = 624
-
-
-cdef void rng_seed(Rng *rng, uint64_t seed) noexcept nogil:
-    """random.seed(n) for 0 <= n < 2**64: init_by_array over n's 32-bit words, low word first."""
-    cdef uint32_t key[2]
-    cdef uint32_t length = 2 if seed >> 32 else 1
-    cdef uint32_t i = 1, j = 0, k
-    key[0] = <uint32_t>seed
-    key[1] = <uint32_t>(seed >> 32)
-    _mt_init(rng, 19650218)
-    k = 624 if 624 > length else length
-    while k:
-        rng.state[i] = <uint32_t>((rng.state[i] ^ ((rng.state[i - 1] ^ (rng.state[i - 1] >> 30)) * <uint32_t>1664525))
-                                  + key[j] + j)
-        i += 1
-        j += 1
-        if i >= 624:
-            rng.state[0] = rng.state[623]
-            i = 1
-        if j >= length:
-            j = 0
-        k -= 1
-    k = 623
-    while k:
-        rng.state[i] = <uint32_t>((rng.state[i] ^ ((rng.state[i - 1] ^ (rng.state[i - 1] >> 30)) * <uint32_t>1566083941))
-                                  - i)
-        i += 1
-        if i >= 624:
-            rng.state[0] = rng.state[623]
-            i = 1
-        k -= 1
-    rng.state[0] = 0x80000000U
-
-
-cdef uint32_t _mt_next(Rng *rng) noexcept nogil:
-    cdef uint32_t y
-    cdef int kk
-    if rng.index >= 624:
-        for kk in range(624 - 397):
-            y = (rng.state[kk] & 0x80000000U) | (rng.state[kk + 1] & 0x7fffffffU)
-            rng.state[kk] = rng.state[kk + 397] ^ (y >> 1) ^ (0x9908b0dfU if y & 1 else 0)
-        for kk in range(624 - 397, 623):
-            y = (rng.state[kk] & 0x80000000U) | (rng.state[kk + 1] & 0x7fffffffU)
-            rng.state[kk] = rng.state[kk + 397 - 624] ^ (y >> 1) ^ (0x9908b0dfU if y & 1 else 0)
-        y = (rng.state[623] & 0x80000000U) | (rng.state[0] & 0x7fffffffU)
-        rng.state[623] = rng.state[396] ^ (y >> 1) ^ (0x9908b0dfU if y & 1 else 0)
-        rng.index = 0
-    y = rng.state[rng.index]
-    rng.index += 1
-    y ^= y >> 11
-    y ^= (y << 7) & 0x9d2c5680U
-    y ^= (y << 15) & 0xefc60000U
-    y ^= y >> 18
-    return y
-
-
-cdef double rng_random(Rng *rng) noexcept nogil:
-    """random.random(): 53 random bits in [0, 1)."""
-    cdef uint32_t a = _mt_next(rng) >> 5
-    cdef uint32_t b = _mt_next(rng) >> 6
-    return (a * 67108864.0 + b) * (1.0 / 9007199254740992.0)
-
-
-cdef class RandomSource:
-    """A worker's random source for weighted picks and mirror shares (``random.Random(seed)`` in C)."""
-
-    def __init__(self, seed):
-        seed = abs(int(seed))  # random.seed uses abs(n) too
-        if seed >= 2 ** 64:
-            raise ValueError("seed must be below 2**64")
-        rng_seed(&self.rng, seed)
-
-    def random(self):
-        return rng_random(&self.rng)
+# The random source is rng.RandomSource (table.pxd cimports it); its Python name stays reachable
+# here too, where the bench, the tests and the workers have always taken it from.
+globals()["RandomSource"] = RandomSource
 
 
 # ---- lookups ----
@@ -373,7 +304,7 @@ cdef str _decode_component(const char *raw, uint32_t n):
 
 def decode_query_component(raw):
     """A query name or value (latin-1 str or bytes as received) decoded as the C table decodes it."""
-    data = _wire(raw)
+    data = _layout.wire_bytes(raw)
     return _decode_component(PyBytes_AS_STRING(data), len(data))
 
 
@@ -586,227 +517,6 @@ cdef void route_decide(CTable *t, const RouteRequest *request, Rng *rng, Decisio
     out.status = 0 if out.endpoint >= 0 else 503
 
 
-# ---- building (reload time, Python) ----
-
-def _latin1(text):
-    """The wire bytes of a configured string, or None when no request can carry it."""
-    try:
-        return text.encode("latin-1")
-    except UnicodeEncodeError:
-        return None
-
-
-def _utf8(text):
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates: never the result of decoding a query
-        return None
-
-
-def _wire(value):
-    return value.encode("latin-1") if isinstance(value, str) else bytes(value)
-
-
-def _address(host):
-    for family in (socket.AF_INET, socket.AF_INET6):
-        try:
-            return family, socket.inet_pton(family, host)
-        except (OSError, ValueError):
-            continue
-    return 0, b""
-
-
-class _Layout:
-    """The table flattened into lists of tuples (ids are list positions), then copied into C."""
-
-    def __init__(self):
-        self.pool = bytearray()
-        self.interned = {}
-        self.entries = []  # (scope, key bytes, value)
-        self.host_defaults = []
-        self.host_wildcards = []
-        self.paths = []  # (regex first, regex count, has exact, has prefix)
-        self.buckets = []  # (first, count)
-        self.items = []
-        self.match_ids = {}
-        self.matches = []
-        self.c_matches = []
-        self.conditions = []  # (name, value, regex)
-        self.rule_ids = {}
-        self.rules = []
-        self.c_rules = []
-        self.backends = []
-        self.c_backends = []
-        self.endpoints = []  # (host, port, family, address, backend)
-        self.ops_ids = {}
-        self.ops = []
-        self.names = []
-        self.add_items = []
-        self.redirects = []
-        self.rewrites = []
-        self.regex_ids = {}
-        self.regexes = []
-        self.longest_query_text = 0
-        self.longest_mirrors = 0
-        self.keep = []  # objects whose id() keys the dicts above stay alive while building
-
-    def text(self, data):
-        found = self.interned.get(data)
-        if found is None:
-            found = self.interned[data] = (len(self.pool), len(data))
-            self.pool += data
-        return found
-
-    def host_index(self, index, leaf):
-        own = len(self.host_defaults)
-        self.host_defaults.append(-1)
-        self.host_wildcards.append(0)
-        for kind, keys in ((KEY_HOST_EXACT, index.exact), (KEY_HOST_WILDCARD, index.wildcard)):
-            for name, value in keys.items():
-                key = _latin1(name)
-                if key is None:
-                    continue  # not a latin-1 name: no Host value can select it
-                self.text(key)
-                self.entries.append((own << 2 | kind, key, self.path_table(value) if leaf else self.host_index(value, True)))
-                if kind == KEY_HOST_WILDCARD:
-                    self.host_wildcards[own] = 1
-        if index.default is not None:
-            self.host_defaults[own] = self.path_table(index.default) if leaf else self.host_index(index.default, True)
-        return own
-
-    def path_table(self, table):
-        own = len(self.paths)
-        self.paths.append(None)
-        for kind, keys in ((KEY_PATH_EXACT, table.exact), (KEY_PATH_PREFIX, table.prefix)):
-            for path, bucket in keys.items():
-                key = _latin1(path)
-                if key is not None:
-                    self.text(key)
-                    self.entries.append((own << 2 | kind, key, self.bucket(bucket)))
-        regexes = [self.match(match) for match in table.regex]
-        self.paths[own] = (len(self.items), len(regexes), 1 if table.exact else 0, 1 if table.prefix else 0)
-        self.items.extend(regexes)
-        return own
-
-    def bucket(self, matches):
-        ids = [self.match(match) for match in matches]
-        self.buckets.append((len(self.items), len(ids)))
-        self.items.extend(ids)
-        return len(self.buckets) - 1
-
-    def regex(self, pattern):
-        if pattern is None:
-            return -1
-        found = self.regex_ids.get(id(pattern))
-        if found is None:
-            found = self.regex_ids[id(pattern)] = len(self.regexes)
-            self.regexes.append(pattern)
-        return found
-
-    def match(self, match):
-        found = self.match_ids.get(id(match))
-        if found is not None:
-            return found
-        never = 0
-        method = None
-        if match.method is not None:
-            method = _latin1(match.method)
-            never |= method is None
-        first = len(self.conditions)
-        for name, value, regex in zip(match.header_names, match.header_values, match.header_regexes):
-            name, value = _latin1(name), b"" if regex is not None else _latin1(value)
-            if name is None or value is None:
-                never = 1
-                continue
-            self.conditions.append((self.text(name), self.text(value), self.regex(regex)))
-        headers = len(self.conditions) - first
-        for name, value, regex in zip(match.query_names, match.query_values, match.query_regexes):
-            name, value = _utf8(name), b"" if regex is not None else _utf8(value)
-            if name is None or value is None:
-                never = 1
-                continue
-            self.longest_query_text = max(self.longest_query_text, len(name), len(value))
-            self.conditions.append((self.text(name), self.text(value), self.regex(regex)))
-        queries = len(self.conditions) - first - headers
-        rule = self.rule(match.rule)
-        path = match.path_value.encode("latin-1", "replace")
-        own = self.match_ids[id(match)] = len(self.matches)
-        self.keep.append(match)
-        self.matches.append(match)
-        self.c_matches.append((rule, match.path_kind, self.text(path), self.regex(match.path_regex),
-                               method is not None, self.text(method or b""), first, headers, queries, never))
-        return own
-
-    def header_ops(self, ops):
-        if ops is None:
-            return -1
-        found = self.ops_ids.get(id(ops))
-        if found is not None:
-            return found
-        self.keep.append(ops)
-        names_first = len(self.names)
-        for group in (ops.remove, ops.set_names, ops.add_names):
-            self.names.extend(self.text(name) for name in sorted(group))
-        add_first = len(self.add_items)
-        self.add_items.extend((self.text(name), self.text(lname), self.text(value))
-                              for name, lname, value in ops.add_items)
-        found = self.ops_ids[id(ops)] = len(self.ops)
-        self.ops.append((self.text(ops.set_lines), names_first, len(ops.remove), len(ops.set_names),
-                         len(ops.add_names), add_first, len(ops.add_items)))
-        return found
-
-    def rule(self, rule):
-        found = self.rule_ids.get(id(rule))
-        if found is not None:
-            return found
-        own = self.rule_ids[id(rule)] = len(self.rules)
-        self.keep.append(rule)
-        self.rules.append(rule)
-        self.c_rules.append(None)
-        request_ops, response_ops = self.header_ops(rule.request_headers), self.header_ops(rule.response_headers)
-        backend_first = len(self.backends)
-        for backend, cumulative in zip(rule.backends, rule.cumulative):
-            self.backend(backend, own, cumulative, request_ops, response_ops)
-        mirror_first = len(self.backends)
-        for mirror in rule.mirrors:
-            self.backend(mirror, own, 0, -1, -1)
-        self.longest_mirrors = max(self.longest_mirrors, len(rule.mirrors))
-        redirect = rewrite = -1
-        redirect_status = 0
-        if rule.redirect is not None:
-            redirect, redirect_status = len(self.redirects), rule.redirect.status
-            self.redirects.append(rule.redirect)
-        rewrite_kind, rewrite_path, rewrite_host, rewrite_hostname = REWRITE_NONE, b"", 0, b""
-        if rule.rewrite is not None:
-            rewrite = len(self.rewrites)
-            self.rewrites.append(rule.rewrite)
-            modifier = rule.rewrite.path
-            if modifier is not None:
-                rewrite_kind = REWRITE_FULL_PATH if modifier.kind == "ReplaceFullPath" else REWRITE_PREFIX
-                rewrite_path = modifier.value.encode("latin-1", "replace")
-            if rule.rewrite.hostname:
-                rewrite_host, rewrite_hostname = 1, rule.rewrite.hostname.encode("latin-1", "replace")
-        self.c_rules[own] = (backend_first, len(rule.backends), rule.total, mirror_first, len(rule.mirrors),
-                             request_ops, response_ops, redirect, redirect_status, rewrite, rewrite_kind,
-                             self.text(rewrite_path), rewrite_host, self.text(rewrite_hostname),
-                             rule.request_timeout or 0.0, rule.backend_timeout or 0.0, rule.listener_port or 0,
-                             1 if rule.scheme == "https" else 0)
-        return own
-
-    def backend(self, backend, rule, cumulative, request_ops, response_ops):
-        own = len(self.backends)
-        self.backends.append(backend)
-        first = len(self.endpoints)
-        for host, port in backend.endpoints:
-            family, address = _address(host)
-            self.endpoints.append((self.text(host.encode("utf-8")), port, family, address, own))
-        count = len(backend.endpoints)
-        self.c_backends.append((backend.status, backend.weight, cumulative, first, count,
-                                backend.cursor % count if count else 0, rule,
-                                request_ops if backend.request_headers is None else self.header_ops(backend.request_headers),
-                                response_ops if backend.response_headers is None else self.header_ops(backend.response_headers)))
-
-
 cdef void *_allocate(size_t count, size_t size) except NULL:
     cdef void *memory = calloc(count if count else 1, size)
     if memory == NULL:
@@ -938,7 +648,7 @@ cdef class RouteTable:
     def __init__(self, table, tls_table=None):
         if self.c.pool != NULL:
             raise TypeError("a RouteTable is built once; build a new one for a new table")
-        layout = _Layout()
+        layout = _layout.Layout()
         roots = [layout.host_index(root, False) if root is not None else -1 for root in (table, tls_table)]
         self._pool = bytes(layout.pool)
         _copy_indexes(&self.c, layout, self._pool)
@@ -1095,8 +805,9 @@ cdef bytes _request(RouteRequest *request, HeaderSpan **spans, method, path, que
     """Lay a request out as the parser would: one buffer, spans into it. Returns the buffer,
     which the caller keeps alive while the spans are used."""
     cdef uint32_t offset = 0, i
-    parts = [_wire(method), _wire(path), _wire(query), _wire(host)]
-    pairs = [(_wire(name), _wire(value)) for name, value in headers]
+    wire = _layout.wire_bytes
+    parts = [wire(method), wire(path), wire(query), wire(host)]
+    pairs = [(wire(name), wire(value)) for name, value in headers]
     for name, value in pairs:
         parts.append(name)
         parts.append(value)

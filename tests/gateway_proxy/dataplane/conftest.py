@@ -1,4 +1,4 @@
-"""Fixtures of the C data plane tests: the compiled parser as a session fixture."""
+"""Fixtures of the C data plane tests: the compiled parser, as its test views show it, per session."""
 
 from __future__ import annotations
 
@@ -17,4 +17,5 @@ import dataplane_support  # noqa: E402
 
 @pytest.fixture(scope="session")
 def http1():
-    return dataplane_support.compiled("http1")
+    """The parser's decisions as Python values: ``http1`` is C only, ``http1_inspect`` wraps it."""
+    return dataplane_support.compiled("http1_inspect")

@@ -116,6 +116,8 @@ def test_accepted(http1, data, expected):
     pytest.param(head(b"Host: a", start=b"GET http:///x HTTP/1.1"), 400, id="absolute-form-empty-host"),
     pytest.param(head(b"Host: a", start=b"GET http://a b/ HTTP/1.1"), 400, id="absolute-form-space"),
     pytest.param(head(b"Host: a", start=b"OPTIONS * HTTP/1.1"), 405, id="options-asterisk"),
+    pytest.param(head(b"Host: a", start=b"OPTIONS a:443 HTTP/1.1"), 400, id="options-authority-form"),
+    pytest.param(head(b"Host: a", start=b"OPTIONS *x HTTP/1.1"), 400, id="options-asterisk-prefix"),
     pytest.param(head(b"Host: a:443", start=b"CONNECT a:443 HTTP/1.1"), 405, id="connect"),
     pytest.param(head(b"Host: a", start=b"CONNECT / HTTP/1.1"), 405, id="connect-origin-form"),
     # Host (RFC 9112 3.2): exactly one in HTTP/1.1, valid.

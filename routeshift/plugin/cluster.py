@@ -190,8 +190,14 @@ class Cluster:
         Like Events, Deployments are context in a Canary's view: a missing one (a Canary
         still initializing) or one the user may not read must not fail the command.
         """
+        return self._object(f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
+
+    def core_object(self, namespace: str, plural: str, name: str) -> tuple[dict[str, Any] | None, str]:
+        """A core (``/api/v1``) object such as a ConfigMap, and "", or None and why not."""
+        return self._object(f"/api/v1/namespaces/{namespace}/{plural}/{name}")
+
+    def _object(self, path: str) -> tuple[dict[str, Any] | None, str]:
         # A raw GET, as for Events: the generated AppsV1Api module alone costs a second of imports.
-        path = f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
         try:
             request = self.api_client.param_serialize(
                 method="GET", resource_path=path, header_params={"Accept": "application/json"},

@@ -9,7 +9,10 @@ the status still describes the previous one. An outcome counts only when the con
 has observed the current generation (``status.observedGeneration >= metadata.generation``),
 the status is about the release the spec asks for (``status.release == spec.release``),
 and no operation annotation is still waiting to be handled (after ``retry`` or ``undo``
-the old Failed or Succeeded is stale although the generation did not move).
+the old Failed or Succeeded is stale although the generation did not move). In the
+workload form the spec names no release: the release waited for is the revision of the
+target Deployment when ``wait`` starts (:mod:`routeshift.plugin.revisions`), so
+``kubectl set image ... && kubectl canary wait`` follows the rollout that change starts.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from routeshift.plugin import canaries, errors, streaming
+from routeshift.plugin import canaries, errors, revisions, streaming
 from routeshift.plugin.cluster import Cluster
 
 EXIT_SUCCEEDED = 0
@@ -37,8 +40,11 @@ class Outcome:
     message: str
 
 
-def judge(canary: canaries.Canary | None) -> Outcome | None:
-    """The outcome the current object proves, or None while the rollout is still undecided."""
+def judge(canary: canaries.Canary | None, expected_release: str | None = None) -> Outcome | None:
+    """The outcome the current object proves, or None while the rollout is still undecided.
+
+    ``expected_release`` is the workload form's release (the target's revision); the Service
+    form's is ``spec.release``."""
     if canary is None:
         return Outcome(EXIT_FAILED, "deleted", "the canary was deleted")
     if not canary.observed or canary.pending_operations():
@@ -47,13 +53,18 @@ def judge(canary: canaries.Canary | None) -> Outcome | None:
     if (ready and ready.get("status") == "False" and ready.get("reason") in _BLOCKING_REASONS
             and ready.get("observedGeneration") in (None, canary.generation)):
         return Outcome(EXIT_FAILED, "invalid", f"{ready.get('reason')}: {ready.get('message', '')}")
-    if canary.release and canary.status_release != canary.release:
+    wanted = canary.release or expected_release
+    if wanted and canary.status_release != wanted:
         return None
     message = canary.status.get("message", "")
     match canary.phase:
         case "Succeeded":
             return Outcome(EXIT_SUCCEEDED, "succeeded", message)
         case "Failed":
+            workload = canary.workload()
+            if workload and workload.failed and workload.failed.revision == canary.status_release:
+                # The last decision says where traffic went; the pipeline's log needs why.
+                message = f"{message}: {workload.failed.reason}" if workload.failed.reason else message
             return Outcome(EXIT_FAILED, canary.status.get("result") or "failed", message)
         case "Terminating" | "Terminated":
             return Outcome(EXIT_FAILED, "deleted", message)
@@ -76,6 +87,7 @@ def wait(cluster: Cluster, name: str, *, timeout: float, progress: Callable[[str
     deadline = start + timeout
     follower = streaming.Follower(cluster, name=name).start()
     canary: canaries.Canary | None = None
+    expected_release: str | None = None
     last_line = ""
     try:
         while True:
@@ -97,22 +109,26 @@ def wait(cluster: Cluster, name: str, *, timeout: float, progress: Callable[[str
                 raise errors.NotFound(f"canary {cluster.namespace}/{name} not found", status=404)
             current = canaries.Canary(obj) if obj is not None else None
             if current is not None:
+                if canary is None:  # first sight: which revision the target asks for now
+                    expected_release = revisions.expected(cluster, current)
                 canary = current
-                line = _progress_line(canary)
+                line = _progress_line(canary, expected_release)
                 if line != last_line:
                     progress(f"[{clock() - start:6.1f}s] {line}")
                     last_line = line
-            outcome = judge(current)
+            outcome = judge(current, expected_release)
             if outcome is not None:
                 return Waited(outcome, canary, clock() - start)
     finally:
         follower.stop()
 
 
-def _progress_line(canary: canaries.Canary) -> str:
+def _progress_line(canary: canaries.Canary, expected_release: str | None) -> str:
     line = canary.summary()
     if not canary.observed:
         line += f" (waiting for the controller to observe generation {canary.generation})"
+    elif expected_release and not canary.release and canary.status_release != expected_release:
+        line += f" (waiting for the controller to pick up revision {expected_release} of {canary.target})"
     pending = canary.pending_operations()
     if pending:
         line += f" (pending: {', '.join(sorted(pending))})"

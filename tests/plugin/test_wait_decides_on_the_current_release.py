@@ -82,3 +82,36 @@ def test_a_bad_timeout_is_refused():
 
     with pytest.raises(errors.UsageError):
         cli.parse_duration("5 minutes")
+
+
+# Workload form: no spec.release; the release waited for is the target's revision when wait started.
+PRIMARY_RUNS, SET_IMAGE = "5c1e9f0a7b", "0d9e8f7a6b"
+
+
+def _workload(phase, release, **extra):
+    raw = canary_manifest(release=None)
+    raw["spec"] = {"routeRef": {"name": "web"}, "targetRef": {"name": "web"}, "service": {"port": 80}}
+    raw["metadata"]["generation"] = 1
+    raw["status"] = status(phase, canary_weight=0, release=release, **extra)
+    return canaries.Canary(raw)
+
+
+@pytest.mark.parametrize("canary, expected", [
+    pytest.param(_workload("Succeeded", PRIMARY_RUNS), None, id="the-previous-rollout-succeeded"),
+    pytest.param(_workload("Initialized", PRIMARY_RUNS), None, id="idle-before-the-controller-saw-the-change"),
+    pytest.param(_workload("Progressing", SET_IMAGE), None, id="rolling-out-the-change"),
+    pytest.param(_workload("Succeeded", SET_IMAGE), (0, "succeeded"), id="the-change-promoted"),
+    pytest.param(_workload("Failed", SET_IMAGE, result="failed"), (1, "failed"), id="the-change-rolled-back"),
+    pytest.param(_workload("Initialized", SET_IMAGE), (0, "idle"), id="changed-back-to-what-the-primary-runs"),
+])
+def test_workload_form_waits_for_the_targets_revision(canary, expected):
+    outcome = waiting.judge(canary, expected_release=SET_IMAGE)
+    assert (outcome and (outcome.exit_code, outcome.result)) == expected
+
+
+def test_a_rolled_back_revision_is_reported_with_its_reason():
+    why = "canary web did not become ready: 0/2 available (CrashLoopBackOff: container app (3 restarts))"
+    canary = _workload("Failed", SET_IMAGE, result="failed", message="rolled back: web-primary serves all traffic",
+                       workload={"revision": PRIMARY_RUNS, "failed": {"revision": SET_IMAGE, "reason": why}})
+    outcome = waiting.judge(canary, expected_release=SET_IMAGE)
+    assert (outcome.exit_code, outcome.message) == (1, f"rolled back: web-primary serves all traffic: {why}")

@@ -178,6 +178,23 @@ def test_deletion_scales_the_target_back_and_restores_the_route_byte_identical(a
     assert replicas(app, "podinfo") == 1 and available(app, "podinfo") == 1
 
 
+def test_kubectl_canary_wait_after_set_image_follows_the_rollout_that_change_starts(app, gateway, start, kubectl):
+    start(ScriptedAnalysis(gateway=gateway))
+    app.create(CANARIES, workload_canary(progressDeadlineSeconds=6), "default")
+    initialized(app)
+    kubectl("set", "image", "deployment/podinfo", f"app={V2}", "-n", "default")
+    waited = kubectl("canary", "wait", "podinfo", "-n", "default", "--timeout", "60s")
+    assert waited.returncode == 0, waited.stdout + waited.stderr
+    assert status(app)["phase"] == "Succeeded" and status(app)["workload"]["images"] == {"app": V2}, \
+        "wait returned on the promotion of the new revision, not on the stale Initialized"
+
+    kubectl("set", "image", "deployment/podinfo", f"app={CRASH}", "-n", "default")
+    waited = kubectl("canary", "wait", "podinfo", "-n", "default", "--timeout", "60s")
+    assert waited.returncode == 1, waited.stdout + waited.stderr
+    assert status(app)["phase"] == "Failed" and status(app)["workload"]["failed"]["images"] == {"app": CRASH}
+    assert "CrashLoopBackOff" in waited.stdout
+
+
 def test_a_config_map_change_is_rolled_out_and_the_primary_keeps_the_promoted_configuration(app, gateway, start):
     app.create("v1/configmaps", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "podinfo-config"},
                                  "data": {"ERROR_RATE": "0"}}, "default")

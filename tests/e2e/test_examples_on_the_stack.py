@@ -152,9 +152,9 @@ class Load:
     """A demo LoadGenerator running in its own thread and event loop; counts replies by version."""
 
     def __init__(self, gateway: str, *, path: str = "/", headers: dict[str, str] | None = None,
-                 rate: float = RATE) -> None:
+                 rate: float = RATE, host: str = HOST) -> None:
         self.generator = load_generation.LoadGenerator(
-            gateway + path, host=HOST, rate=rate, preview_headers=headers, preview_share=1.0 if headers else 0.0)
+            gateway + path, host=host, rate=rate, preview_headers=headers, preview_share=1.0 if headers else 0.0)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="load", daemon=True)
 
@@ -551,6 +551,54 @@ def test_07_manual_gates_hold_until_resume_and_promote(stack, users):
     assert {"resume", "promote"} <= status["handledOperations"].keys()
     assert_route_hands_all_traffic_to(route(stack), CANARY, STABLE)
     assert users.sample(200).keys() == {"v2"}
+
+
+SHOP_HOST = "shop.example.com"  # the hostname of example 08's own route
+DEMO_APP = "ghcr.io/routeshift/demo-app"
+
+
+def shop(stack: Stack, kind: str, name: str) -> dict | None:
+    result = stack.kubectl("get", kind, name, "-n", NAMESPACE, "-o", "json", check=False)
+    return json.loads(result.stdout) if result.returncode == 0 else None
+
+
+@drives("08-workload-set-image")
+def test_08_workload_set_image_promotes_and_a_bad_config_is_rolled_back(stack):
+    """Example 08 brings its own app: a Deployment whose Pods the emulator's kubelet runs as
+    processes, a Service whose EndpointSlices its controller writes, and a route of its own."""
+    name = apply_example(stack, "08-workload-set-image")
+    try:
+        with Load(stack.endpoints.gateway, host=SHOP_HOST) as shoppers:
+            wait_for(stack, name, lambda s: s.get("phase") == "Initialized", "initialization")
+            assert shoppers.sample(100).keys() == {"v1"}
+            assert shop(stack, "configmap", "shop-config-primary")["data"] == {"ERROR_RATE": "0"}
+
+            stack.kubectl("set", "image", "deployment/shop", f"app={DEMO_APP}:v2", "-n", NAMESPACE)
+            ok(wait_rollout(stack, name))
+            status = status_of(stack, name)
+            assert (status["phase"], status["workload"]["images"]) == ("Succeeded", {"app": f"{DEMO_APP}:v2"})
+            assert judged_weights(status) == [5, 10, 20, 50]
+            assert shoppers.sample(200).keys() == {"v2"}
+
+            stack.kubectl("patch", "configmap", "shop-config", "-n", NAMESPACE, "--type", "merge",
+                          "-p", json.dumps({"data": {"ERROR_RATE": "0.2"}}))
+            failed = wait_rollout(stack, name)
+            assert failed.returncode == 1, failed.stdout + failed.stderr
+            status = status_of(stack, name)
+            assert status["phase"] == "Failed" and "request-success-rate" in status["workload"]["failed"]["reason"]
+            assert status["workload"]["images"] == {"app": f"{DEMO_APP}:v2"}, "the primary still runs v2"
+            assert shop(stack, "configmap", "shop-config-primary")["data"] == {"ERROR_RATE": "0"}
+            assert shoppers.sample(200).keys() == {"v2"}
+        stack.kubectl("delete", "canary", name, "-n", NAMESPACE, "--wait=true", "--timeout=60s")
+        [rule] = shop(stack, "httproute", "shop")["spec"]["rules"]
+        assert rule["backendRefs"] == [{"name": "shop", "port": 9898}], "the user's backendRef is back"
+        assert shop(stack, "deployment", "shop")["spec"]["replicas"] == 2
+        assert all(shop(stack, kind, gone) is None for kind, gone in (
+            ("deployment", "shop-primary"), ("service", "shop-primary"), ("service", "shop-canary"),
+            ("configmap", "shop-config-primary")))
+    finally:
+        stack.kubectl("delete", "-n", NAMESPACE, "--wait=true", "--timeout=60s", "--ignore-not-found",
+                      "-f", str(EXAMPLES / "08-workload-set-image" / "app.yaml"))
 
 
 def test_every_example_is_driven_and_lints_clean():

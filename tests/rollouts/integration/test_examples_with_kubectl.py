@@ -10,7 +10,9 @@ from operator_harness import CANARIES, AcceptingGateway, ScriptedAnalysis
 from routeshift.testing.polling import until
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-EXAMPLES = sorted(p.parent.name for p in ROOT.glob("examples/*/canary.yaml"))
+# Service-form examples only: a workload-form one (targetRef) needs Pods that run, which the
+# full-stack test in tests/e2e gives it.
+EXAMPLES = sorted(p.parent.name for p in ROOT.glob("examples/*/canary.yaml") if "targetRef" not in p.read_text())
 
 
 def _ok(result):

@@ -145,7 +145,3 @@ def primary_copy(ref: ConfigRef, obj: Mapping[str, Any], metadata: Mapping[str, 
         if obj.get(field) is not None:
             body[field] = copy.deepcopy(obj[field])
     return body
-
-
-def copy_differs(found: Mapping[str, Any] | None, desired: Mapping[str, Any]) -> bool:
-    return found is None or _content(found) != _content(desired)

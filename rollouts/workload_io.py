@@ -23,6 +23,9 @@ from rollouts.workloads import RouteAdoption, WorkloadObservation
 logger = logging.getLogger(__name__)
 
 _CONFLICT_RETRIES = 5
+_PLURALS = {"Deployment": "deployments", "Service": "services", config_tracking.CONFIG_MAP: "configmaps",
+            config_tracking.SECRET: "secrets"}
+_DATA_FIELDS = ("data", "binaryData", "type")  # what a ConfigMap or Secret holds instead of a spec
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,9 +35,6 @@ class Read:
 
     routes: Mapping[tuple[str, str], dict[str, Any] | None]
     services: Mapping[tuple[str, str], dict[str, Any] | None]
-_PLURALS = {"Deployment": "deployments", "Service": "services", config_tracking.CONFIG_MAP: "configmaps",
-            config_tracking.SECRET: "secrets"}
-_DATA_FIELDS = ("data", "binaryData", "type")  # what a ConfigMap or Secret holds instead of a spec
 
 
 def deployment_path(namespace: str, name: str | None = None) -> str:
@@ -118,10 +118,10 @@ async def observe(cluster: patching.Cluster, namespace: str, uid: str | None, sp
     target_rollout, primary_rollout = workloads.rollout(target), workloads.rollout(primary)
     # Pods only matter while a Deployment is not ready: they say why (crash loop, image pull ...).
     target_pods, primary_pods, copies, neighbours = await asyncio.gather(
-        _pods(cluster, namespace, target) if target and not target_rollout.ready else _none(),
-        _pods(cluster, namespace, primary) if primary and not primary_rollout.ready else _none(),
-        _primary_copies(cluster, namespace, primary) if deleting else _nothing(),
-        cluster.get(deployment_path(namespace)) if initializing and primary is None else _nothing())
+        _pods(cluster, namespace, target) if target and not target_rollout.ready else _ready([]),
+        _pods(cluster, namespace, primary) if primary and not primary_rollout.ready else _ready([]),
+        _primary_copies(cluster, namespace, primary) if deleting else _ready({}),
+        cluster.get(deployment_path(namespace)) if initializing and primary is None else _ready({}))
     routes = tuple(
         RouteAdoption(namespace=ns, name=name, found=route is not None,
                       app_refs=route_adoption.app_refs(route, names.app, namespace=namespace),
@@ -137,12 +137,9 @@ async def observe(cluster: patching.Cluster, namespace: str, uid: str | None, sp
                              services={(namespace, names.primary): primary_svc, (namespace, names.canary): canary_svc})
 
 
-async def _none() -> list[dict]:
-    return []
-
-
-async def _nothing() -> dict:
-    return {}
+async def _ready(value: Any) -> Any:
+    """``value`` as an awaitable, for a read a ``gather`` skips."""
+    return value
 
 
 async def execute(cluster: patching.Cluster, action: actions.WorkloadAction, *, owner: str) -> None:

@@ -93,10 +93,11 @@ class Store:
         meta = obj["metadata"]
         storage, at = self._where(rtype, meta.get("namespace"), meta["name"])
         holder = self._live[storage.key][at]
+        stored = holder.raw  # what the owner index holds for it, whatever ``previous`` the caller passes
         committed = metadata.with_version(obj, self.clock.tick())
         holder.history.append(committed)
         self._trim((storage.kmock_resource, *at))
-        self._index_owners(storage.key, at, previous, committed)
+        self._index_owners(storage.key, at, stored, committed)
         self._record("MODIFIED", rtype, committed, previous)
         return committed
 
@@ -105,9 +106,11 @@ class Store:
         meta = obj["metadata"]
         storage, at = self._where(rtype, meta.get("namespace"), meta["name"])
         final = metadata.with_version(copy.deepcopy(obj), self.clock.tick())
-        self._live[storage.key].pop(at).delete()
+        holder = self._live[storage.key].pop(at)
+        stored = holder.raw
+        holder.delete()
         self._trim((storage.kmock_resource, *at))
-        self._index_owners(storage.key, at, obj, None)
+        self._index_owners(storage.key, at, stored, None)
         self._record("DELETED", rtype, final, obj)
         return final
 

@@ -1,10 +1,13 @@
 """Throughput and latency of the gateway proxy against nginx configured the same way.
 
-    python bench/proxy_vs_nginx.py [--seconds 10] [--connections 32] [--workers 1]
+    python bench/proxy_vs_nginx.py [--seconds 10] [--connections 32] [--workers 1] [--data-plane asyncio|c]
 
 Both proxies front the same two nginx backends with a 9:1 weighted split, keep-alive upstream
 connections, and a PathPrefix route; wrk drives each in turn in the same run on loopback.
-The proxy runs with routing and metrics on, as in production. The last line is the ratio.
+The proxy runs with routing and metrics on, as in production; ``--data-plane c`` serves it
+with the C event loop (issue 13). CPU per request is the CPU time of each front's process tree
+(nginx master and workers; the proxy and its workers) during the measured run, over its requests.
+The last line is the ratio.
 """
 
 from __future__ import annotations
@@ -39,12 +42,45 @@ def nginx_proxy_block(port: int, backends: list[tuple[int, int]]) -> str:
   }}"""
 
 
+def _tree(root: int) -> list[int]:
+    """``root`` and its descendants, from /proc."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found = [root]
+    for pid in found:
+        found.extend(child for child, parent in parents.items() if parent == pid)
+    return found
+
+
+def cpu_seconds(root: int) -> float:
+    """User plus system CPU time of ``root``'s process tree so far (live processes only)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in _tree(root):
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / ticks
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1, help="proxy workers and nginx worker_processes")
+    parser.add_argument("--data-plane", choices=("asyncio", "c"), default="asyncio",
+                        help="the proxy's data plane (its --data-plane)")
     args = parser.parse_args(argv)
+    os.environ["ROUTESHIFT_DATA_PLANE"] = args.data_plane  # read by the proxy's --data-plane default
     common.ensure_tools()
     work = common.workdir("bench-proxy-vs-nginx-")
     backend_ports = [common.free_port(), common.free_port()]
@@ -65,14 +101,19 @@ def main(argv=None) -> int:
             common.wait_port(port)
         proxy.wait_ready()
         results = {}
-        for name, port in (("nginx", nginx_port), ("proxy", proxy.port)):
+        cpu = {}
+        for name, port, process in (("nginx", nginx_port, front), ("proxy", proxy.port, proxy)):
             url = f"http://127.0.0.1:{port}/api/items"
             common.wrk(url, 2, args.connections)  # warm-up: connections, pools, caches
+            before = cpu_seconds(process.popen.pid)
             results[name] = common.wrk(url, args.seconds, args.connections)
+            cpu[name] = (cpu_seconds(process.popen.pid) - before) / max(1.0, results[name].rps * args.seconds)
         for name, result in results.items():
             print(f"{name:6s} rps {result.rps:10.0f}   p50 {result.p50_ms:7.2f} ms   p99 {result.p99_ms:7.2f} ms"
-                  f"   non-2xx {result.non_2xx}")
+                  f"   CPU {cpu[name] * 1e6:6.1f} us/request   non-2xx {result.non_2xx}")
         nginx, proxy_result = results["nginx"], results["proxy"]
+        print(f"data plane: {args.data_plane}, workers: {args.workers}")
+        print(f"CPU per request proxy/nginx: {cpu['proxy'] / cpu['nginx']:.2f}")
         print(f"p99 ratio proxy/nginx: {proxy_result.p99_ms / nginx.p99_ms:.2f}")
         print(f"proxy/nginx rps ratio: {proxy_result.rps / nginx.rps:.2f}")
     finally:

@@ -1,7 +1,7 @@
 """Command line of the reference gateway proxy (DESIGN.md section 5 contract).
 
     python -m gateway_proxy --config-dir DIR --listen HOST:PORT --admin HOST:PORT [--workers N]
-                            [--listen-tls HOST:PORT]
+                            [--listen-tls HOST:PORT] [--data-plane asyncio|c]
     python -m gateway_proxy --kubernetes --listen HOST:PORT --admin HOST:PORT [--workers N]
                             [--gateway-address IP|HOSTNAME ...] [--kubeconfig FILE]
 
@@ -10,6 +10,10 @@ additionally terminates TLS for the HTTPS listeners, choosing the certificate by
 ``--gateway-address`` is where clients reach the proxy (its Service or load balancer), published
 in every Gateway's ``status.addresses``; without it, the ``--listen`` host is, unless it is a
 wildcard such as 0.0.0.0.
+
+``--data-plane c`` (opt-in; also ``ROUTESHIFT_DATA_PLANE=c``) serves ``--listen`` with the C event
+loop of :mod:`gateway_proxy.dataplane.loop`, one per worker process, whenever the table allows;
+otherwise the asyncio path serves it and the reason is logged (:mod:`gateway_proxy.dataplane.worker`).
 
 With ``--workers 1`` one process serves data and admin. With more, each worker process binds
 the listen address with SO_REUSEPORT and the kernel spreads connections; the parent serves the
@@ -71,6 +75,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="HOST:PORT terminating TLS for HTTPS listeners (certificates from their Secrets)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes sharing --listen (SO_REUSEPORT)")
     parser.add_argument("--header-timeout", type=float, default=10.0, help="seconds a client has to send a head")
+    parser.add_argument("--data-plane", choices=("asyncio", "c"),
+                        default=os.environ.get("ROUTESHIFT_DATA_PLANE", "asyncio"),
+                        help="who serves --listen: the asyncio path, or the C event loop where the table allows "
+                             "(falls back to asyncio, logged, otherwise; default $ROUTESHIFT_DATA_PLANE or asyncio)")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     if args.workers < 1:
@@ -119,7 +127,7 @@ async def _run(args: argparse.Namespace, serve_data: bool, serve_admin: bool, me
     from gateway_proxy import admin, serving
 
     loop = asyncio.get_running_loop()
-    runtime = serving.Runtime(loop, header_timeout=args.header_timeout)
+    runtime = serving.Runtime(loop, header_timeout=args.header_timeout, data_plane=args.data_plane)
     stop = asyncio.Event()
     _stop_on_signals(loop, stop)
     follower = None

@@ -53,6 +53,28 @@ class BackendMetrics:
         # Multiprocess cells live in files shared with the admin process: only inc() writes them.
         self._shared = bool(getattr(self._sum, "_multiprocess", True))
 
+    def absorb(self, codes: dict[int, int], buckets: list[int], seconds: float) -> None:
+        """Many observations at once, counted elsewhere: the C data plane's counters, per code and
+        per bucket (the buckets of ``BUCKETS`` and +Inf, not cumulative), with their total time."""
+        for code, count in codes.items():
+            cell = self._codes.get(code)
+            if cell is None:
+                cell = self._bind_code(code)
+            if self._shared:
+                cell.inc(count)
+            else:
+                cell._value += count
+        for bucket, count in zip(self._buckets, buckets):
+            if count:
+                if self._shared:
+                    bucket.inc(count)
+                else:
+                    bucket._value += count
+        if self._shared:
+            self._sum.inc(seconds)
+        else:
+            self._sum._value += seconds
+
     def _bind_code(self, code: int):
         cell = self._codes[code] = self._counter.labels(*self._labels, str(code))._value
         return cell
@@ -72,11 +94,25 @@ class BackendMetrics:
             bucket._value += 1
 
 
+class HookedRegistry(CollectorRegistry):
+    """A registry that runs ``before_collect`` first, so that counters kept outside Python (the C
+    data plane's) are folded in when /metrics is scraped, not on every request."""
+
+    def __init__(self):
+        super().__init__()
+        self.before_collect: list = []
+
+    def collect(self):
+        for hook in list(self.before_collect):
+            hook()
+        yield from super().collect()
+
+
 class Metrics:
     """The registry and the per-backend children of one proxy process."""
 
     def __init__(self, registry: CollectorRegistry | None = None):
-        self.registry = registry if registry is not None else CollectorRegistry()
+        self.registry = registry if registry is not None else HookedRegistry()
         self.requests = Counter(REQUESTS.removesuffix("_total"), "Requests answered by the gateway proxy.",
                                 _LABELS + ("code",), registry=self.registry)
         self.duration = Histogram(DURATION, "Time from request head to the end of the response.", _LABELS,

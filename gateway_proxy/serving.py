@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import time
 from types import ModuleType
@@ -63,7 +64,8 @@ def data_path(impl) -> tuple[ModuleType, ModuleType]:
 class Runtime:
     """What the data path of one process needs; ``compiled`` is None until a config loaded."""
 
-    def __init__(self, loop, impl=None, metrics: Metrics | None = None, header_timeout: float = 10.0):
+    def __init__(self, loop, impl=None, metrics: Metrics | None = None, header_timeout: float = 10.0,
+                 data_plane: str | None = None):
         self.loop = loop
         self.impl = impl if impl is not None else hotpath.impl
         self.metrics = metrics if metrics is not None else Metrics()
@@ -75,11 +77,19 @@ class Runtime:
         self.errors: dict[str, str] = {}
         self.loaded_at = 0.0
         self.tls = tls.CertificateStore()
+        # "c": the plain-HTTP socket is served by the C event loop when the build and the table
+        # allow (gateway_proxy.dataplane.worker); opt-in, ROUTESHIFT_DATA_PLANE is the default.
+        self.data_plane = data_plane or os.environ.get("ROUTESHIFT_DATA_PLANE") or "asyncio"
+        if self.data_plane not in ("asyncio", "c"):
+            raise ValueError(f"data plane must be asyncio or c, not {self.data_plane!r}")
+        self.plane = None
 
     def install(self, compiled: compiling.Compiled) -> None:
         self.metrics.bind_rules(compiled.rules)
         self.tls.update(compiled.certificates)
         self.compiled = compiled
+        if self.plane is not None:
+            self.plane.install(compiled)
         self.loaded_at = time.time()
 
 
@@ -96,8 +106,29 @@ def listen_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
     return sock
 
 
-async def serve(runtime: Runtime, sock: socket.socket, terminate_tls: bool = False) -> asyncio.AbstractServer:
-    """Serve every listener on ``sock``; with ``terminate_tls``, HTTPS listeners only, over TLS."""
+def c_data_plane(runtime: Runtime):
+    """The C data plane's control module, or None (logged) when this process cannot run it."""
+    if runtime.impl is hotpath.PURE:
+        logger.info("gateway_proxy: --data-plane c needs the compiled build; the asyncio path serves")
+        return None
+    try:
+        from gateway_proxy.dataplane import worker
+    except ImportError as error:
+        logger.info("gateway_proxy: the C data plane is not built (%s); the asyncio path serves", error)
+        return None
+    return worker
+
+
+async def serve(runtime: Runtime, sock: socket.socket, terminate_tls: bool = False):
+    """Serve every listener on ``sock``; with ``terminate_tls``, HTTPS listeners only, over TLS.
+
+    Returns the asyncio server, or the C data plane (same ``close``/``wait_closed``) when the
+    runtime asked for it and it can run here; TLS stays on the asyncio path."""
+    if runtime.data_plane == "c" and not terminate_tls and runtime.plane is None:
+        worker = c_data_plane(runtime)
+        if worker is not None:
+            runtime.plane = worker.start(runtime, sock)
+            return runtime.plane
     protocol = runtime.client_side.ClientProtocol
     if terminate_tls:
         return await runtime.loop.create_server(lambda: protocol(runtime, True), sock=sock,

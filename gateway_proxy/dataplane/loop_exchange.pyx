@@ -1,0 +1,547 @@
+"""One request through the C event loop: the client side and the backend side of an exchange.
+
+Why it exists: this is the asyncio path's ``downstream.ClientProtocol``, ``exchange.Exchange`` and
+``upstream.UpstreamProtocol`` as C state machines over the structs of loop_types.pxd, so that a
+request costs system calls and no Python object. Each function names the reference method whose
+behaviour it keeps; where the wire could differ (which status, which head, when to close) the
+reference decides. loop.pyx owns the epoll loop and calls in here per event.
+
+A client connection is in one phase at a time: C_HEAD (reading a request head), C_EXCHANGE (one
+request in flight: its body forwarded to the backend as it arrives, the response streamed back)
+and C_CLOSING (flushing, then closing). Flow control is symmetric, as on the asyncio path: a
+client that reads slowly stops the backend socket being read once BACKLOG bytes wait for it, and
+a backend that reads slowly stops the client socket. The backend side lives in loop_backend.pxi,
+included at the end: both sides call each other at every step.
+"""
+
+from libc.errno cimport EAGAIN
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdlib cimport calloc, free, realloc
+from libc.string cimport memcpy, memset
+from posix.unistd cimport close
+
+from gateway_proxy import filters as _filters
+from gateway_proxy._hotpath_py import normalize_host as _normalize_host, replace_prefix as _replace_prefix
+from gateway_proxy.dataplane.http1 cimport (FLAG_EXPECT_CONTINUE, FRAMING_CHUNKED, FRAMING_CLOSE, FRAMING_LENGTH,
+                                            FRAMING_NONE, METHOD_HEAD, RequestHead, ResponseHead, chunked_decode,
+                                            chunked_done, chunked_reset, parse_request, parse_response,
+                                            request_reset, response_reset)
+from gateway_proxy.dataplane.loop_heads cimport (Out, out_compact, out_effective_host, out_free, out_put,
+                                                 out_put_hex_line, out_request_head, out_response_head, out_simple,
+                                                 response_framed)
+from gateway_proxy.dataplane.loop_io cimport (EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, epoll_add,
+                                              epoll_rearm, sock_connect, sock_recv, sock_send)
+from gateway_proxy.dataplane.loop_plans cimport LoopPlan
+from gateway_proxy.dataplane.loop_support cimport (defer_free, give_request_head, give_response_head, now, observe,
+                                                   pool_forget, pool_put, pool_take, rs_store_int, take_request_head,
+                                                   take_response_head, timer_clear, timer_set)
+from gateway_proxy.dataplane.loop_types cimport (C_CLOSING, C_EXCHANGE, C_HEAD, KIND_UPSTREAM, U_ACTIVE,
+                                                 U_CONNECTING, U_IDLE, Client, LoopState, Plan, Upstream)
+from gateway_proxy.dataplane.spans cimport Span
+from gateway_proxy.dataplane.table cimport CEndpoint, CRule, CTable, Decision, RouteRequest, route_decide
+
+cdef enum:
+    INB_FIRST = 16 * 1024
+    INB_MAX = 64 * 1024 + 4096     # a whole head (downstream.MAX_HEAD) and then some
+    BACKLOG = 256 * 1024           # bytes owed to one side above which the other is not read
+    STEPS = 4096                   # bound of every state-machine loop
+    MAX_SPANS = 32
+
+cdef const char *_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+cdef const char *_LAST_CHUNK = b"0\r\n\r\n"
+
+
+cdef inline uint32_t _pending(const Out *o) noexcept nogil:
+    return o.end - o.start
+
+
+cdef bint _inb_room(Out *o) noexcept nogil:
+    """Make room to receive into ``o``; False when it is full at INB_MAX."""
+    cdef uint32_t cap
+    cdef char *grown
+    if o.cap - o.end >= 2048:
+        return True
+    out_compact(o)
+    if o.cap - o.end >= 2048 or (o.cap >= INB_MAX and o.end < o.cap):
+        return True
+    if o.cap >= INB_MAX:
+        return False
+    cap = INB_FIRST if o.cap == 0 else (o.cap * 2 if o.cap * 2 < INB_MAX else INB_MAX)
+    grown = <char *>realloc(o.data, cap)
+    if grown == NULL:
+        return False
+    o.data = grown
+    o.cap = cap
+    return True
+
+
+cdef void _release_plan(LoopState *L, Client *c) noexcept nogil:
+    cdef Plan *p = c.plan
+    if p == NULL:
+        return
+    c.plan = NULL
+    p.inflight -= 1
+    if p != L.current and p.inflight == 0:
+        rs_store_int(&p.retired, 1)
+
+
+# ---- closing and writing ----
+
+cdef void upstream_close(LoopState *L, Upstream *u) noexcept nogil:
+    if u.closed:
+        return
+    u.closed = 1
+    pool_forget(L, u)
+    close(u.fd)
+    out_free(&u.inb)
+    out_free(&u.out)
+    give_response_head(L, u.head)
+    u.head = NULL
+    if u.client != NULL and u.client.up == u:
+        u.client.up = NULL
+    u.client = NULL
+    defer_free(L, u)
+
+
+cdef void client_close(LoopState *L, Client *c) noexcept nogil:
+    """ClientProtocol.connection_lost: abort what runs, forget the connection."""
+    if c.closed:
+        return
+    c.closed = 1
+    timer_clear(L, c)
+    if c.up != NULL:
+        upstream_close(L, c.up)
+    _release_plan(L, c)
+    close(c.fd)
+    out_free(&c.inb)
+    out_free(&c.out)
+    out_free(&c.held)
+    out_free(&c.retry)
+    give_request_head(L, c.head)
+    c.head = NULL
+    if c.prev != NULL:
+        c.prev.next = c.next
+    else:
+        L.clients = c.next
+    if c.next != NULL:
+        c.next.prev = c.prev
+    defer_free(L, c)
+
+
+cdef void client_flush(LoopState *L, Client *c) noexcept nogil:
+    cdef int64_t n
+    cdef uint32_t step
+    for step in range(STEPS):
+        if c.closed or _pending(&c.out) == 0:
+            break
+        n = sock_send(c.fd, c.out.data + c.out.start, _pending(&c.out))
+        if n > 0:
+            c.out.start += <uint32_t>n
+        elif n == -EAGAIN:
+            return
+        else:
+            client_close(L, c)
+            return
+    if c.closed:
+        return
+    if _pending(&c.out):
+        epoll_rearm(L.ep, c.fd, c)  # stopped at the step bound, not at EAGAIN
+        return
+    c.out.start = c.out.end = 0
+    if c.phase == C_CLOSING:
+        client_close(L, c)
+
+
+cdef void _answer(LoopState *L, Client *c, int status, bint keep_alive, const char *extra, uint32_t n) noexcept nogil:
+    """The proxy's own answer to the current request (wire.simple_response)."""
+    if not out_simple(&c.out, status, keep_alive, extra, n):
+        client_close(L, c)
+        return
+    c.status = <uint16_t>status
+    c.responded = 1
+    if not keep_alive:
+        c.keep_alive = 0
+    client_flush(L, c)
+
+
+cdef void _reject(LoopState *L, Client *c, int status) noexcept nogil:
+    """ClientProtocol.reject: answer, then close; nothing after a framing error can be trusted.
+    A request still unanswered is abandoned (its backend connection dropped), as eof_received does."""
+    if c.closed:
+        return
+    if c.phase == C_EXCHANGE and not c.responded:
+        if c.up != NULL:
+            upstream_close(L, c.up)
+        _release_plan(L, c)
+        if c.head_sent:
+            client_close(L, c)
+            return
+    c.phase = C_CLOSING
+    out_free(&c.held)
+    if not timer_set(L, c, now() + L.header_timeout) or not out_simple(&c.out, status, False, NULL, 0):
+        client_close(L, c)
+        return
+    client_flush(L, c)
+
+
+# ---- the exchange: client -> backend ----
+
+cdef void _fail(LoopState *L, Client *c, int status) noexcept nogil:
+    """Exchange.fail: 502 or 504 if nothing was sent yet, else closing is the only signal left."""
+    if c.closed or c.phase != C_EXCHANGE or c.responded:
+        return
+    timer_clear(L, c)
+    if c.up != NULL:
+        upstream_close(L, c.up)
+    out_free(&c.held)
+    observe(c.block, status, now() - c.started)
+    _release_plan(L, c)
+    if c.head_sent:
+        client_close(L, c)
+        return
+    _answer(L, c, status, c.request_keep_alive, NULL, 0)
+
+
+cdef void _attach(LoopState *L, Client *c, Upstream *u) noexcept nogil:
+    """Exchange.attach: the request head (and the body read so far) go to ``u``."""
+    c.up = u
+    u.client = c
+    u.got_head = 0
+    u.reusable = 0
+    u.request_done = c.body_done
+    u.inb.start = u.inb.end = 0
+    if u.head == NULL:
+        u.head = take_response_head(L)
+        if u.head == NULL:
+            _fail(L, c, 502)
+            return
+    response_reset(u.head)
+    if not out_put(&u.out, c.retry.data + c.retry.start, _pending(&c.retry)):
+        _fail(L, c, 502)
+        return
+    if c.upgrade and c.chunked and not out_put(&u.out, _LAST_CHUNK, 5):
+        _fail(L, c, 502)
+        return
+    _flush_upstream(L, u)
+
+
+cdef void _connect(LoopState *L, Client *c, const uint8_t *key) noexcept nogil:
+    """Pool.connect; a connection that fails at once is a 502, as create_connection's OSError."""
+    cdef Upstream *u = <Upstream *>calloc(1, sizeof(Upstream))
+    if u == NULL:
+        _fail(L, c, 502)
+        return
+    u.kind = KIND_UPSTREAM
+    u.pool_slot = -1
+    u.phase = U_CONNECTING
+    memcpy(u.key, key, 19)
+    u.fd = sock_connect(key)
+    if u.fd < 0 or not epoll_add(L.ep, u.fd, u, False):
+        if u.fd >= 0:
+            close(u.fd)
+        free(u)
+        _fail(L, c, 502)
+        return
+    _attach(L, c, u)
+
+
+cdef void _forward(LoopState *L, Client *c, Plan *p, const Decision *d, const char *base) noexcept nogil:
+    """Exchange.begin: the backend's request head, the 504 timer, a pooled or new connection."""
+    cdef CTable *t = p.table
+    cdef const CRule *rule = &t.rules[d.rule]
+    cdef const CEndpoint *ep = &t.endpoints[d.endpoint]
+    cdef uint8_t key[19]
+    cdef double timeout = rule.request_timeout
+    cdef Upstream *u
+    c.plan = p
+    p.inflight += 1
+    c.block = p.backend_blocks[d.backend]
+    c.backend = d.backend
+    c.retry.start = c.retry.end = 0
+    if not out_request_head(&c.retry, base, c.head, t, d, c.peer, c.peer_len):
+        client_close(L, c)
+        return
+    # request and backendRequest both end in 504; with one attempt per request the nearer wins.
+    if rule.backend_timeout and (not timeout or rule.backend_timeout < timeout):
+        timeout = rule.backend_timeout
+    if timeout:
+        if not timer_set(L, c, c.started + timeout):
+            client_close(L, c)
+            return
+    else:
+        timer_clear(L, c)
+    memset(key, 0, 19)
+    key[0] = <uint8_t>ep.family
+    key[1] = ep.port >> 8
+    key[2] = ep.port & 255
+    memcpy(key + 3, ep.addr, 16)
+    u = pool_take(L, key)
+    if u != NULL:
+        u.reused = 1
+        u.phase = U_ACTIVE
+        _attach(L, c, u)
+    else:
+        _connect(L, c, key)
+
+
+cdef int _redirect(LoopState *L, Client *c, Plan *p, const Decision *d, const char *base) noexcept with gil:
+    """exchange.handle's RequestRedirect answer, the Location from filters.location; -1 when it
+    could not be built (the caller answers 500 and closes, as ClientProtocol._start does)."""
+    cdef LoopPlan plan = <LoopPlan>p.owner
+    cdef RequestHead *h = c.head
+    cdef Out scratch
+    cdef bint found
+    memset(&scratch, 0, sizeof(Out))
+    try:
+        if not out_effective_host(&scratch, base, h, &found):
+            return -1
+        host = _normalize_host(scratch.data[:scratch.end].decode("latin-1") if scratch.end else "")
+        path = base[h.path.off:h.path.off + h.path.len].decode("latin-1") if h.path.len else "/"
+        query = base[h.query.off:h.query.off + h.query.len].decode("latin-1") if h.query.len else ""
+        rule = plan.table.rules[d.rule]
+        match = plan.table.matches[d.match]
+        redirect = plan.table.redirects[p.table.rules[d.rule].redirect]
+        where = _filters.location(redirect, rule.scheme, rule.listener_port, host, path, query, match.path_value,
+                                  _replace_prefix)
+        extra = b"location: " + where.encode("latin-1") + b"\r\n"
+        if not out_simple(&c.out, d.status, c.keep_alive, extra, len(extra)):
+            return -1
+        return 0
+    except Exception:
+        return -1
+    finally:
+        out_free(&scratch)
+
+
+cdef void _start(LoopState *L, Client *c, uint32_t head_len) noexcept nogil:
+    """ClientProtocol.on_headers_complete then exchange.handle: answer or forward one request."""
+    cdef RequestHead *h = c.head
+    cdef const char *base = c.inb.data + c.inb.start
+    cdef RouteRequest request
+    cdef Decision d
+    cdef Plan *p = L.current
+    cdef uint64_t buffered = _pending(&c.inb) - head_len
+    L.requests += 1
+    c.started = now()
+    c.phase = C_EXCHANGE
+    c.responded = c.head_sent = c.out_chunked = c.retried = 0
+    c.status = 0
+    c.block = NULL
+    c.backend = -1
+    c.upgrade = h.upgrade
+    c.keep_alive = h.keep_alive and not c.last
+    c.head_request = h.method_id == METHOD_HEAD
+    c.client_11 = h.version_minor == 1
+    c.chunked = h.framing == FRAMING_CHUNKED
+    c.body_left = h.content_length if h.framing == FRAMING_LENGTH else 0
+    c.has_body = c.chunked or c.body_left > 0
+    if c.chunked:
+        chunked_reset(&c.chunks, 400)
+    # An upgrade request is answered as plain HTTP and its body is not read (llhttp stops there).
+    c.body_done = c.upgrade or (not c.chunked and c.body_left == 0)
+    if c.eof and not c.chunked and buffered == c.body_left:
+        c.keep_alive = 0  # eof_received: the last request read before the client half-closed
+    c.request_keep_alive = c.keep_alive
+    if c.has_body and h.flags & FLAG_EXPECT_CONTINUE:
+        # ClientProtocol.on_headers_complete answers the expectation itself, at once.
+        if not out_put(&c.out, _CONTINUE, 25):
+            client_close(L, c)
+            return
+        client_flush(L, c)
+        if c.closed:
+            return
+    if p == NULL:
+        _answer(L, c, 503, c.keep_alive, NULL, 0)
+    else:
+        request.base = base
+        request.method = h.method
+        request.path = h.path
+        request.query = h.query
+        request.host = h.host
+        request.headers = h.headers
+        request.header_count = h.header_count
+        request.tls = False
+        route_decide(p.table, &request, &L.rng, &d)
+        if d.status == 0:
+            _forward(L, c, p, &d, base)
+        elif d.status == 404:
+            _answer(L, c, 404, c.keep_alive, NULL, 0)
+            observe(L.unrouted, 404, now() - c.started)
+        elif 300 <= d.status < 400:
+            if _redirect(L, c, p, &d, base) < 0:
+                _reject(L, c, 500)
+            else:
+                c.responded = 1
+                observe(p.rule_blocks[d.rule], d.status, now() - c.started)
+                client_flush(L, c)
+        else:
+            _answer(L, c, d.status, c.keep_alive, NULL, 0)
+            observe(p.rule_blocks[d.rule] if d.backend < 0 else p.backend_blocks[d.backend], d.status,
+                    now() - c.started)
+    if not c.closed:
+        c.inb.start += head_len
+    give_request_head(L, c.head)
+    c.head = NULL
+
+
+cdef void _request_end(LoopState *L, Client *c) noexcept nogil:
+    """Exchange.request_end: the last chunk, and the connection may be reused after the response."""
+    if c.up == NULL or c.responded:
+        return
+    if c.chunked and not out_put(&c.up.out, _LAST_CHUNK, 5):
+        _fail(L, c, 502)
+        return
+    c.up.request_done = 1
+
+
+cdef bint _body(LoopState *L, Client *c) noexcept nogil:
+    """ClientProtocol.on_body: request body bytes to the backend, or dropped once answered. True
+    when bytes were consumed."""
+    cdef Span spans[MAX_SPANS]
+    cdef uint32_t count = 0, i, n
+    cdef int64_t offset
+    cdef bint forward = c.up != NULL and not c.responded
+    if forward and _pending(&c.up.out) >= BACKLOG:
+        return False  # the backend reads slowly: leave the rest in the receive buffer
+    if not c.chunked:
+        n = _pending(&c.inb)
+        if n > c.body_left:
+            n = <uint32_t>c.body_left
+        if n == 0:
+            return False
+        if forward and not out_put(&c.up.out, c.inb.data + c.inb.start, n):
+            _fail(L, c, 502)
+            return False
+        c.inb.start += n
+        c.body_left -= n
+        if c.body_left == 0:
+            c.body_done = 1
+            _request_end(L, c)
+    else:
+        offset = chunked_decode(&c.chunks, c.inb.data, c.inb.start, c.inb.end, spans, MAX_SPANS, &count)
+        if offset < 0:
+            _reject(L, c, <int>-offset)
+            return False
+        for i in range(count):
+            if forward and spans[i].len and not (
+                    out_put_hex_line(&c.up.out, spans[i].len) and out_put(&c.up.out, c.inb.data + spans[i].off, spans[i].len)
+                    and out_put(&c.up.out, "\r\n", 2)):
+                _fail(L, c, 502)
+                return False
+        if offset == c.inb.start and not chunked_done(&c.chunks):
+            return False
+        c.inb.start = <uint32_t>offset
+        if chunked_done(&c.chunks):
+            c.body_done = 1
+            _request_end(L, c)
+    if c.up != NULL and not c.responded:
+        _flush_upstream(L, c.up)
+    return True
+
+
+cdef void _next(LoopState *L, Client *c) noexcept nogil:
+    """ClientProtocol._after: close, or wait for the next request with the head timer armed."""
+    timer_clear(L, c)
+    out_free(&c.held)
+    out_free(&c.retry)
+    if not c.keep_alive or c.upgrade or c.last or (c.eof and _pending(&c.inb) == 0):
+        c.phase = C_CLOSING
+        if not timer_set(L, c, now() + L.header_timeout):
+            client_close(L, c)
+            return
+        client_flush(L, c)
+        return
+    c.phase = C_HEAD
+    if _pending(&c.inb) == 0:
+        out_free(&c.inb)  # an idle keep-alive connection holds no buffer
+    if _pending(&c.out) == 0:
+        out_free(&c.out)
+    if not timer_set(L, c, now() + L.header_timeout):
+        client_close(L, c)
+
+
+cdef void client_drive(LoopState *L, Client *c) noexcept nogil:
+    """Read and act until the client socket has nothing more for now (edge-triggered)."""
+    cdef int step, result
+    cdef int64_t n
+    for step in range(STEPS):
+        if c.closed or c.phase == C_CLOSING:
+            return
+        if c.phase == C_EXCHANGE:
+            if not c.body_done and _pending(&c.inb) and _body(L, c):
+                continue
+            if c.closed or c.phase != C_EXCHANGE:
+                continue
+            if c.responded and c.body_done:
+                _next(L, c)
+                continue
+            if c.eof:
+                if not c.body_done:
+                    # eof_received mid-body: a 400 if nothing was answered yet, else just close.
+                    if c.responded or c.head_sent:
+                        client_close(L, c)
+                    else:
+                        _reject(L, c, 400)
+                return
+            if not c.body_done and c.up != NULL and not c.responded and _pending(&c.up.out) >= BACKLOG:
+                return
+        else:
+            if _pending(&c.out) >= BACKLOG:
+                return  # answers pile up unread: parse no further request until the client reads
+            if _pending(&c.inb):
+                if c.head == NULL:
+                    c.head = take_request_head(L)
+                    if c.head == NULL:
+                        client_close(L, c)
+                        return
+                    request_reset(c.head)
+                result = parse_request(c.head, c.inb.data + c.inb.start, _pending(&c.inb), &L.limits)
+                if result > 0:
+                    _start(L, c, <uint32_t>result)
+                    continue
+                if result < 0:
+                    _reject(L, c, -result)
+                    return
+            if c.eof:
+                # A head cut short gets a 400; a connection closed between requests just closes.
+                if _pending(&c.inb):
+                    _reject(L, c, 400)
+                else:
+                    client_close(L, c)
+                return
+        if not c.readable or not _inb_room(&c.inb):
+            return
+        n = sock_recv(c.fd, c.inb.data + c.inb.end, c.inb.cap - c.inb.end)
+        if n > 0:
+            c.inb.end += <uint32_t>n
+        elif n == 0:
+            c.eof = 1
+            c.readable = 0
+            if c.phase == C_EXCHANGE and c.body_done and _pending(&c.inb) == 0:
+                c.request_keep_alive = 0  # eof_received: the request in flight was the last
+        elif n == -EAGAIN:
+            c.readable = 0
+            return
+        else:
+            client_close(L, c)
+            return
+    epoll_rearm(L.ep, c.fd, c)  # stopped at the step bound, not at EAGAIN
+
+
+cdef void client_timeout(LoopState *L, Client *c) noexcept nogil:
+    """ClientProtocol._head_timeout (408 for a head started, else close) and the exchange's 504."""
+    if c.closed:
+        return
+    if c.phase == C_HEAD:
+        if _pending(&c.inb):
+            _reject(L, c, 408)
+        else:
+            client_close(L, c)
+    elif c.phase == C_EXCHANGE:
+        _fail(L, c, 504)
+        client_drive(L, c)
+    else:
+        client_close(L, c)
+
+
+include "loop_backend.pxi"

@@ -1,0 +1,18 @@
+# What Python hands the C event loop: route tables with their counter blocks (loop_plans.pyx).
+from libc.stdint cimport uint32_t
+
+from gateway_proxy.dataplane.loop_types cimport MetricBlock, Plan
+from gateway_proxy.dataplane.table cimport RouteTable
+
+
+cdef class Counters:
+    cdef MetricBlock **blocks
+    cdef uint32_t count
+    cdef uint32_t cap
+    cdef MetricBlock *block(self, uint32_t index)
+
+
+cdef class LoopPlan:
+    cdef Plan c
+    cdef readonly RouteTable table
+    cdef readonly Counters counters

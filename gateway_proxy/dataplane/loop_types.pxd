@@ -1,0 +1,166 @@
+# The state of the C event loop, shared by loop.pyx (the state machines) and loop_support.pyx (timers,
+# the backend pool, counters). Plain structs only: a connection is a malloc'd struct, never a
+# Python object, and an idle keep-alive client holds no buffer (see loop.pyx).
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+
+from gateway_proxy.dataplane.http1 cimport ChunkedDecoder, Limits, RequestHead, ResponseHead
+from gateway_proxy.dataplane.loop_heads cimport Out
+from gateway_proxy.dataplane.table cimport CTable, Rng
+
+cdef enum:
+    BUCKET_COUNT = 24     # metrics.BUCKETS and +Inf
+    CODE_SLOTS = 32       # distinct status codes counted per label set
+    POOL_SLOTS = 1024     # distinct backend endpoints with idle connections
+    MAX_IDLE_PER_ENDPOINT = 256   # upstream.MAX_IDLE_PER_ENDPOINT
+
+    KIND_LISTENER = 1
+    KIND_WAKE = 2
+    KIND_CLIENT = 3
+    KIND_UPSTREAM = 4
+
+    # Client.phase
+    C_HEAD = 0            # waiting for, or reading, a request head
+    C_EXCHANGE = 1        # a request is being answered (and its body read)
+    C_CLOSING = 2         # the last bytes are being written, then the socket closes
+
+    # Upstream.phase
+    U_CONNECTING = 0
+    U_ACTIVE = 1
+    U_IDLE = 2
+
+
+# The counters of one label set (namespace, route, backend_namespace, backend): written by the loop
+# thread only, read racily by Python when /metrics is scraped (aligned 64-bit words).
+cdef struct MetricBlock:
+    uint64_t counts[CODE_SLOTS]
+    uint16_t codes[CODE_SLOTS]
+    uint64_t buckets[BUCKET_COUNT]
+    double seconds
+    uint64_t overflow     # observations whose code found no free slot (reported when read)
+
+
+# One route table as the loop uses it; ``retired`` is set by the loop once it is no longer current
+# and no exchange uses it, after which Python may free it.
+cdef struct Plan:
+    CTable *table
+    MetricBlock **backend_blocks
+    MetricBlock **rule_blocks
+    int64_t inflight
+    int seen              # the loop made it current once
+    int retired
+    void *owner           # the LoopPlan (a PyObject*, borrowed): for redirects, under the GIL
+
+
+cdef struct Upstream
+cdef struct Client
+
+
+cdef struct Client:
+    uint8_t kind
+    uint8_t phase
+    uint8_t readable
+    uint8_t eof           # the client half-closed: no more requests after those read
+    uint8_t closed
+    uint8_t keep_alive    # the exchange's (Exchange.keep_alive): what its response head says
+    uint8_t request_keep_alive   # the request's (Request.keep_alive): turned off by a half-close
+    uint8_t head_request
+    uint8_t client_11
+    uint8_t chunked       # request body framing
+    uint8_t body_done
+    uint8_t responded     # the whole response is in ``out``
+    uint8_t head_sent     # a response head from the backend was built (exchange.head_sent)
+    uint8_t out_chunked
+    uint8_t retried
+    uint8_t upgrade
+    uint8_t has_body
+    uint8_t last          # answer the current request, then close (a drain asked for it)
+    int fd
+    Out inb               # received bytes; the current request starts at inb.start
+    Out out               # bytes owed to the client
+    Out held              # the response head, held until body bytes follow (exchange.held)
+    Out retry             # the request head, kept to resend once if a pooled connection was dead
+    RequestHead *head     # only while a head is being parsed
+    ChunkedDecoder chunks
+    uint64_t body_left
+    Upstream *up
+    Plan *plan
+    MetricBlock *block
+    int32_t backend
+    uint16_t status
+    double started
+    double deadline
+    int64_t heap_index
+    double timeout        # the exchange's 504 timeout, 0 none
+    Client *prev
+    Client *next
+    uint8_t peer_len
+    char peer[47]
+
+
+cdef struct Upstream:
+    uint8_t kind
+    uint8_t phase
+    uint8_t readable
+    uint8_t closed
+    uint8_t reused
+    uint8_t reusable
+    uint8_t request_done
+    uint8_t got_head
+    uint8_t framing
+    uint8_t framed
+    int fd
+    Out inb
+    Out out
+    ResponseHead *head
+    ChunkedDecoder chunks
+    uint64_t body_left
+    Client *client
+    uint8_t key[19]       # family, port (2), address (16): the pool key
+    int32_t pool_slot
+    Upstream *pool_prev
+    Upstream *pool_next
+
+
+cdef struct PoolSlot:
+    uint8_t used
+    uint8_t key[19]
+    uint32_t count
+    Upstream *first
+
+
+# The fixed endpoints of the loop's epoll set, pointed to by epoll_event.data like connections.
+cdef struct Marker:
+    uint8_t kind
+    int fd
+
+
+cdef struct LoopState:
+    int ep
+    Marker listener
+    Marker wake
+    uint8_t listening
+    double header_timeout
+    Limits limits
+    Rng rng
+    Plan *current
+    Plan *pending         # written by Python under the GIL, read by the loop (atomics)
+    Plan *acked           # the plan the loop made current last, for Python (atomics)
+    int stop
+    int accepting         # what Python wants
+    int drain_seq         # bumped by Python: close idle clients, end the others after their answer
+    int drained_seq
+    Client **heap
+    int64_t heap_len
+    int64_t heap_cap
+    RequestHead **free_heads
+    uint32_t free_head_count
+    ResponseHead **free_responses
+    uint32_t free_response_count
+    PoolSlot pool[POOL_SLOTS]
+    void **dead
+    uint32_t dead_len
+    uint32_t dead_cap
+    Client *clients
+    MetricBlock *unrouted
+    uint64_t accepted
+    uint64_t requests

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import fastjsonschema
 import jsonschema
 
 from routeshift.emulator import errors, metadata, registry
@@ -146,14 +147,20 @@ _PROPERTY_MAPS = ("properties", "patternProperties")
 
 # Validators per CRD version schema, keyed by the schema object's identity (kept alive
 # alongside): converting a large schema costs milliseconds, and every write needs one.
-_VALIDATORS: dict[int, tuple[dict[str, Any], jsonschema.Draft4Validator]] = {}
+_VALIDATORS: dict[int, tuple[dict[str, Any], jsonschema.Draft4Validator, Any]] = {}
 
 
-def _validator(schema: dict[str, Any]) -> jsonschema.Draft4Validator:
-    """The validator of a CRD schema for an object's body (metadata is the server's)."""
+def _validator(schema: dict[str, Any]) -> tuple[jsonschema.Draft4Validator, Any]:
+    """The validators of a CRD schema for an object's body (metadata is the server's).
+
+    Two of one schema: ``fastjsonschema`` compiles it to Python code and answers "valid" about
+    ten times sooner, which matters because every write of a custom resource (a Canary's status
+    with its decision log, 50 times a second at scale) is validated; ``jsonschema`` stays the
+    authority and names every problem when the fast one says the body is invalid.
+    """
     cached = _VALIDATORS.get(id(schema))
     if cached is not None and cached[0] is schema:
-        return cached[1]
+        return cached[1], cached[2]
     converted = _as_json_schema(schema)
     for_body = {**converted, "properties": {key: value for key, value in converted.get("properties", {}).items()
                                            if key not in ("apiVersion", "kind", "metadata")}}
@@ -162,8 +169,9 @@ def _validator(schema: dict[str, Any]) -> jsonschema.Draft4Validator:
     if required:
         for_body["required"] = required
     validator = jsonschema.Draft4Validator(for_body)
-    _VALIDATORS[id(schema)] = (schema, validator)
-    return validator
+    fast = fastjsonschema.compile({**for_body, "$schema": "http://json-schema.org/draft-04/schema#"})
+    _VALIDATORS[id(schema)] = (schema, validator, fast)
+    return validator, fast
 
 
 def _as_json_schema(schema: Any) -> Any:
@@ -206,8 +214,12 @@ def validate(rtype: registry.ResourceType, obj: dict[str, Any],
         raise errors.bad_request(f"{rtype.kind} in version \"{rtype.version}\" cannot be handled as a {rtype.kind}: "
                                  f"strict decoding error: {fields}")
     warnings = [f'unknown field "{field}"' for field in unknown] if mode == "Warn" else []
-    validator = _validator(rtype.schema)
-    problems = sorted(validator.iter_errors(body), key=lambda error: list(error.absolute_path))
+    validator, fast = _validator(rtype.schema)
+    try:
+        fast(body)
+        problems = []
+    except fastjsonschema.JsonSchemaException:
+        problems = sorted(validator.iter_errors(body), key=lambda error: list(error.absolute_path))
     if problems:
         causes = []
         for problem in problems:

@@ -223,6 +223,21 @@ class Proxy:
         return status, (json.loads(body) if body and headers.get("content-type") == "application/json" else None)
 
 
+def gateway_proxies_of_each_build(workdir_factory, prefix: str, **options):
+    """One running proxy per hot-path build (pure, and compiled when built), each serving the
+    Gateway ``gw``; a generator for module-scoped fixtures, which stops them after the yield."""
+    from gateway_proxy import _hotpath_py, hotpath
+    builds = [_hotpath_py] + [build for build in (hotpath.compiled(),) if build is not None]
+    running = [Proxy(build, str(workdir_factory.mktemp(prefix)), **options).start() for build in builds]
+    try:
+        for proxy in running:
+            proxy.write("gw.yaml", [gateway()])
+        yield running
+    finally:
+        for proxy in running:
+            proxy.stop()
+
+
 def raw_exchange(port: int, data: bytes, timeout: float = 5.0, read_until_close: bool = True) -> bytes:
     """Send raw bytes, return everything received until the server closes (or the timeout)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:

@@ -35,7 +35,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from gateway_proxy import downstream
-from gw_harness import Proxy, gateway
+from gw_harness import gateway_proxies_of_each_build
 
 LIMITS = (downstream.MAX_URI, downstream.MAX_HEAD, downstream.MAX_HEADERS)
 
@@ -92,14 +92,7 @@ def parser():
 
 @pytest.fixture(scope="module")
 def proxies(tmp_path_factory):
-    from gateway_proxy import _hotpath_py, hotpath
-    builds = [_hotpath_py] + [build for build in (hotpath.compiled(),) if build is not None]
-    running = [Proxy(build, str(tmp_path_factory.mktemp("strict")), header_timeout=2.0).start() for build in builds]
-    for proxy in running:
-        proxy.write("gw.yaml", [gateway()])
-    yield running
-    for proxy in running:
-        proxy.stop()
+    yield from gateway_proxies_of_each_build(tmp_path_factory, "strict", header_timeout=2.0)
 
 
 def statuses(port: int, data: bytes) -> list[int]:

@@ -13,7 +13,7 @@ import socket
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from gw_harness import Proxy, gateway
+from gw_harness import gateway_proxies_of_each_build
 
 METHODS = [b"GET", b"POST", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"CONNECT", b"G\xffT", b""]
 TARGETS = [b"/", b"/a?b=c", b"*", b"http://example.com/x", b"//", b"/%zz", b"/\x00", b"/" + b"a" * 9000, b""]
@@ -41,14 +41,7 @@ inputs = st.one_of(structured(), st.binary(min_size=1, max_size=300),
 
 @pytest.fixture(scope="module")
 def fuzz_proxies(tmp_path_factory):
-    from gateway_proxy import _hotpath_py, hotpath
-    builds = [_hotpath_py] + [build for build in (hotpath.compiled(),) if build is not None]
-    proxies = [Proxy(build, str(tmp_path_factory.mktemp("fuzz")), header_timeout=2.0).start() for build in builds]
-    for proxy in proxies:
-        proxy.write("gw.yaml", [gateway()])
-    yield proxies
-    for proxy in proxies:
-        proxy.stop()
+    yield from gateway_proxies_of_each_build(tmp_path_factory, "fuzz", header_timeout=2.0)
 
 
 def exchange(port: int, data: bytes) -> bytes:

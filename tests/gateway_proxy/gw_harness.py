@@ -238,6 +238,26 @@ def gateway_proxies_of_each_build(workdir_factory, prefix: str, **options):
             proxy.stop()
 
 
+def half_closed_exchange(port: int, data: bytes) -> bytes:
+    """Send ``data``, half-close, and return everything the proxy answers until it closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        try:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the proxy may already have answered and closed on the first bad byte
+        reply = b""
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            reply += chunk
+    return reply
+
+
 def raw_exchange(port: int, data: bytes, timeout: float = 5.0, read_until_close: bool = True) -> bytes:
     """Send raw bytes, return everything received until the server closes (or the timeout)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:

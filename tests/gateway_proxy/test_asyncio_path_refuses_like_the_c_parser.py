@@ -29,13 +29,12 @@ from __future__ import annotations
 import importlib
 import os
 import re
-import socket
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from gateway_proxy import downstream
-from gw_harness import gateway_proxies_of_each_build
+from gw_harness import gateway_proxies_of_each_build, half_closed_exchange
 
 LIMITS = (downstream.MAX_URI, downstream.MAX_HEAD, downstream.MAX_HEADERS)
 
@@ -97,21 +96,7 @@ def proxies(tmp_path_factory):
 
 def statuses(port: int, data: bytes) -> list[int]:
     """The final statuses the proxy answered ``data`` with, the client half-closing after it."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        try:
-            sock.sendall(data)
-            sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass  # already answered and closed
-        reply = b""
-        while True:
-            try:
-                chunk = sock.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            reply += chunk
+    reply = half_closed_exchange(port, data)
     found = [int(status) for status in re.findall(rb"HTTP/1\.1 (\d{3}) ", reply)]
     return [status for status in found if status >= 200]
 

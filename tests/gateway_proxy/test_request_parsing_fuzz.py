@@ -8,12 +8,11 @@ client side (pure and compiled), whose answers must be the same bytes.
 
 from __future__ import annotations
 
-import socket
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from gw_harness import gateway_proxies_of_each_build
+from gw_harness import gateway_proxies_of_each_build, half_closed_exchange
 
 METHODS = [b"GET", b"POST", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"CONNECT", b"G\xffT", b""]
 TARGETS = [b"/", b"/a?b=c", b"*", b"http://example.com/x", b"//", b"/%zz", b"/\x00", b"/" + b"a" * 9000, b""]
@@ -44,30 +43,11 @@ def fuzz_proxies(tmp_path_factory):
     yield from gateway_proxies_of_each_build(tmp_path_factory, "fuzz", header_timeout=2.0)
 
 
-def exchange(port: int, data: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        try:
-            sock.sendall(data)
-            sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass  # the proxy may already have answered and closed on the first bad byte
-        reply = b""
-        while True:
-            try:
-                chunk = sock.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            reply += chunk
-    return reply
-
-
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(inputs)
 def test_every_input_gets_a_4xx_and_the_proxy_survives(fuzz_proxies, data):
-    replies = [exchange(proxy.port, data) for proxy in fuzz_proxies]
+    replies = [half_closed_exchange(proxy.port, data) for proxy in fuzz_proxies]
     reply = replies[0]
     statuses = [int(part[:3]) for part in reply.split(b"HTTP/1.1 ")[1:] if part[:3].isdigit()]
     statuses = [status for status in statuses if status >= 200]  # 100 Continue is interim, not an answer
@@ -76,4 +56,4 @@ def test_every_input_gets_a_4xx_and_the_proxy_survives(fuzz_proxies, data):
     assert all(400 <= status < 500 for status in statuses), (statuses, data[:120])
     assert all(other == reply for other in replies[1:]), (replies, data[:120])
     for proxy in fuzz_proxies:
-        assert b"HTTP/1.1 404" in exchange(proxy.port, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        assert b"HTTP/1.1 404" in half_closed_exchange(proxy.port, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")

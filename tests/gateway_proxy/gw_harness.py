@@ -238,16 +238,23 @@ def gateway_proxies_of_each_build(workdir_factory, prefix: str, **options):
             proxy.stop()
 
 
-def half_closed_exchange(port: int, data: bytes) -> bytes:
-    """Send ``data``, half-close, and return everything the proxy answers until it closes."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+def exchange_until_close(port: int, data: bytes, timeout: float = 10.0, pieces=None, half_close: bool = True,
+                         early_close_ok: bool = False) -> bytes:
+    """Send ``data`` (or ``pieces``, one write each), half-close unless told not to, and return what
+    the proxy answers until it closes or ``timeout`` passes. With ``early_close_ok`` a send that
+    fails because the proxy already answered and closed (on a first bad byte) is not an error."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         try:
-            sock.sendall(data)
-            sock.shutdown(socket.SHUT_WR)
+            for piece in (pieces if pieces is not None else [data]):
+                sock.sendall(piece)
+            if half_close:
+                sock.shutdown(socket.SHUT_WR)
         except OSError:
-            pass  # the proxy may already have answered and closed on the first bad byte
+            if not early_close_ok:
+                raise
         reply = b""
-        while True:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
             try:
                 chunk = sock.recv(65536)
             except ConnectionResetError:

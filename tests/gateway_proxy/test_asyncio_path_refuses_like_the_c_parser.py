@@ -34,7 +34,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from gateway_proxy import downstream
-from gw_harness import gateway_proxies_of_each_build, half_closed_exchange
+from gw_harness import exchange_until_close, gateway_proxies_of_each_build
 
 LIMITS = (downstream.MAX_URI, downstream.MAX_HEAD, downstream.MAX_HEADERS)
 
@@ -96,7 +96,7 @@ def proxies(tmp_path_factory):
 
 def statuses(port: int, data: bytes) -> list[int]:
     """The final statuses the proxy answered ``data`` with, the client half-closing after it."""
-    reply = half_closed_exchange(port, data)
+    reply = exchange_until_close(port, data, early_close_ok=True)
     found = [int(status) for status in re.findall(rb"HTTP/1\.1 (\d{3}) ", reply)]
     return [status for status in found if status >= 200]
 

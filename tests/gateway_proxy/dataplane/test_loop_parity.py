@@ -21,6 +21,7 @@ import pytest
 
 import dataplane_support
 from gw_harness import Proxy, backend, deploy, path_match, route, rule
+from gw_harness import exchange_until_close as exchange
 from gateway_proxy import hotpath
 
 _SCRIPTS = {
@@ -149,27 +150,6 @@ class RawBackend:
                 conn.close()
             except OSError:
                 pass
-
-
-def exchange(port: int, data: bytes, timeout: float = 10.0, pieces=None, half_close: bool = True) -> bytes:
-    """Send ``data`` (or ``pieces`` one write each), half-close unless told not to, read until the
-    proxy closes."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        for piece in (pieces if pieces is not None else [data]):
-            sock.sendall(piece)
-        if half_close:
-            sock.shutdown(socket.SHUT_WR)
-        reply = b""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                chunk = sock.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            reply += chunk
-        return reply
 
 
 def compiled_build():

@@ -34,14 +34,19 @@ def test_progressive_rollout_succeeds_with_exactly_the_planned_weights(cluster, 
     assert any(r.get("metrics") for r in status["decisions"])
     stored = cluster.get(CANARIES, "default", "web")
     assert operator.FINALIZER in stored["metadata"]["finalizers"]
-    events = cluster.objects("v1/events", "default")
-    reasons = {e["reason"] for e in events if e["involvedObject"]["name"] == "web"}
-    assert {"RolloutStarted", "StepCompleted", "Succeeded"} <= reasons
+    # Events are posted after the status write that ends the phase: wait for them, do not race them.
+    until(lambda: {"RolloutStarted", "StepCompleted", "Succeeded"} <= event_reasons(cluster, "web"), timeout=10,
+          description="rollout events posted")
+    until(lambda: 'routeshift_rollouts_total{name="web",namespace="default",result="succeeded"} 1.0'
+          in controller.metrics.render().decode(), timeout=10, description="rollout counted")
     text = controller.metrics.render().decode()
-    assert 'routeshift_rollouts_total{name="web",namespace="default",result="succeeded"} 1.0' in text
     assert 'routeshift_canary_weight{backend="web-v2",name="web",namespace="default"} 100.0' in text
     served = urllib.request.urlopen(f"http://127.0.0.1:{controller.served_port}/metrics", timeout=5).read().decode()
     assert 'routeshift_canary_phase{name="web",namespace="default",phase="Succeeded"} 1.0' in served
+
+
+def event_reasons(cluster, name):
+    return {e["reason"] for e in cluster.objects("v1/events", "default") if e["involvedObject"]["name"] == name}
 
 
 def test_failing_analysis_rolls_back_in_one_write(cluster, gateway, start):

@@ -127,6 +127,14 @@ def initialized(api) -> None:
           description=f"initialization: {status(api).get('message')}")
 
 
+def events(kubectl) -> list[dict]:
+    return json.loads(kubectl("get", "events", "-n", "default", "-o", "json").stdout)["items"]
+
+
+def canary_event_reasons(kubectl) -> set[str]:
+    return {e["reason"] for e in events(kubectl) if e["involvedObject"]["kind"] == "Canary"}
+
+
 def test_set_image_promotes_and_the_primary_runs_the_new_version(app, gateway, start, kubectl):
     start(ScriptedAnalysis(gateway=gateway))
     app.create(CANARIES, workload_canary(), "default")
@@ -163,9 +171,9 @@ def test_a_crashing_image_is_rolled_back_with_the_reason(app, gateway, start, ku
     assert weights_seen(gateway) == [(100, 0)], "no weight ever moved to pods that never got ready"
     until(lambda: replicas(app, "podinfo") == 0, timeout=10, description="the canary scaled down")
     assert image(app, "podinfo-primary") == V1
-    events = kubectl("get", "events", "-n", "default", "-o", "json").stdout
-    reasons = {e["reason"] for e in json.loads(events)["items"] if e["involvedObject"]["kind"] == "Canary"}
-    assert {"RollingBack", "RolledBack"} <= reasons
+    # Events follow the status write that ends the phase: wait for them through kubectl, as a user would.
+    until(lambda: {"RollingBack", "RolledBack"} <= canary_event_reasons(kubectl), timeout=10,
+          description="rollback events posted")
 
 
 def test_deletion_scales_the_target_back_and_restores_the_route_byte_identical(app, gateway, start, kubectl):
@@ -255,8 +263,8 @@ def test_bad_input_gets_a_condition_and_an_event_and_nothing_is_touched(app, sta
     app.create(CANARIES, workload_canary(**breakage), "default")
     until(lambda: any(c["type"] == "Ready" and c["reason"] == reason for c in status(app).get("conditions") or []),
           timeout=20, description=f"Ready=False {reason}")
-    events = json.loads(kubectl("get", "events", "-n", "default", "-o", "json").stdout)["items"]
-    assert any(e["reason"] == reason and e["involvedObject"]["name"] == "podinfo" for e in events)
+    until(lambda: any(e["reason"] == reason and e["involvedObject"]["name"] == "podinfo" for e in events(kubectl)),
+          timeout=10, description=f"{reason} event posted")
     assert (app.get(ROUTES, "default", "podinfo")["spec"], app.get(DEPLOYMENTS, "default", "podinfo")["spec"]) == before
     assert app.get(DEPLOYMENTS, "default", "podinfo-primary") is None
 

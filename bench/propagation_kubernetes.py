@@ -4,7 +4,7 @@
 
 Three processes on loopback, as in a real cluster: the API emulator (``routeshift
 api-server``), the proxy in Kubernetes mode (this script re-run with ``--serve-proxy``, which
-calls the real ``gateway_proxy.kube_mode.run_kubernetes``), and this client with two small
+calls the real ``gateway_proxy.kubernetes.mode.run_kubernetes``), and this client with two small
 echo backends. Each change flips an HTTPRoute's weights between 1/0 and 0/1 with a JSON merge
 patch, exactly as the canary controller patches them, then sends requests through the proxy
 on one keep-alive connection until the other backend answers. That time, from just before
@@ -52,7 +52,8 @@ def serve_proxy(kubeconfig: str, port: int, freeze: bool) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
-    from gateway_proxy import kube_mode, serving
+    from gateway_proxy import serving
+    from gateway_proxy.kubernetes import mode as kube_mode
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

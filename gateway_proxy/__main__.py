@@ -22,7 +22,7 @@ mode. That mode is chosen by an environment variable read when prometheus_client
 which is why the imports below happen only after the arguments are parsed. In ``--kubernetes``
 mode the parent alone watches the API and writes status; it relays what it sees to the workers
 over a pair of pipes each, and writes status only once they all serve it
-(:mod:`gateway_proxy.kube_relay`).
+(:mod:`gateway_proxy.kubernetes.relay`).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def _address(text: str) -> tuple[str, int]:
 
 
 def _gateway_address(text: str):
-    from gateway_proxy import kube_status  # pure: importing it does not import prometheus_client
+    from gateway_proxy.kubernetes import status as kube_status  # pure: importing it does not import prometheus_client
 
     try:
         return kube_status.address(text)
@@ -86,7 +86,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if not args.kubernetes and not args.config_dir:
         parser.error("--config-dir is required unless --kubernetes is given")
     if args.gateway_address:
-        from gateway_proxy import kube_status
+        from gateway_proxy.kubernetes import status as kube_status
 
         if not args.kubernetes:
             parser.error("--gateway-address is published in Gateway status, which only --kubernetes writes")
@@ -98,7 +98,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def gateway_addresses(args: argparse.Namespace) -> tuple:
     """The addresses to publish: ``--gateway-address``, else the ``--listen`` host if it names one."""
-    from gateway_proxy import kube_status
+    from gateway_proxy.kubernetes import status as kube_status
 
     if args.gateway_address:
         return tuple(args.gateway_address)
@@ -133,7 +133,7 @@ async def _run(args: argparse.Namespace, serve_data: bool, serve_admin: bool, me
     follower = None
     waiting = None
     if args.kubernetes:
-        from gateway_proxy import kube_mode, kube_relay
+        from gateway_proxy.kubernetes import mode as kube_mode, relay as kube_relay
 
         loaded = asyncio.Event()
         if serve_admin:

@@ -2,7 +2,7 @@
 
 The mode runs exactly as ``run_kubernetes`` runs it (a real KubeClient from a kubeconfig, the
 real data socket on a free loopback port); the harness only keeps a handle on the
-:class:`~gateway_proxy.kube_mode.KubernetesMode` so tests can read its watchers and counters.
+:class:`~gateway_proxy.kubernetes.mode.KubernetesMode` so tests can read its watchers and counters.
 :class:`KubeProxyProcess` runs the real command line instead, for what only a process shows
 (``--workers``, the flags).
 """
@@ -23,7 +23,8 @@ import urllib.request
 
 import uvloop
 
-from gateway_proxy import kube_client, kube_mode, serving
+from gateway_proxy import serving
+from gateway_proxy.kubernetes import client as kube_client, mode as kube_mode
 from routeshift.testing import processes
 
 import gw_harness

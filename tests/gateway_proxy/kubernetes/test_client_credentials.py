@@ -15,7 +15,7 @@ import pytest
 import yaml
 from aiohttp import web
 
-from gateway_proxy import kube_client
+from gateway_proxy.kubernetes import client as kube_client
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 

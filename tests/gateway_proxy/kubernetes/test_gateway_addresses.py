@@ -7,8 +7,9 @@ import pytest
 import gw_harness
 import kube_harness
 from gateway_proxy import __main__ as cli
-from gateway_proxy import attachment, kube_conditions, kube_status, resources
-from gateway_proxy.kube_status import Address
+from gateway_proxy import attachment, resources
+from gateway_proxy.kubernetes import conditions as kube_conditions, status as kube_status
+from gateway_proxy.kubernetes.status import Address
 from routeshift.testing.polling import until
 
 NOW = "2026-11-22T10:00:00Z"

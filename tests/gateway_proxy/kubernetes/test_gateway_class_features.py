@@ -15,7 +15,7 @@ import pytest
 
 import gw_harness
 import kube_harness
-from gateway_proxy import kube_features
+from gateway_proxy.kubernetes import features as kube_features
 from routeshift.testing.polling import until
 
 TESTS = pathlib.Path(__file__).resolve().parents[1]

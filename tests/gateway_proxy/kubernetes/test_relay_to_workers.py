@@ -12,8 +12,8 @@ import os
 
 import pytest
 
-from gateway_proxy import kube_catalog
-from gateway_proxy.kube_relay import Fanout, Follower
+from gateway_proxy.kubernetes import catalog as kube_catalog
+from gateway_proxy.kubernetes.relay import Fanout, Follower
 
 
 class _Watched:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 import gw_harness as g
-from gateway_proxy import attachment, kube_conditions, kube_status, resources
+from gateway_proxy import attachment, resources
+from gateway_proxy.kubernetes import conditions as kube_conditions, status as kube_status
 
 OURS = kube_status.CONTROLLER
 CLASS = kube_status.GatewayClass("routeshift", OURS, 3)

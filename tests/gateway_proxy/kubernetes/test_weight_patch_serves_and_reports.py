@@ -11,7 +11,7 @@ import json
 
 import gw_harness
 import kube_harness
-from gateway_proxy import kube_mode
+from gateway_proxy.kubernetes import mode as kube_mode
 from routeshift.testing.polling import until
 
 REQUESTS = 400

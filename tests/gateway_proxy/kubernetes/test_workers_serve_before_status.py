@@ -16,7 +16,7 @@ import pytest
 
 import gw_harness
 import kube_harness
-from gateway_proxy import kube_mode
+from gateway_proxy.kubernetes import mode as kube_mode
 from routeshift.testing.polling import ConditionTimeout, until
 
 FLIPS = 12

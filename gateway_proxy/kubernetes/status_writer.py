@@ -13,7 +13,7 @@ Likewise a field the API drops from what we wrote (``supportedFeatures`` on a Ga
 CRD older than v1.2 is pruned) is not written again until the object changes.
 
 With worker processes a ``barrier`` holds each batch until every worker serves the snapshot
-the batch was planned from (:meth:`gateway_proxy.kube_relay.Fanout.installed`): ``plan``
+the batch was planned from (:meth:`gateway_proxy.kubernetes.relay.Fanout.installed`): ``plan``
 takes that snapshot's position, and a batch waits for the newest position planned into it.
 """
 
@@ -26,8 +26,9 @@ from typing import Any
 
 import aiohttp
 
-from gateway_proxy import kube_catalog, kube_client, kube_conditions, kube_status
-from gateway_proxy.kube_watching import Key, Kind, Watcher
+from gateway_proxy.kubernetes import (catalog as kube_catalog, client as kube_client,
+                                       conditions as kube_conditions, status as kube_status)
+from gateway_proxy.kubernetes.watching import Key, Kind, Watcher
 
 logger = logging.getLogger("gateway_proxy")
 

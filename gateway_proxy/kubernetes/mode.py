@@ -14,7 +14,7 @@ routes without their Services would answer 500 and report BackendNotFound for a 
 
 With ``--workers N`` the admin process alone watches and writes status, and relays every change
 to the workers, which follow it instead of the API; status then also waits until every worker
-has installed the change (:mod:`gateway_proxy.kube_relay`). The same class runs both ends:
+has installed the change (:mod:`gateway_proxy.kubernetes.relay`). The same class runs both ends:
 with a ``fanout`` it is the admin process, with a ``follower`` a worker.
 """
 
@@ -27,10 +27,12 @@ import time
 
 import aiohttp
 
-from gateway_proxy import compiling, kube_catalog, kube_client, kube_conditions, kube_status
-from gateway_proxy.kube_relay import Fanout, Follower
-from gateway_proxy.kube_status_writer import StatusWriter
-from gateway_proxy.kube_watching import Key, Kind, Watcher
+from gateway_proxy import compiling
+from gateway_proxy.kubernetes import (catalog as kube_catalog, client as kube_client,
+                                       conditions as kube_conditions, status as kube_status)
+from gateway_proxy.kubernetes.relay import Fanout, Follower
+from gateway_proxy.kubernetes.status_writer import StatusWriter
+from gateway_proxy.kubernetes.watching import Key, Kind, Watcher
 
 logger = logging.getLogger("gateway_proxy")
 

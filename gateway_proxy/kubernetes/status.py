@@ -5,7 +5,7 @@ parents report ``Accepted=True`` for the new generation, so these decisions must
 what the proxy actually serves: they reuse :mod:`gateway_proxy.attachment`'s admission rules
 (parentRef matching, allowedRoutes, hostname intersection, ReferenceGrants) rather than a
 second copy of them. Everything here is pure: no clock, no I/O. Rendering the decisions to
-the wire and merging them with what is already written is :mod:`gateway_proxy.kube_conditions`.
+the wire and merging them with what is already written is :mod:`gateway_proxy.kubernetes.conditions`.
 
 Reasons are the spec's (``apis/v1/shared_types.go``, ``gateway_types.go``,
 ``gatewayclass_types.go``): route Accepted → Accepted | NoMatchingParent |
@@ -15,7 +15,7 @@ route ResolvedRefs → ResolvedRefs | InvalidKind | RefNotPermitted | BackendNot
 A Gateway's ``status.addresses`` are where clients reach the proxy, which only the operator
 knows (a Service, a LoadBalancer): they come from the command line (:func:`address` checks
 each one) and are the same for every Gateway, since every Gateway is served on one socket.
-Our GatewayClasses list :data:`gateway_proxy.kube_features.SUPPORTED_FEATURES`.
+Our GatewayClasses list :data:`gateway_proxy.kubernetes.features.SUPPORTED_FEATURES`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from gateway_proxy import attachment, compiling, kube_features, resources as r
+from gateway_proxy import attachment, compiling, resources as r
+from gateway_proxy.kubernetes import features as kube_features
 
 CONTROLLER = "routeshift.dev/gateway-proxy"
 ROUTE_KIND = {"group": r.GATEWAY_GROUP, "kind": "HTTPRoute"}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from gateway_proxy import kube_status as s
+from gateway_proxy.kubernetes import status as s
 from gateway_proxy import resources as r
 
 

@@ -38,7 +38,7 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from gateway_proxy.kube_watching import Key, Kind, key_of
+from gateway_proxy.kubernetes.watching import Key, Kind, key_of
 
 logger = logging.getLogger("gateway_proxy")
 

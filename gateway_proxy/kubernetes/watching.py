@@ -20,7 +20,7 @@ from typing import Any
 
 import aiohttp
 
-from gateway_proxy import kube_client
+from gateway_proxy.kubernetes import client as kube_client
 
 logger = logging.getLogger("gateway_proxy")
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway_proxy import attachment, kube_status, resources
+from gateway_proxy import attachment, resources
+from gateway_proxy.kubernetes import status as kube_status
 from gateway_proxy.errors import InvalidDocument
-from gateway_proxy.kube_watching import Key, Kind, Watcher
+from gateway_proxy.kubernetes.watching import Key, Kind, Watcher
 
 GATEWAY = resources.GATEWAY_GROUP
 NAMESPACES = Kind("", "v1", "namespaces", "Namespace")

@@ -1,4 +1,4 @@
-"""Analysis: turn Prometheus metrics into verdicts the controller can act on.
+"""Analysis: turn metrics (Prometheus or another provider) into verdicts the controller can act on.
 
 The controller imports only what is exported here. Nothing in this package imports the
 controller (``rollouts``), the proxy or the CLI; an import-linter contract enforces it.
@@ -26,6 +26,7 @@ from analysis.model import (
     MetricSpec,
     MetricTemplate,
     ProviderSpec,
+    ProviderType,
     SecretKeyRef,
     TemplateRef,
     ThresholdRange,
@@ -34,6 +35,9 @@ from analysis.model import (
     WebhookType,
 )
 from analysis.prometheus import PrometheusConfig, PrometheusProvider, Provider
+from analysis.providers import MissingCredentials, ProviderPool, UnsupportedQuery
+from analysis.providers import build as build_provider
+from analysis.providers import secret_keys as provider_secret_keys
 from analysis.run import Target, evaluate_interval
 from analysis.verdicts import IntervalVerdict, MetricVerdict, Verdict
 from analysis.webhooks import WebhookOutcome, call_webhook
@@ -50,6 +54,7 @@ __all__ = [
     "MetricSpec",
     "MetricTemplate",
     "MetricVerdict",
+    "MissingCredentials",
     "MultipleSeriesError",
     "NaNResultError",
     "NoDataError",
@@ -57,7 +62,9 @@ __all__ = [
     "PrometheusProvider",
     "Provider",
     "ProviderError",
+    "ProviderPool",
     "ProviderSpec",
+    "ProviderType",
     "ProviderUnavailable",
     "QueryRejected",
     "ResultError",
@@ -66,11 +73,14 @@ __all__ = [
     "Target",
     "TemplateError",
     "TemplateRef",
+    "UnsupportedQuery",
     "ThresholdRange",
     "Verdict",
     "WebhookOutcome",
     "WebhookSpec",
     "WebhookType",
+    "build_provider",
     "call_webhook",
     "evaluate_interval",
+    "provider_secret_keys",
 ]

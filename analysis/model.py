@@ -99,21 +99,91 @@ class TLSConfig(_Model):
     key_secret_ref: SecretKeyRef | None = Field(default=None, description="PEM client key for mTLS.")
 
 
-class ProviderSpec(_Model):
-    """Where and how to query metrics. Only Prometheus (and compatible APIs) is supported."""
+class ProviderType(str, enum.Enum):
+    """The metrics backends analysis can query (Flagger's provider type names)."""
 
-    type: str = Field(default="prometheus", pattern="^prometheus$", description="Provider type.")
-    address: str = Field(min_length=1, description="Base URL of the Prometheus HTTP API, e.g. http://prometheus:9090.")
+    PROMETHEUS = "prometheus"
+    DATADOG = "datadog"
+    NEW_RELIC = "newrelic"
+    CLOUDWATCH = "cloudwatch"
+    GRAPHITE = "graphite"
+    INFLUXDB = "influxdb"
+
+
+#: Keys each provider type reads from the Secret named by ``secretName`` (Flagger's key
+#: names), required ones first; ``aws_session_token`` is optional.
+CREDENTIAL_KEYS: dict[ProviderType, tuple[str, ...]] = {
+    ProviderType.DATADOG: ("datadog_api_key", "datadog_application_key"),
+    ProviderType.NEW_RELIC: ("newrelic_api_key", "newrelic_account_id"),
+    ProviderType.CLOUDWATCH: ("aws_access_key_id", "aws_secret_access_key", "aws_session_token"),
+    ProviderType.INFLUXDB: ("token", "org"),
+}
+OPTIONAL_CREDENTIAL_KEYS = frozenset({"aws_session_token"})
+_ADDRESS_NEEDED = {ProviderType.PROMETHEUS, ProviderType.GRAPHITE, ProviderType.INFLUXDB}
+_HTTP_AUTH_TYPES = {ProviderType.PROMETHEUS, ProviderType.GRAPHITE}  # bearer token / basic auth
+
+
+class ProviderSpec(_Model):
+    """Where and how to query metrics; ``docs/metric-providers.md`` describes each type."""
+
+    type: ProviderType = Field(default=ProviderType.PROMETHEUS, description="Provider type.")
+    address: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Base URL of the provider's API, e.g. http://prometheus:9090. Required for prometheus, "
+        "graphite and influxdb; datadog, newrelic and cloudwatch default to the public endpoint "
+        "(https://api.datadoghq.com, https://api.newrelic.com/graphql, https://monitoring.<region>.amazonaws.com).",
+    )
+    secret_name: str | None = Field(
+        default=None,
+        description="Secret with the credentials of a datadog (datadog_api_key, datadog_application_key), "
+        "newrelic (newrelic_api_key, newrelic_account_id), cloudwatch (aws_access_key_id, "
+        "aws_secret_access_key, optional aws_session_token) or influxdb (token, org) provider.",
+    )
+    region: str | None = Field(default=None, min_length=1, description="AWS region of a cloudwatch provider.")
+    window: Duration | None = Field(
+        default=None,
+        description="Time frame a query of a provider other than prometheus covers, ending at the evaluation "
+        "time (from/to, SINCE/UNTIL, StartTime/EndTime, v.timeRangeStart/Stop); defaults to the analysis "
+        "interval. PromQL carries its own range.",
+    )
     headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers sent with every query.")
     bearer_token_secret_ref: SecretKeyRef | None = Field(
-        default=None, description="Secret key holding a bearer token sent as 'Authorization: Bearer ...'."
+        default=None,
+        description="prometheus and graphite: Secret key holding a bearer token sent as 'Authorization: Bearer ...'.",
     )
     basic_auth_secret_name: str | None = Field(
-        default=None, description="Name of a Secret with 'username' and 'password' keys for basic auth."
+        default=None,
+        description="prometheus and graphite: name of a Secret with 'username' and 'password' keys for basic auth.",
     )
     tls: TLSConfig | None = Field(default=None, description="TLS options.")
     timeout: Duration = Field(default="10s", description="Timeout of one query.")
     retries: int = Field(default=3, ge=0, le=10, description="Retries of a query on transient errors.")
+
+    @model_validator(mode="after")
+    def _fits_type(self) -> ProviderSpec:
+        kind = self.type.value
+        a = "an" if kind[0] in "aeiou" else "a"
+        if self.type in _ADDRESS_NEEDED and self.address is None:
+            raise ValueError(f"{a} {kind} provider needs address, the base URL of its API")
+        keys = CREDENTIAL_KEYS.get(self.type)
+        if keys is not None and self.secret_name is None:
+            # Refused here rather than at the first query: a rollout must not start unjudgeable.
+            required = " and ".join(k for k in keys if k not in OPTIONAL_CREDENTIAL_KEYS)
+            raise ValueError(f"{a} {kind} provider needs secretName: a Secret with the keys {required}")
+        if keys is None and self.secret_name is not None:
+            raise ValueError(f"secretName is not read by a {kind} provider: use bearerTokenSecretRef or "
+                             "basicAuthSecretName")
+        if self.type not in _HTTP_AUTH_TYPES and (self.bearer_token_secret_ref or self.basic_auth_secret_name):
+            raise ValueError(f"{a} {kind} provider authenticates with secretName, not bearerTokenSecretRef or "
+                             "basicAuthSecretName")
+        if self.type is ProviderType.CLOUDWATCH and self.region is None:
+            raise ValueError("a cloudwatch provider needs region, e.g. us-east-1")
+        if self.type is not ProviderType.CLOUDWATCH and self.region is not None:
+            raise ValueError(f"region is only read by a cloudwatch provider, not {kind}")
+        if self.type is ProviderType.PROMETHEUS and self.window is not None:
+            raise ValueError("window is not read by a prometheus provider: PromQL carries its range ([{{ interval }}])")
+        return self
 
 
 class TemplateRef(_Model):
@@ -140,6 +210,15 @@ class MetricTemplate(_Model):
         "defaults to the backend's request count from the gateway proxy's metrics.",
     )
     direction: Direction = Field(default=Direction.EITHER, description="Which change is a regression.")
+
+    @model_validator(mode="after")
+    def _counts_its_own_samples(self) -> MetricTemplate:
+        other = self.provider is not None and self.provider.type is not ProviderType.PROMETHEUS
+        if other and not self.sample_size_query:
+            # The default sample-size query is PromQL on the gateway proxy's metrics.
+            raise ValueError(f"a MetricTemplate with a {self.provider.type.value} provider needs sampleSizeQuery "
+                             "(requests in the window, in that provider's query language)")
+        return self
 
 
 class ComparisonSpec(_Model):
@@ -307,6 +386,21 @@ class AnalysisSpec(_Model):
         names = [m.name for m in self.metrics]
         if len(names) != len(set(names)):
             raise ValueError(f"metric names must be unique: {names}")
+        return self
+
+    @model_validator(mode="after")
+    def _queries_fit_the_provider(self) -> AnalysisSpec:
+        if self.provider is None or self.provider.type is ProviderType.PROMETHEUS:
+            return self
+        kind = self.provider.type.value
+        for metric in self.metrics:
+            # Built-in templates and the default sample-size query are PromQL on the proxy's metrics.
+            if metric.builtin is not None:
+                raise ValueError(f"metric {metric.name!r}: built-in templates are PromQL on the gateway proxy's "
+                                 f"metrics and cannot run on the {kind} provider; write a query instead")
+            if metric.query is not None and not metric.sample_size_query:
+                raise ValueError(f"metric {metric.name!r}: a query for the {kind} provider needs sampleSizeQuery "
+                                 "(requests in the window, in that provider's query language)")
         return self
 
 

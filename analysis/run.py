@@ -122,7 +122,8 @@ async def _evaluate_metric(
     )
     if resolved.provider is not None:
         if resolve_provider is None:
-            problem = errors.ProviderError(f"no provider available for {resolved.provider.address}")
+            where = resolved.provider.address or resolved.provider.type.value
+            problem = errors.ProviderError(f"no provider available for {where}")
             return judge.judge_metric(metric.name, judge.Reading(problem=problem), rules, evidence)
         provider = resolve_provider(resolved.provider)
     reading = await _measure(metric, resolved, target, metric.interval or window, now, provider)

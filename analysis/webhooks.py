@@ -16,6 +16,10 @@ Headers: ``Content-Type: application/json``, ``X-Routeshift-Webhook: <hook name>
 when a secret is given, ``X-Routeshift-Signature: sha256=<hex HMAC-SHA256 of the exact
 body bytes>`` (the GitHub convention, so existing verifiers work). Transient failures
 (connect errors, timeouts, HTTP 5xx and 429) are retried with tenacity; a 4xx is final.
+
+The reply's body becomes :attr:`WebhookOutcome.detail`, one bounded, printable line that
+the controller shows in the decision log: a JSON object's string ``summary`` when it has
+one (the loadtester's results, for instance), otherwise the body's text.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,16 +40,19 @@ from analysis import durations, model
 SIGNATURE_HEADER = "X-Routeshift-Signature"
 HOOK_HEADER = "X-Routeshift-Webhook"
 REQUIRED_KEYS = ("name", "namespace", "phase", "weight", "step")
+DETAIL_LIMIT = 240  # characters of a reply kept for the decision log
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 @dataclasses.dataclass(frozen=True)
 class WebhookOutcome:
-    """Whether the hook approved (2xx), its last status code and why."""
+    """Whether the hook approved (2xx), its last status code, why, and what its reply said."""
 
     ok: bool
     status_code: int | None
     reason: str
     attempts: int = 1
+    detail: str = ""  # the reply summarised by summarise_reply; also part of reason
 
 
 class _Transient(Exception):
@@ -81,6 +89,25 @@ def sign(body: bytes, secret: str | bytes) -> str:
 def verify(body: bytes, secret: str | bytes, signature: str) -> bool:
     """Check a signature in constant time (for receivers, and for our tests)."""
     return hmac.compare_digest(sign(body, secret), signature)
+
+
+def summarise_reply(body: str) -> str:
+    """One line of at most :data:`DETAIL_LIMIT` printable characters saying what a reply said.
+
+    A JSON object with a string ``summary`` is represented by it; any other body by its
+    text. Control characters and runs of whitespace become one space, so a reply can
+    neither break the decision log into lines nor grow it without bound.
+    """
+    text = body.strip()
+    if text.startswith("{"):
+        try:
+            document = json.loads(text)
+        except ValueError:
+            document = None
+        if isinstance(document, dict) and isinstance(document.get("summary"), str):
+            text = document["summary"]
+    line = " ".join(_UNPRINTABLE.sub(" ", text).split())
+    return line if len(line) <= DETAIL_LIMIT else line[: DETAIL_LIMIT - 1].rstrip() + "…"
 
 
 async def call_webhook(
@@ -132,12 +159,13 @@ async def _post(
         # Unreachable or too slow: maybe a restarting receiver, so try again.
         raise _Transient(WebhookOutcome(False, None, f"{type(error).__name__}: {error}", attempts)) from error
     status = response.status_code
+    detail = summarise_reply(response.text)
     if 200 <= status < 300:
-        return WebhookOutcome(True, status, f"approved (HTTP {status})", attempts)
-    detail = response.text.strip()[:200]
+        return WebhookOutcome(True, status, f"approved (HTTP {status})" + (f": {detail}" if detail else ""),
+                              attempts, detail)
     reason = f"HTTP {status}" + (f": {detail}" if detail else "")
     if status >= 500 or status == 429:
         # The receiver is failing or throttling us, not answering "no": retry.
-        raise _Transient(WebhookOutcome(False, status, reason, attempts))
+        raise _Transient(WebhookOutcome(False, status, reason, attempts, detail))
     # A 4xx (or a 1xx/3xx we do not follow) is the receiver's answer: final.
-    return WebhookOutcome(False, status, reason, attempts)
+    return WebhookOutcome(False, status, reason, attempts, detail)

@@ -48,7 +48,7 @@ async def test_signature_is_hmac_sha256_of_the_exact_body():
 async def test_a_4xx_is_the_receivers_no_and_is_not_retried():
     route = respx.post(HOOK_URL).mock(return_value=httpx.Response(403, text="not approved yet"))
     outcome = await call_webhook(hook(), PAYLOAD)
-    assert outcome == webhooks.WebhookOutcome(False, 403, "HTTP 403: not approved yet", 1)
+    assert outcome == webhooks.WebhookOutcome(False, 403, "HTTP 403: not approved yet", 1, "not approved yet")
     assert route.call_count == 1
 
 
@@ -62,19 +62,21 @@ async def test_transient_failures_are_retried_until_approved():
 
 
 @pytest.mark.parametrize(
-    "failure, status, reason",
+    "failure, status, reason, detail",
     [
-        pytest.param(httpx.ConnectError("refused"), None, "ConnectError: refused after 3 attempts", id="unreachable"),
-        pytest.param(httpx.ReadTimeout("slow"), None, "ReadTimeout: slow after 3 attempts", id="timeout"),
-        pytest.param(httpx.Response(503, text="down"), 503, "HTTP 503: down after 3 attempts", id="server-error"),
-        pytest.param(httpx.Response(429), 429, "HTTP 429 after 3 attempts", id="throttled"),
+        pytest.param(httpx.ConnectError("refused"), None, "ConnectError: refused after 3 attempts", "",
+                     id="unreachable"),
+        pytest.param(httpx.ReadTimeout("slow"), None, "ReadTimeout: slow after 3 attempts", "", id="timeout"),
+        pytest.param(httpx.Response(503, text="down"), 503, "HTTP 503: down after 3 attempts", "down",
+                     id="server-error"),
+        pytest.param(httpx.Response(429), 429, "HTTP 429 after 3 attempts", "", id="throttled"),
     ],
 )
 @respx.mock
-async def test_exhausted_retries_are_a_no_with_the_reason(failure, status, reason):
+async def test_exhausted_retries_are_a_no_with_the_reason(failure, status, reason, detail):
     route = respx.post(HOOK_URL).mock(side_effect=failure)
     outcome = await call_webhook(hook(), PAYLOAD, backoff=0.001)
-    assert outcome == webhooks.WebhookOutcome(False, status, reason, 3)
+    assert outcome == webhooks.WebhookOutcome(False, status, reason, 3, detail)
     assert route.call_count == 3
 
 

@@ -10,12 +10,14 @@ tests without mocks.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import enum
 from typing import Any
 
 from analysis.model import WebhookSpec
 from analysis.verdicts import IntervalVerdict
 from rollouts import model
+from rollouts.notifications.model import NotificationEvent
 
 
 class EventType(str, enum.Enum):
@@ -69,6 +71,26 @@ class RecordVerdict:
     """Export an interval's per-metric values and verdicts as Prometheus metrics."""
 
     verdict: IntervalVerdict
+
+
+@dataclasses.dataclass(frozen=True)
+class Notify:
+    """Tell the subscribed chat providers about a rollout event (``rollouts.notifications``).
+
+    Delivered in the background after the status write, never awaited; the fields are the
+    status as decided, so a message never describes an older state than the Canary's.
+    """
+
+    event: NotificationEvent
+    reason: str
+    message: str
+    warning: bool
+    phase: str
+    release: str | None
+    step: int
+    steps: int
+    weight: int
+    time: datetime.datetime
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,4 +160,4 @@ class ReleaseRoute:
 
 
 WorkloadAction = ApplyObject | ScaleDeployment | DeleteObject | AdoptRoute | ReleaseRoute
-Action = SetRouteWeights | RecordEvent | CallWebhook | RecordVerdict | RecordRolloutResult | WorkloadAction
+Action = SetRouteWeights | RecordEvent | CallWebhook | Notify | RecordVerdict | RecordRolloutResult | WorkloadAction

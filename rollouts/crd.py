@@ -25,6 +25,7 @@ from pydantic import BaseModel
 
 from analysis import model as analysis_model
 from rollouts import model
+from rollouts.notifications import model as notification_model
 
 # Keywords a structural schema keeps; everything else pydantic emits (title, examples) goes.
 _KEEP = {
@@ -166,6 +167,23 @@ def metric_template_crd() -> dict[str, Any]:
     )
 
 
+def notification_provider_crd() -> dict[str, Any]:
+    """The ``notificationproviders.routeshift.dev`` CRD (where chat notifications go)."""
+    definition = _definition(
+        kind=notification_model.KIND, plural=notification_model.PLURAL, singular=notification_model.SINGULAR,
+        short_names=["np"], spec=notification_model.NotificationProviderSpec, status=None,
+        description="Where Canary notifications go and in which service's format (Slack, Microsoft Teams, "
+        "Discord, Google Chat or a generic webhook).",
+        columns=[
+            {"name": "Type", "type": "string", "jsonPath": ".spec.type"},
+            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        ],
+    )
+    spec = definition["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    spec["oneOf"] = [{"required": ["address"]}, {"required": ["secretRef"]}]  # the URL, or where to read it
+    return definition
+
+
 def peering_crds() -> list[dict[str, Any]]:
     """kopf's peering resources, needed when several controller replicas run with ``--peering``.
 
@@ -193,7 +211,7 @@ def peering_crds() -> list[dict[str, Any]]:
 
 def all_crds() -> dict[str, dict[str, Any]]:
     """File name -> CRD, for ``crds/``."""
-    crds = (canary_crd(), metric_template_crd(), *peering_crds())
+    crds = (canary_crd(), metric_template_crd(), notification_provider_crd(), *peering_crds())
     return {f"{crd['metadata']['name']}.yaml": crd for crd in crds}
 
 

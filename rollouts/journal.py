@@ -16,6 +16,7 @@ from typing import Any
 from analysis.model import AnalysisSpec, WebhookType
 from analysis.verdicts import IntervalVerdict
 from rollouts import actions, model
+from rollouts.notifications import events as notification_events
 
 
 class Journal:
@@ -54,7 +55,7 @@ class Journal:
     def event(self, reason: str, message: str, *, warning: bool = False) -> None:
         kind = actions.EventType.WARNING if warning else actions.EventType.NORMAL
         self.actions.append(actions.RecordEvent(kind, reason, message))
-        self.notify(reason, message)
+        self.notify(reason, message, warning=warning)
 
     def hold(self, reason: str, *, event_reason: str = "Waiting", warning: bool = False) -> None:
         """Stay put; log and announce it only when the reason is new."""
@@ -68,10 +69,18 @@ class Journal:
         self.log(reason)
         self.event(event_reason, reason, warning=warning)
 
-    def notify(self, reason: str, message: str) -> None:
-        """Call the spec's ``event`` webhooks about a transition (fire and forget)."""
+    def notify(self, reason: str, message: str, *, warning: bool = False) -> None:
+        """Call the spec's ``event`` webhooks about a transition (fire and forget), and tell the
+        chat providers when the reason is a notified event (``rollouts.notifications.events``)."""
         for hook in self.hooks(WebhookType.EVENT):
             self.actions.append(actions.CallWebhook(hook, self.payload(reason=reason, message=message)))
+        status = self.status
+        event = notification_events.of(reason, result=status.result)
+        if event is not None:
+            self.actions.append(actions.Notify(
+                event, reason, message, warning, phase=status.phase.value, release=status.release,
+                step=status.step, steps=status.step_count, weight=status.weights.canary if status.weights else 0,
+                time=self.now))
 
     def hooks(self, type_: WebhookType) -> list:
         analysis: AnalysisSpec | None = self.spec.analysis if self.spec else None

@@ -24,6 +24,7 @@ from pydantic.alias_generators import to_camel
 
 from analysis import durations
 from analysis.model import AnalysisSpec, AnalysisState, Duration
+from rollouts.notifications.model import Notification
 
 GROUP = "routeshift.dev"
 VERSION = "v1alpha1"
@@ -308,6 +309,10 @@ class CanarySpec(_Spec):
     undo_window_seconds: int = Field(
         default=3600, ge=0, description="How long after a success an undo may flip traffic back."
     )
+    notifications: list[Notification] = Field(
+        default_factory=list, max_length=16, description="Chat notifications: NotificationProviders that hear of "
+        "this Canary's events (started, step, paused, promoted, rolledBack, failed). A missing provider is "
+        "reported as a Warning Event; the rollout goes on.")
 
     @model_validator(mode="after")
     def _coherent(self) -> CanarySpec:

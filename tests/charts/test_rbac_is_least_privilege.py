@@ -9,6 +9,8 @@ CONTROLLER = {
     ("routeshift.dev", "canaries"): {"get", "list", "watch", "patch"},
     ("routeshift.dev", "canaries/status"): {"get", "patch"},
     ("routeshift.dev", "metrictemplates"): {"get", "list", "watch"},
+    # Chat notifications: each provider is read when a message is sent, never listed or watched.
+    ("routeshift.dev", "notificationproviders"): {"get"},
     ("gateway.networking.k8s.io", "httproutes"): {"get", "list", "watch", "patch"},
     ("gateway.networking.k8s.io", "gateways"): {"get", "list", "watch"},
     # Workload form: the primary Deployment and the Services it owns, the target's scale,

@@ -35,6 +35,12 @@ def _demo(args: argparse.Namespace) -> int:
     return demo.main(args.options)
 
 
+def _loadtester(args: argparse.Namespace) -> int:
+    from routeshift.loadtester import cli
+
+    return cli.main(args.options)
+
+
 def _version(args: argparse.Namespace) -> int:
     print(f"routeshift {__version__}")
     return 0
@@ -55,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the whole stack on this machine and show a rollout",
                                add_help=False)
     demo.set_defaults(handler=_demo, passes_options=True)
+
+    loadtester = commands.add_parser(
+        "loadtester", help="serve the load-testing webhook (see `routeshift loadtester --help`)", add_help=False)
+    loadtester.set_defaults(handler=_loadtester, passes_options=True)
 
     api_server = commands.add_parser(
         "api-server", help="serve the in-memory Kubernetes API emulator on 127.0.0.1 until SIGTERM/SIGINT")

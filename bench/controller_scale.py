@@ -351,7 +351,8 @@ async def scenario(args, work: pathlib.Path, started: list) -> dict:
         controller = processes.start(
             [python, "-m", "routeshift", "--log-level", args.log_level, "controller", "--kubeconfig", str(kubeconfig),
              "--namespace", NAMESPACE, "--metrics-address", f"127.0.0.1:{metrics_port}",
-             "--poll-interval", str(args.poll_interval)], log_path=work / "controller.log", cwd=ROOT)
+             "--poll-interval", str(args.poll_interval), *([] if args.watch_cache else ["--no-watch-cache"])],
+            log_path=work / "controller.log", cwd=ROOT)
         started.append(controller)
         wait_for(lambda: healthy(metrics_port), 60, "the controller's /healthz", controller)
         proc, api_proc = Proc(controller.pid), Proc(api.pid)
@@ -442,6 +443,8 @@ async def scenario(args, work: pathlib.Path, started: list) -> dict:
                     cpu_bench=(cpu1[3] - cpu0[3]) / window,
                     machine=(cpu1[4][0] - cpu0[4][0]) / max(cpu1[4][1] - cpu0[4][1], 1) * os.cpu_count(),
                     reconciles=histogram(metrics, "routeshift_reconcile_duration_seconds"), events=events,
+                    api_requests=labelled(metrics, "routeshift_api_requests_total"),
+                    cache_reads=labelled(metrics, "routeshift_cache_reads_total"),
                     work=work)
 
 
@@ -469,6 +472,26 @@ def histogram(text: str, name: str) -> tuple[int, float, float, float, float]:
 
     finite = [bound for bound, _ in buckets if bound != float("inf")]
     return count, total, quantile(0.5), quantile(0.99), max(finite, default=float("nan"))
+
+
+def labelled(text: str, name: str) -> dict[tuple[str, ...], float]:
+    """The samples of a labelled counter, by their label values in order."""
+    found = {}
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{"):
+            labels, value = line[len(name) + 1:].rsplit("} ", 1)
+            found[tuple(part.split("=", 1)[1].strip('"') for part in labels.split(","))] = float(value)
+    return found
+
+
+def per_reconcile(requests: dict[tuple[str, ...], float], reconciles: int) -> str:
+    """API requests per reconcile: reads of routes/Services/Deployments, other reads, writes."""
+    objects = ("httproutes", "services", "deployments")
+    reads = sum(n for (verb, resource), n in requests.items() if verb == "GET" and resource in objects)
+    other = sum(n for (verb, resource), n in requests.items() if verb == "GET" and resource not in objects)
+    writes = sum(n for (verb, _), n in requests.items() if verb not in ("GET", "WATCH"))
+    return (f"{(reads + other + writes) / max(reconciles, 1):.2f} (object reads {reads / max(reconciles, 1):.2f}, "
+            f"other reads {other / max(reconciles, 1):.2f}, writes {writes / max(reconciles, 1):.2f})")
 
 
 def bucketed(seconds: float, top: float) -> str:
@@ -513,6 +536,11 @@ def report(args, r: dict) -> None:
         ("controller reconcile duration (own histogram)",
          f"p50 {bucketed(rec50, top)}, p99 {bucketed(rec99, top)}, {count} reconciles, "
          f"{count / max(args.duration, 1):.0f}/s, mean {total / max(count, 1) * 1000:.1f} ms"),
+        ("API requests per reconcile", per_reconcile(r["api_requests"], count)
+         + ("" if args.watch_cache else "  [--no-watch-cache]")),
+        ("reads answered by the cache / the API",
+         f"{sum(n for (_, source), n in r['cache_reads'].items() if source == 'cache'):.0f} / "
+         f"{sum(n for (_, source), n in r['cache_reads'].items() if source == 'api'):.0f}"),
         ("Kubernetes Events in the namespace", f"{r['events']}"),
         ("CPU, of one core: controller / emulator / bench",
          f"{r['cpu_controller']:.0%} / {r['cpu_api']:.0%} / {r['cpu_bench']:.0%} "
@@ -539,6 +567,8 @@ def main(argv=None) -> int:
     parser.add_argument("--poll-interval", type=float, default=5.0, help="controller --poll-interval (its default)")
     parser.add_argument("--concurrency", type=int, default=32, help="parallel API requests of the bench itself")
     parser.add_argument("--log-level", default="INFO", help="controller log level (INFO as deployed)")
+    parser.add_argument("--no-watch-cache", dest="watch_cache", action="store_false",
+                        help="run the controller with --no-watch-cache (every read from the API server), to compare")
     parser.add_argument("--workloads", action="store_true",
                         help="workload form: Canaries with targetRef on Deployments, releases by new images")
     args = parser.parse_args(argv)

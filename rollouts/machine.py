@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from analysis.model import WebhookSpec, WebhookType
 from analysis.verdicts import IntervalVerdict, Verdict
 from rollouts import actions, manual, model, operations, routes, steps
 from rollouts.journal import Journal
 from rollouts.model import ConditionStatus as C, Phase
-from rollouts.observations import Acceptance, Observations
+from rollouts.observations import Acceptance, GateOutcome, Observations
 
 # Phases in which the plan's current step drives the route.
 _STEPPING = manual.STEPPING
@@ -108,6 +108,28 @@ def quiet(spec: model.CanarySpec, status: model.CanaryStatus, *, generation: int
             and status.routing is not None  # a status from before status.routing: record it once
             and not (spec.release and spec.release != status.release)
             and not operations.pending(annotations, status.handled_operations))
+
+
+def due_times(spec: model.CanarySpec, status: model.CanaryStatus) -> list[datetime.datetime]:
+    """The moments at which the passing of time alone can change the next decision.
+
+    The end of the dwell (``next_analysis_at``, also when a refused gate is asked again),
+    the acceptance timeout and the progress deadline of the current step, and the end of a
+    timed pause. Everything else a decision waits for is a change of some object (the route's
+    status, a Deployment, the Canary itself), which wakes the Canary through a watch. The
+    adapter sleeps until the earliest of these still ahead, so a Canary that only waits is
+    not reconciled at every poll. Past moments are included: the caller skips them.
+    """
+    times = [status.next_analysis_at]
+    if status.step_started_at is not None:
+        times += [status.step_started_at + datetime.timedelta(seconds=spec.acceptance_timeout_seconds),
+                  status.step_started_at + datetime.timedelta(seconds=spec.progress_deadline_seconds)]
+    if status.last_progress_at is not None:
+        times.append(status.last_progress_at + datetime.timedelta(seconds=spec.progress_deadline_seconds))
+    step = current_step(spec, status)
+    if isinstance(step, steps.PauseStep) and step.seconds is not None and status.step_settled_at is not None:
+        times.append(status.step_settled_at + datetime.timedelta(seconds=step.seconds))
+    return [time for time in times if time is not None]
 
 
 def gates_due(spec: model.CanarySpec, status: model.CanaryStatus, now: datetime.datetime) -> tuple[WebhookSpec, ...]:
@@ -348,6 +370,10 @@ class _Machine(manual.ManualOperations):
         if self.obs.analysis_state is not None:
             status.analysis_state = self.obs.analysis_state
         status.next_analysis_at = self.now + datetime.timedelta(seconds=spec.interval_seconds())
+        passed_hooks = self.obs.gate(WebhookType.ROLLOUT.value)
+        if passed_hooks:
+            # What the hooks answered (a load test's results, say) belongs beside the verdict.
+            j.log(f"{steps.describe(step)}: rollout webhooks passed: {_replies(passed_hooks)}")
         j.record_verdict(verdict)
         match verdict.verdict:
             case Verdict.SUCCESSFUL:
@@ -529,7 +555,7 @@ class _Machine(manual.ManualOperations):
         failing = [f"{h.name}: {outcomes[h.name].reason}" if h.name in outcomes else f"{h.name}: not called yet"
                    for h in hooks if not (h.name in outcomes and outcomes[h.name].ok)]
         if not failing:
-            self.j.log(f"{type_.value} webhooks passed")
+            self.j.log(f"{type_.value} webhooks passed" + (f": {_replies(outcomes.values())}" if outcomes else ""))
             return True
         if outcomes:
             # They were asked and said no: ask again in one interval (see gates_due).
@@ -589,3 +615,8 @@ class _Machine(manual.ManualOperations):
 
 
 _same = manual.same_backend
+
+
+def _replies(outcomes: Iterable[GateOutcome]) -> str:
+    """``name: reason`` of each hook outcome, for the decision log (reasons are bounded by analysis.webhooks)."""
+    return "; ".join(f"{g.name}: {g.reason}" if g.reason else g.name for g in outcomes)

@@ -11,10 +11,12 @@ process) from sharing series.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import aiohttp.web
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
 
 from analysis.verdicts import IntervalVerdict
 from rollouts import model
@@ -48,6 +50,13 @@ class Metrics:
         self.reconcile = Histogram("routeshift_reconcile_duration_seconds",
                                    "Time of one controller reconciliation (observe, decide, act, write).",
                                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=r)
+        self.provider_queries = Counter("routeshift_analysis_queries", "Queries sent to metrics providers by the "
+                                        "analysis, by provider type and result (ok, no_data, error).",
+                                        ["provider", "result"], registry=r)
+        self.provider_latency = Histogram("routeshift_analysis_query_duration_seconds",
+                                          "Time of one metrics-provider query, retries included.", ["provider"],
+                                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+                                          registry=r)
         # Gauge series per Canary, so a deleted Canary's gauges can be removed again.
         self._series: dict[tuple[str, str], set[tuple[Gauge, tuple[str, ...]]]] = {}
         self.reconcile_errors = Counter("routeshift_reconcile_errors",
@@ -59,6 +68,14 @@ class Metrics:
         self.route_conflicts = Counter("routeshift_route_patch_conflicts",
                                        "Route patches retried because the route changed concurrently.",
                                        ["namespace", "name"], registry=r)
+
+    def record_query(self, provider: str, result: str, seconds: float) -> None:
+        self.provider_queries.labels(provider, result).inc()
+        self.provider_latency.labels(provider).observe(seconds)
+
+    def follow_client(self, cluster: Any) -> None:
+        """Export the API client's request counts (and, with caches, where reads were answered)."""
+        self.registry.register(_ClientCollector(cluster))
 
     def _set(self, gauge: Gauge, labels: tuple[str, ...], value: float) -> None:
         gauge.labels(*labels).set(value)
@@ -123,3 +140,34 @@ class Metrics:
         bound = site._server.sockets[0].getsockname()[1]  # the real port when 0 was asked
         logger.info("serving controller metrics on http://%s:%d/metrics", host, bound)
         return runner, bound
+
+
+class _ClientCollector:
+    """Counters the API client keeps as plain numbers, read at scrape time (no per-request metric call)."""
+
+    def __init__(self, cluster: Any):
+        self.cluster = cluster
+
+    def describe(self) -> list:
+        return []
+
+    def collect(self):
+        requests = CounterMetricFamily("routeshift_api_requests", "Requests the controller sent to the API server "
+                                       "(a watch counts once per stream).", labels=["verb", "resource"])
+        for (verb, resource), count in sorted(self.cluster.requests.items()):
+            requests.add_metric([verb, resource], count)
+        yield requests
+        reads = getattr(self.cluster, "reads", None)
+        if reads is None:
+            return
+        cache = CounterMetricFamily("routeshift_cache_reads", "Reads of routes, Services and Deployments by where "
+                                    "they were answered: the watch-fed cache or the API server (cache not synced, "
+                                    "or a namespace not watched).", labels=["resource", "source"])
+        for (resource, source), count in sorted(reads.items()):
+            cache.add_metric([resource, source], count)
+        yield cache
+        lists = CounterMetricFamily("routeshift_cache_lists", "Full lists of a cached resource (1 at start, "
+                                    "then one per relist after 410 Gone or an error).", labels=["resource"])
+        for resource, informers in sorted(self.cluster.informers.items()):
+            lists.add_metric([resource], sum(informer.lists for informer in informers))
+        yield lists

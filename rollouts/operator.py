@@ -26,13 +26,19 @@ from typing import Any
 
 import kopf
 
-from rollouts import model, patching, reconciler
+from rollouts import machine, model, patching, reconciler, workload_machine
+from rollouts.caches import kinds
+from rollouts.caches.cached_cluster import CachedCluster
+from rollouts.caches.interest import Interest
+from rollouts.notifications.model import Subscription, parse_subscriptions
+from rollouts.notifications.notifier import Notifier
 from rollouts.reconciler import CanaryObject, Controller
 
 logger = logging.getLogger(__name__)
 
 FINALIZER = f"{model.GROUP}/finalizer"
 RESOURCE = dict(group=model.GROUP, version=model.VERSION, plural=model.PLURAL)
+NOTIFICATION_PROVIDERS_ENV = "ROUTESHIFT_NOTIFICATION_PROVIDERS"
 
 
 def configure(settings: kopf.OperatorSettings) -> None:
@@ -53,8 +59,12 @@ def _emitter(body: kopf.Body):
     return emit
 
 
-def build_registry() -> kopf.OperatorRegistry:
-    """A fresh registry with the Canary handlers (tests run several operators in one process)."""
+def build_registry(*, cached: bool = True) -> kopf.OperatorRegistry:
+    """A fresh registry with the Canary handlers (tests run several operators in one process).
+
+    ``cached``: the controller's API client is a :class:`~rollouts.caches.cached_cluster.CachedCluster`,
+    whose Deployment watch wakes workload-form Canaries; without it kopf watches Deployments.
+    """
     registry = kopf.OperatorRegistry()
 
     @kopf.on.login(registry=registry)
@@ -67,6 +77,9 @@ def build_registry() -> kopf.OperatorRegistry:
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
         configure(settings)
         controller: Controller = memo.controller
+        controller.metrics.follow_client(controller.cluster)
+        if controller.caches is not None:
+            controller.caches.start()
         if controller.metrics_port is not None:
             memo.metrics_runner, controller.served_port = await controller.metrics.serve(
                 controller.metrics_host, controller.metrics_port)
@@ -86,14 +99,13 @@ def build_registry() -> kopf.OperatorRegistry:
         # Per-object memo: the Canary's own daemon waits on this flag.
         _flag(memo).set()
 
-    @kopf.on.event("apps", "v1", "deployments", registry=registry)
-    async def deployment_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-        # Workload form: a new template (kubectl set image) or a readiness change of the
-        # target or its primary wakes the Canaries that run it.
-        controller: Controller = memo.controller
-        meta = body.get("metadata") or {}
-        for flag in controller.deployment_watchers.get((meta.get("namespace"), meta.get("name")), ()):
-            flag.set()
+    if not cached:
+        @kopf.on.event("apps", "v1", "deployments", registry=registry)
+        async def deployment_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+            # Workload form: a new template (kubectl set image) or a readiness change of the
+            # target or its primary wakes the Canaries that run it.
+            meta = body.get("metadata") or {}
+            memo.controller.interest.wake((kinds.DEPLOYMENTS.name, meta.get("namespace"), meta.get("name")))
 
     # A reconciliation is idempotent, so cancelling one mid-way (after the grace) is safe.
     @kopf.daemon(**RESOURCE, registry=registry, cancellation_backoff=2.0, cancellation_timeout=30.0)
@@ -102,29 +114,32 @@ def build_registry() -> kopf.OperatorRegistry:
         controller: Controller = memo.controller
         status = model.parse_status(body.get("status"))
         flag = _flag(memo)
-        watched = _watch_deployments(controller, body, flag)
         try:
             await _drive(controller, body, status, flag, stopped, logger)
         finally:
-            for key in watched:
-                controller.deployment_watchers.get(key, set()).discard(flag)
+            controller.interest.forget(flag)
 
     async def _drive(controller: Controller, body: kopf.Body, status: model.CanaryStatus, flag: asyncio.Event,
                      stopped: kopf.DaemonStopped, logger: kopf.Logger) -> None:
+        spec, parsed = None, None
         while not stopped:
             flag.clear()
             canary = CanaryObject.from_body(body)
+            if canary.generation != parsed:  # only a new generation can change the spec
+                spec, parsed = reconciler.parse_spec(canary), canary.generation
+                controller.interest.register(flag, reconciler.dependencies(spec, canary.namespace))
             try:
                 status = await reconciler.reconcile(controller, canary, status, emit=_emitter(body))
+                timeout = _sleep_for(controller, status, spec)
             except Exception as error:  # the daemon must outlive any one failed reconciliation
                 controller.metrics.record_error(canary.namespace, canary.name)
                 logger.warning("reconciliation failed, retrying in %.1fs: %r", controller.poll_interval, error)
+                timeout = controller.poll_interval
             if stopped:
                 break
-            # Sleep until the Canary changes, kopf stops us, or the poll interval passes.
+            # Sleep until the Canary or an object it reads changes, kopf stops us, or time is up.
             waiters = {asyncio.ensure_future(flag.wait()), asyncio.ensure_future(stopped.wait())}
-            _, pending = await asyncio.wait(waiters, timeout=_sleep_for(controller, status),
-                                            return_when=asyncio.FIRST_COMPLETED)
+            _, pending = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             for waiter in pending:
                 waiter.cancel()
 
@@ -142,27 +157,25 @@ def build_registry() -> kopf.OperatorRegistry:
     return registry
 
 
-def _watch_deployments(controller: Controller, body: kopf.Body, flag: asyncio.Event) -> list[tuple[str, str]]:
-    """Register the Canary's wake flag for its target and primary Deployments (workload form)."""
-    target = ((body.get("spec") or {}).get("targetRef") or {}).get("name")
-    if not target:
-        return []
-    namespace = (body.get("metadata") or {}).get("namespace", "default")
-    keys = [(namespace, target), (namespace, f"{target}-primary")]
-    for key in keys:
-        controller.deployment_watchers.setdefault(key, set()).add(flag)
-    return keys
+def _sleep_for(controller: Controller, status: model.CanaryStatus, spec: model.CanarySpec | None) -> float:
+    """How long a Canary sleeps unless something wakes it.
 
-
-def _sleep_for(controller: Controller, status: model.CanaryStatus) -> float:
-    """The poll interval, or less when the step's dwell ends sooner: a step should not wait
-    up to a whole poll interval beyond its analysis interval."""
-    due = status.next_analysis_at
-    if due is None:
-        return controller.poll_interval
-    left = (due - controller.clock()).total_seconds()
-    # A past due time means the step waits for something else (acceptance, a hold): poll.
-    return min(controller.poll_interval, left + 0.01) if left > 0 else controller.poll_interval
+    With the watch caches, a change of the Canary or of an object it reads wakes it, so it
+    sleeps until the next moment at which time alone can change its decision (the end of
+    the dwell, a timeout, a deadline: ``machine.due_times``), and at most
+    ``resync_interval``. Without them it polls every ``poll_interval``, or sooner when the
+    step's dwell ends sooner; so does a workload-form Canary while Pods (not watched) may
+    say why a Deployment is not ready (``workload_machine.pods_matter``).
+    """
+    now = controller.clock()
+    if controller.caches is None or (spec is not None and spec.target_ref is not None
+                                     and workload_machine.pods_matter(status)):
+        due = status.next_analysis_at
+        left = (due - now).total_seconds() if due is not None else 0.0
+        # A past due time means the step waits for something else (acceptance, a hold): poll.
+        return min(controller.poll_interval, left + 0.01) if left > 0 else controller.poll_interval
+    ahead = [(due - now).total_seconds() for due in (machine.due_times(spec, status) if spec else ()) if due > now]
+    return min([controller.resync_interval] + [left + 0.01 for left in ahead])
 
 
 def _flag(memo: kopf.Memo) -> asyncio.Event:
@@ -177,7 +190,7 @@ async def operate(controller: Controller, *, namespaces: Sequence[str] = (), pee
                   ready_flag: Any = None) -> None:
     """Run the operator until ``stop_flag`` (or a signal)."""
     await kopf.operator(
-        registry=build_registry(), memo=kopf.Memo(controller=controller),
+        registry=build_registry(cached=controller.caches is not None), memo=kopf.Memo(controller=controller),
         standalone=peering is None, peering_name=peering, priority=priority,
         clusterwide=not namespaces, namespaces=list(namespaces), liveness_endpoint=liveness,
         stop_flag=stop_flag, ready_flag=ready_flag,
@@ -186,13 +199,20 @@ async def operate(controller: Controller, *, namespaces: Sequence[str] = (), pee
 
 def run(*, kubeconfig: str | None = None, namespaces: Sequence[str] = (), prometheus_url: str | None = None,
         metrics_host: str = "0.0.0.0", metrics_port: int = 8080, poll_interval: float = 5.0,
-        peering: str | None = None, priority: int = 0, liveness: str | None = None) -> None:
+        peering: str | None = None, priority: int = 0, liveness: str | None = None,
+        watch_cache: bool = True, resync_interval: float = 30.0,
+        notifications: Sequence[Subscription] = ()) -> None:
     """The ``routeshift controller`` entry point: connect, serve metrics, run until signalled."""
     if kubeconfig:
         os.environ["KUBECONFIG"] = kubeconfig  # kopf's own login reads it too
     connection = patching.Connection.from_environment(kubeconfig)
-    controller = Controller(cluster=patching.Cluster(connection), prometheus_url=prometheus_url,
-                            poll_interval=poll_interval, metrics_host=metrics_host, metrics_port=metrics_port)
+    interest = Interest()
+    cluster = (CachedCluster(connection, namespaces=namespaces, interest=interest) if watch_cache
+               else patching.Cluster(connection))
+    controller = Controller(cluster=cluster, interest=interest, prometheus_url=prometheus_url,
+                            notifier=Notifier(notifications),
+                            poll_interval=poll_interval, resync_interval=resync_interval,
+                            metrics_host=metrics_host, metrics_port=metrics_port)
     asyncio.run(operate(controller, namespaces=namespaces, peering=peering, priority=priority, liveness=liveness))
 
 
@@ -203,17 +223,34 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="watch only this namespace (repeatable; default: all)")
     parser.add_argument("--prometheus-url", help="Prometheus for analysis when a Canary names no provider")
     parser.add_argument("--metrics-address", default="0.0.0.0:8080", help="HOST:PORT of /metrics")
-    parser.add_argument("--poll-interval", type=float, default=5.0, help="seconds between reconciliations")
+    parser.add_argument("--poll-interval", type=float, default=5.0,
+                        help="seconds between reconciliations with --no-watch-cache, and before retrying a failed one")
+    parser.add_argument("--resync-interval", type=float, default=30.0,
+                        help="with the watch caches: the longest a Canary goes without a reconciliation when "
+                             "nothing it reads changes and no timeout or dwell falls due")
     parser.add_argument("--peering", help="kopf peering object name: enables leader election between replicas")
     parser.add_argument("--priority", type=int, default=None,
                         help="peering priority of this replica (default with --peering: random, so that replicas "
                              "of one Deployment never tie; kopf freezes every operator sharing the top priority)")
+    parser.add_argument("--no-watch-cache", dest="watch_cache", action="store_false",
+                        help="read routes, Services and Deployments from the API server on every reconciliation "
+                             "instead of from watch-fed caches (more API load, slower reaction; for debugging)")
     parser.add_argument("--liveness", help="kopf liveness endpoint, e.g. http://0.0.0.0:8081/healthz")
+    parser.add_argument("--notification-provider", action="append", default=[], metavar="NAMESPACE/NAME[:EVENTS]",
+                        help="a NotificationProvider that hears every Canary's events, optionally only these "
+                             "(comma-separated: started,step,paused,promoted,rolledBack,failed); repeatable; "
+                             f"also read from ${NOTIFICATION_PROVIDERS_ENV} (space-separated)")
     args = parser.parse_args(argv)
+    try:
+        notifications = parse_subscriptions(args.notification_provider, os.environ.get(NOTIFICATION_PROVIDERS_ENV))
+    except ValueError as error:
+        parser.error(f"--notification-provider: {error}")
     if args.priority is None:
         args.priority = random.SystemRandom().randint(1, 2**31 - 1) if args.peering else 0
     host, _, port = args.metrics_address.rpartition(":")
     run(kubeconfig=args.kubeconfig, namespaces=args.namespace, prometheus_url=args.prometheus_url,
         metrics_host=host or "0.0.0.0", metrics_port=int(port), poll_interval=args.poll_interval,
-        peering=args.peering, priority=args.priority, liveness=args.liveness)
+        peering=args.peering, priority=args.priority, liveness=args.liveness, watch_cache=args.watch_cache,
+        resync_interval=args.resync_interval,
+        notifications=notifications)
     return 0

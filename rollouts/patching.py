@@ -15,11 +15,13 @@ authentication method those support works here too.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import json
 import logging
 import ssl
-from collections.abc import Callable, Mapping
+import urllib.parse
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -86,6 +88,26 @@ def canary_path(namespace: str, name: str) -> str:
     return f"/apis/{model.GROUP}/{model.VERSION}/namespaces/{namespace}/{model.PLURAL}/{name}"
 
 
+def resource_of(path: str) -> str:
+    """The resource an API path addresses: ``httproutes`` for a route, ``canaries/status`` for a status."""
+    parts = path.split("?", 1)[0].strip("/").split("/")
+    rest = parts[2:] if parts[:1] == ["api"] else parts[3:]  # drop api/v1 or apis/<group>/<version>
+    if rest[:1] == ["namespaces"] and len(rest) > 2:
+        rest = rest[2:]
+    if not rest:
+        return ""
+    return f"{rest[0]}/{rest[2]}" if len(rest) > 2 else rest[0]
+
+
+def _api_error(method: str, path: str, status: int, text: str) -> errors.ApiError:
+    try:
+        detail = json.loads(text)
+        message, reason = detail.get("message", text), detail.get("reason", "")
+    except ValueError:
+        message, reason = text, ""
+    return errors.from_status(status, f"{method} {path}: {message}", reason)
+
+
 class Cluster:
     """An API client bound to one event loop (created lazily inside it)."""
 
@@ -94,6 +116,8 @@ class Cluster:
         self.conflict_retries = conflict_retries
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
+        # (verb, resource) -> requests sent; watches count once per stream. Exposed as a metric.
+        self.requests: collections.Counter[tuple[str, str]] = collections.Counter()
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -112,6 +136,7 @@ class Cluster:
 
     async def request(self, method: str, path: str, *, body: Any = None, content_type: str | None = None) -> Any:
         """One API call; returns the decoded JSON or raises an :mod:`rollouts.errors` error."""
+        self.requests[(method, resource_of(path))] += 1
         data = None if body is None else json.dumps(body)
         content_type = content_type or ("application/json" if data is not None else None)
         headers = {"Content-Type": content_type} if content_type else {}
@@ -119,15 +144,38 @@ class Cluster:
             async with self._http().request(method, path, data=data, headers=headers) as response:
                 text = await response.text()
                 if response.status >= 400:
-                    try:
-                        detail = json.loads(text)
-                        message, reason = detail.get("message", text), detail.get("reason", "")
-                    except ValueError:
-                        message, reason = text, ""
-                    raise errors.from_status(response.status, f"{method} {path}: {message}", reason)
+                    raise _api_error(method, path, response.status, text)
                 return json.loads(text) if text else None
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
             raise errors.Unavailable(None, f"{method} {path}: {type(error).__name__}: {error}") from error
+
+    async def watch(self, path: str, params: Mapping[str, str], *,
+                    read_timeout: float) -> AsyncIterator[dict[str, Any]]:
+        """The events of one watch request, decoded, until the server ends the stream.
+
+        Lines are split by hand rather than with ``readline``, whose length cap is smaller
+        than a large object (a Deployment with long annotations) can be. A stream that goes
+        silent for ``read_timeout`` seconds raises :class:`errors.Unavailable`, like any
+        broken connection; so does a truncated last line.
+        """
+        self.requests[("WATCH", resource_of(path))] += 1
+        url = f"{path}?{urllib.parse.urlencode(dict(params))}"
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=read_timeout)
+        try:
+            async with self._http().get(url, timeout=timeout) as response:
+                if response.status >= 400:
+                    raise _api_error("GET", url, response.status, await response.text())
+                pending = b""
+                async for chunk in response.content.iter_any():
+                    pending += chunk
+                    *lines, pending = pending.split(b"\n")
+                    for line in lines:
+                        if line.strip():
+                            yield json.loads(line)
+                if pending.strip():
+                    raise errors.Unavailable(None, f"GET {url}: the watch stream ended inside an event")
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raise errors.Unavailable(None, f"GET {url}: {type(error).__name__}: {error}") from error
 
     async def get(self, path: str) -> dict[str, Any] | None:
         try:
@@ -138,8 +186,14 @@ class Cluster:
     async def get_route(self, namespace: str, name: str) -> dict[str, Any] | None:
         return await self.get(route_path(namespace, name))
 
+    async def get_service(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return await self.get(f"/api/v1/namespaces/{namespace}/services/{name}")
+
+    async def get_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return await self.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
+
     async def service_exists(self, namespace: str, name: str) -> bool:
-        return await self.get(f"/api/v1/namespaces/{namespace}/services/{name}") is not None
+        return await self.get_service(namespace, name) is not None
 
     async def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
         """A Secret's data, base64-decoded."""
@@ -159,7 +213,9 @@ class Cluster:
         """
         path = route_path(namespace, name)
         for attempt in range(1, self.conflict_retries + 2):
-            route = await self.get(path)
+            # The first try may plan from a cached copy: its resourceVersion is the patch's
+            # precondition, so a stale copy costs one 409 and a fresh read, never a lost write.
+            route = await (self.route_to_update(namespace, name) if attempt == 1 else self.get(path))
             if route is None:
                 return RouteWrite(None, False, attempt)
             ops = plan(route)
@@ -167,6 +223,7 @@ class Cluster:
                 return RouteWrite(route, False, attempt)
             try:
                 patched = await self.request("PATCH", path, body=ops, content_type=JSON_PATCH)
+                self.wrote(patched)
                 return RouteWrite(patched, True, attempt)
             except errors.ApiError as error:
                 # 422 here can only be our resourceVersion test failing: the ops are built
@@ -177,6 +234,13 @@ class Cluster:
                             namespace, name, error.status, attempt)
                 await asyncio.sleep(min(0.05 * attempt, 0.5))
         raise errors.Conflict(409, f"route {namespace}/{name}: still conflicting after {self.conflict_retries} retries")
+
+    async def route_to_update(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The copy of a route a write is planned from first (a cache may answer it)."""
+        return await self.get_route(namespace, name)
+
+    def wrote(self, obj: dict[str, Any] | None) -> None:
+        """Called with the API's answer to each of our writes (a cache records it)."""
 
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any]:
         """Write the Canary status in one merge patch to the status subresource."""

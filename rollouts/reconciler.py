@@ -29,7 +29,12 @@ import pydantic
 
 import analysis
 from rollouts import actions, errors, machine, metrics, model, patching, routes, workload_io, workload_machine, workloads
+from rollouts.caches import kinds
+from rollouts.caches.cached_cluster import CachedCluster
+from rollouts.caches.interest import Interest, ObjectKey
+from rollouts.notifications.notifier import Notifier
 from rollouts.observations import GateOutcome, Observations
+from rollouts.provider_metering import MeteredProvider
 
 logger = logging.getLogger(__name__)
 
@@ -50,15 +55,27 @@ class Controller:
         analysis.evaluate_interval)
     call_webhook: Callable[..., Awaitable[analysis.WebhookOutcome]] = analysis.call_webhook
     prometheus_url: str | None = None
-    poll_interval: float = 5.0
+    poll_interval: float = 5.0  # without the watch caches: how often every Canary is reconciled
+    # With the caches: the longest a Canary sleeps when neither a watch nor a due time wakes it.
+    resync_interval: float = 30.0
     metrics_host: str = "0.0.0.0"
     metrics_port: int | None = None  # None: do not serve /metrics (tests that read Metrics directly)
     served_port: int | None = None  # the port /metrics is bound to once serving (0 above picks one)
     clock: Callable[[], datetime.datetime] = _utcnow
     background: set[asyncio.Task[Any]] = dataclasses.field(default_factory=set)
-    # (namespace, Deployment name) -> wake flags of the workload-form Canaries that run it,
-    # so a `kubectl set image` or a readiness change wakes the Canary at once, not at the next poll.
-    deployment_watchers: dict[tuple[str, str], set[asyncio.Event]] = dataclasses.field(default_factory=dict)
+    # Which Canaries to wake when a route, Service or Deployment they read changes: a
+    # `kubectl set image`, a Deployment getting ready or a route being accepted wakes the
+    # Canary at once, not at the next poll. Fed by the caches' watches (or, without caches,
+    # by a kopf watch of Deployments).
+    interest: Interest = dataclasses.field(default_factory=Interest)
+    # At most this many analyses query their metrics provider at a time (see _analyse).
+    analysis_slots: asyncio.Semaphore = dataclasses.field(default_factory=lambda: asyncio.Semaphore(16))
+    # Chat notifications (and the cluster-wide --notification-provider subscriptions).
+    notifier: Notifier = dataclasses.field(default_factory=Notifier)
+
+    @property
+    def caches(self) -> CachedCluster | None:
+        return self.cluster if isinstance(self.cluster, CachedCluster) else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +95,33 @@ class CanaryObject:
         return cls(namespace=meta.get("namespace", "default"), name=meta["name"],
                    generation=int(meta.get("generation") or 1), spec=dict(body.get("spec") or {}),
                    annotations=dict(meta.get("annotations") or {}), uid=meta.get("uid"))
+
+
+def parse_spec(canary: CanaryObject) -> model.CanarySpec | None:
+    """The Canary's spec, or None while it does not parse (``reconcile`` reports why)."""
+    try:
+        return model.parse_spec(dict(canary.spec))
+    except pydantic.ValidationError:
+        return None
+
+
+def dependencies(spec: model.CanarySpec | None, namespace: str) -> frozenset[ObjectKey]:
+    """The routes, Services and Deployments a decision reads (what ``observe`` fetches), as keys
+    of :class:`~rollouts.caches.interest.Interest`; none while the spec does not parse."""
+    if spec is None:
+        return frozenset()
+    refs = spec.routes(namespace)
+    keys = {(kinds.HTTPROUTES.name, ns, name) for ns, name in refs}
+    if spec.target_ref is not None:
+        names = workloads.names(spec)
+        keys |= {(kinds.DEPLOYMENTS.name, namespace, names.target),
+                 (kinds.DEPLOYMENTS.name, namespace, names.primary),
+                 (kinds.SERVICES.name, namespace, names.primary),
+                 (kinds.SERVICES.name, namespace, names.canary)}
+    else:
+        keys |= {(kinds.SERVICES.name, backend.namespace or refs[0][0], backend.name)
+                 for backend in (spec.stable, spec.canary) if backend is not None}
+    return frozenset(keys)
 
 
 async def reconcile(controller: Controller, canary: CanaryObject, status: model.CanaryStatus, *,
@@ -214,15 +258,34 @@ async def _analyse(controller: Controller, canary: CanaryObject, spec: model.Can
     try:
         provider = await _provider(controller, canary, spec.analysis.provider)
         templates = await _templates(controller, canary, spec.analysis)
+        # MetricTemplates that name their own provider (Flagger's layout) query it through a
+        # pool built for this interval, from Secret keys read here (the pool itself does no I/O).
+        refs = analysis.ProviderPool.secret_keys(templates.values())
+        pool = analysis.ProviderPool({(ref.name, ref.key): await _secret(controller, canary.namespace, ref)
+                                      for ref in refs}, window=spec.analysis.interval)
     except (errors.RolloutsError, analysis.AnalysisError, ValueError) as error:
         return analysis.IntervalVerdict(analysis.Verdict.ERROR, f"cannot query metrics: {error}"), state
+    kind = spec.analysis.provider.type if spec.analysis.provider else "prometheus"
+
+    def resolve(provider_spec: analysis.ProviderSpec) -> MeteredProvider:
+        return MeteredProvider(pool.resolve(provider_spec), controller.metrics, kind=_kind(provider_spec.type))
+
     try:
-        return await controller.evaluate(spec.analysis, target, state, now=now, provider=provider,
-                                         templates=templates)
+        # Analyses that fall due in the same second take turns here rather than all querying
+        # the provider (and holding its connections) at once.
+        async with controller.analysis_slots:
+            return await controller.evaluate(spec.analysis, target, state, now=now,
+                                             provider=MeteredProvider(provider, controller.metrics, kind=_kind(kind)),
+                                             templates=templates, resolve_provider=resolve)
     finally:
+        await pool.aclose()
         close = getattr(provider, "aclose", None)
         if close is not None:
             await close()
+
+
+def _kind(provider_type: Any) -> str:
+    return str(getattr(provider_type, "value", provider_type))
 
 
 class _NoProvider:
@@ -245,22 +308,13 @@ async def _provider(controller: Controller, canary: CanaryObject, provider: anal
         if controller.prometheus_url is None:
             return _NoProvider()
         return analysis.PrometheusProvider(analysis.PrometheusConfig(address=controller.prometheus_url))
-    # PrometheusConfig.from_spec reads secrets synchronously: fetch the referenced ones first.
-    needed: dict[tuple[str, str], str] = {}
-    refs = [provider.bearer_token_secret_ref]
-    if provider.tls is not None:
-        refs += [provider.tls.ca_secret_ref, provider.tls.cert_secret_ref, provider.tls.key_secret_ref]
-    basic = getattr(provider, "basic_auth_secret_name", None)
-    if basic:
-        refs += [analysis.SecretKeyRef(name=basic, key="username"), analysis.SecretKeyRef(name=basic, key="password")]
-    for ref in refs:
-        if ref is not None:
-            value = await _secret(controller, canary.namespace, ref)
-            if value is None:
-                raise ValueError(f"secret {ref.name}/{ref.key} not found")
-            needed[(ref.name, ref.key)] = value
-    config = analysis.PrometheusConfig.from_spec(provider, lambda ref: needed[(ref.name, ref.key)])
-    return analysis.PrometheusProvider(config)
+    # build_provider reads secrets synchronously: fetch the keys it names first. A missing
+    # required key is its MissingCredentials (an Error verdict), an optional one just absent.
+    found = {(ref.name, ref.key): await _secret(controller, canary.namespace, ref)
+             for ref in analysis.provider_secret_keys(provider)}
+    # Providers other than Prometheus query the time frame of the analysis interval by default.
+    interval = (canary.spec.get("analysis") or {}).get("interval") or analysis.AnalysisSpec().interval
+    return analysis.build_provider(provider, lambda ref: found.get((ref.name, ref.key)), window=interval)
 
 
 async def _templates(controller: Controller, canary: CanaryObject,
@@ -313,6 +367,8 @@ def _announce(controller: Controller, canary: CanaryObject, spec: model.CanarySp
                 task = asyncio.create_task(_notify(controller, canary, hook, {**_payload(canary, status), **payload}))
                 controller.background.add(task)
                 task.add_done_callback(controller.background.discard)
+            case actions.Notify():
+                controller.notifier.submit(controller, canary, spec, action, emit)  # background, never awaited
     if spec is not None:
         controller.metrics.observe_status(canary.namespace, canary.name, status, spec.stable.name, spec.canary.name)
         controller.metrics.observe_thresholds(canary.namespace, canary.name, spec)

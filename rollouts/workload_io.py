@@ -49,7 +49,7 @@ def _path(api_version: str, plural: str, namespace: str, name: str | None = None
 
 
 async def read_target(cluster: patching.Cluster, namespace: str, spec: model.CanarySpec) -> dict[str, Any] | None:
-    return await cluster.get(deployment_path(namespace, spec.target_ref.name))
+    return await cluster.get_deployment(namespace, spec.target_ref.name)
 
 
 async def read_configs(cluster: patching.Cluster, namespace: str, spec: model.CanarySpec,
@@ -111,9 +111,9 @@ async def observe(cluster: patching.Cluster, namespace: str, uid: str | None, sp
     names = workloads.names(spec)
     refs = spec.routes(namespace)
     primary, primary_svc, canary_svc, *fetched = await asyncio.gather(
-        cluster.get(deployment_path(namespace, names.primary)),
-        cluster.get(_path("v1", "services", namespace, names.primary)),
-        cluster.get(_path("v1", "services", namespace, names.canary)),
+        cluster.get_deployment(namespace, names.primary),
+        cluster.get_service(namespace, names.primary),
+        cluster.get_service(namespace, names.canary),
         *(cluster.get_route(ns, name) for ns, name in refs))
     target_rollout, primary_rollout = workloads.rollout(target), workloads.rollout(primary)
     # Pods only matter while a Deployment is not ready: they say why (crash loop, image pull ...).
@@ -148,8 +148,9 @@ async def execute(cluster: patching.Cluster, action: actions.WorkloadAction, *, 
         case actions.ApplyObject(body=body):
             await _apply(cluster, body)
         case actions.ScaleDeployment(namespace=ns, name=name, replicas=replicas):
-            await cluster.request("PATCH", deployment_path(ns, name), body={"spec": {"replicas": replicas}},
-                                  content_type=patching.MERGE_PATCH)
+            cluster.wrote(await cluster.request("PATCH", deployment_path(ns, name),
+                                                body={"spec": {"replicas": replicas}},
+                                                content_type=patching.MERGE_PATCH))
         case actions.DeleteObject(api_version=version, plural=plural, namespace=ns, name=name):
             try:
                 await cluster.request("DELETE", _path(version, plural, ns, name))
@@ -186,9 +187,10 @@ async def _apply(cluster: patching.Cluster, body: dict[str, Any]) -> None:
         live = await cluster.get(path)
         try:
             if live is None:
-                await cluster.request("POST", _path(body["apiVersion"], plural, meta["namespace"]), body=body)
+                cluster.wrote(await cluster.request("POST", _path(body["apiVersion"], plural, meta["namespace"]),
+                                                    body=body))
                 return
-            await cluster.request("PUT", path, body=_replacement(live, body))
+            cluster.wrote(await cluster.request("PUT", path, body=_replacement(live, body)))
             return
         except errors.Conflict as error:  # 409: a stale resourceVersion, or created meanwhile
             logger.info("%s %s/%s changed under us (%s); re-reading, attempt %d", body["kind"], meta["namespace"],

@@ -46,6 +46,17 @@ def decide(spec: model.CanarySpec, status: model.CanaryStatus, observations: Obs
     return Decision(*WorkloadMachine(spec, status, observations, now, owner=owner, namespace=namespace).run())
 
 
+def pods_matter(status: model.CanaryStatus) -> bool:
+    """True while a Deployment this Canary runs may be on its way to ready (initialization, a
+    canary revision not ready yet, a promotion, a rollback, a deletion): then its Pods say why
+    it is not (crash loop, image pull, unschedulable), and Pods are not watched, so the
+    adapter polls instead of sleeping until the next due time."""
+    if status.phase in (model.Phase.INITIALIZED, model.Phase.SUCCEEDED, model.Phase.FAILED):
+        return False
+    return not (status.phase == model.Phase.PROGRESSING and status.workload is not None
+                and status.workload.canary_ready)
+
+
 def quiet(spec: model.CanarySpec, status: model.CanaryStatus, target: dict | None, *, release: str | None,
           generation: int, annotations: dict) -> bool:
     """An idle workload Canary whose target has no new revision (``release``: its template's and

@@ -69,17 +69,24 @@ class AcceptingGateway:
 
 
 def start_controller(api: EmulatorThread, kopf_runner, evaluate, *, poll_interval: float = 0.05,
-                     metrics_port: int | None = None):
+                     metrics_port: int | None = None, cached: bool = True):
     """The real kopf operator of ``rollouts.operator`` against ``api``, analysing with ``evaluate``.
 
     ``evaluate`` has ``analysis.evaluate_interval``'s signature (a scripted double in most
-    tests). Returns ``(controller, operator_thread)``; ``kopf_runner`` stops it at teardown.
+    tests). ``cached`` gives it watch-fed caches, as ``routeshift controller`` has by default;
+    False reads every object from the API server (``--no-watch-cache``). Returns
+    ``(controller, operator_thread)``; ``kopf_runner`` stops it at teardown.
     """
     from kopf import Memo
 
     from rollouts import operator, patching
+    from rollouts.caches.cached_cluster import CachedCluster
+    from rollouts.caches.interest import Interest
     from rollouts.reconciler import Controller
 
-    controller = Controller(cluster=patching.Cluster(patching.Connection(server=api.url)), evaluate=evaluate,
-                            poll_interval=poll_interval, metrics_host="127.0.0.1", metrics_port=metrics_port)
-    return controller, kopf_runner(operator.build_registry(), memo=Memo(controller=controller))
+    connection = patching.Connection(server=api.url)
+    interest = Interest()
+    cluster = CachedCluster(connection, interest=interest) if cached else patching.Cluster(connection)
+    controller = Controller(cluster=cluster, interest=interest, evaluate=evaluate, poll_interval=poll_interval,
+                            metrics_host="127.0.0.1", metrics_port=metrics_port)
+    return controller, kopf_runner(operator.build_registry(cached=cached), memo=Memo(controller=controller))

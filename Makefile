@@ -6,7 +6,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-DEBIAN_PACKAGES := prometheus openssl lua5.1
+DEBIAN_PACKAGES := prometheus openssl lua5.1 chromium fonts-dejavu-core
 # Reinstall the Python packages when the dependency pins change.
 DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml setup.py | sha1sum | cut -c1-12)
 

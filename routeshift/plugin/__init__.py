@@ -12,6 +12,7 @@ on PATH. Modules, each with one job:
 - ``live`` and ``rendering``: the rich views
 - ``linting``: offline validation against the CRD schema and the controller's models
 - ``completion``: bash, zsh and kubectl plugin completion
+- ``dashboard``: ``kubectl canary dashboard``, a live web page on 127.0.0.1 (a subpackage)
 """
 
 from routeshift.plugin.cli import main

@@ -206,6 +206,20 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from routeshift.plugin.dashboard import server
+
+    def announce(dashboard: server.Dashboard) -> None:
+        scope = "all namespaces" if args.all_namespaces else f"namespace {dashboard.cluster.namespace}"
+        mode = "operations allowed with the token in this URL" if args.allow_actions else "read-only"
+        print(f"Routeshift dashboard for {scope} ({mode}): {dashboard.url}", flush=True)
+        print("Press Ctrl-C to stop.", file=sys.stderr, flush=True)
+
+    settings = server.Settings(port=server.DEFAULT_PORT if args.port is None else args.port,
+                               all_namespaces=args.all_namespaces, allow_actions=args.allow_actions)
+    return server.serve(_cluster(args), settings, announce=announce)
+
+
 def cmd_version(args: argparse.Namespace) -> int:
     if args.output in ("json", "yaml"):
         _dump({"plugin": "kubectl-canary", "version": __version__, "api": "routeshift.dev/v1alpha1"}, args.output)
@@ -302,6 +316,14 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("-f", "--filename", action="append", required=True,
                       help="file, directory or - for stdin (repeatable)")
     lint.add_argument("--crd", help="CRD YAML to validate against (default: crds/ of this installation)")
+    dashboard = command("dashboard", "serve a live web dashboard of the Canaries on 127.0.0.1 (read-only unless "
+                        "--allow-actions)", cmd_dashboard, name_arg=False)
+    dashboard.add_argument("-p", "--port", type=int, default=None,
+                           help="port on 127.0.0.1 (default 3100, as Argo Rollouts' dashboard; 0: any free port)")
+    dashboard.add_argument("-A", "--all-namespaces", action="store_true", help="show Canaries of all namespaces")
+    dashboard.add_argument("--allow-actions", action="store_true",
+                           help="offer promote/pause/resume/abort/retry buttons (a per-run token in the printed URL "
+                                "guards them)")
     command("version", "print the plugin version", cmd_version, name_arg=False, output=("json", "yaml"))
     shells = command("completion", "print a shell completion script (bash, zsh, or the kubectl helper)",
                      cmd_completion, name_arg=False)

@@ -75,6 +75,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="HOST:PORT terminating TLS for HTTPS listeners (certificates from their Secrets)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes sharing --listen (SO_REUSEPORT)")
     parser.add_argument("--header-timeout", type=float, default=10.0, help="seconds a client has to send a head")
+    parser.add_argument("--tunnel-idle-timeout", type=float, default=300.0,
+                        help="seconds an upgraded connection (WebSocket) may stay silent both ways before it is "
+                             "closed; 0 disables (default: 300, as Envoy's stream idle timeout)")
     parser.add_argument("--data-plane", choices=("asyncio", "c"),
                         default=os.environ.get("ROUTESHIFT_DATA_PLANE", "asyncio"),
                         help="who serves --listen: the asyncio path, or the C event loop where the table allows "
@@ -127,7 +130,8 @@ async def _run(args: argparse.Namespace, serve_data: bool, serve_admin: bool, me
     from gateway_proxy import admin, serving
 
     loop = asyncio.get_running_loop()
-    runtime = serving.Runtime(loop, header_timeout=args.header_timeout, data_plane=args.data_plane)
+    runtime = serving.Runtime(loop, header_timeout=args.header_timeout, data_plane=args.data_plane,
+                              tunnel_idle_timeout=args.tunnel_idle_timeout)
     stop = asyncio.Event()
     _stop_on_signals(loop, stop)
     follower = None
@@ -268,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
                         stream=sys.stderr)
     if args.workers > 1:
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="gateway-proxy-metrics-"))
+        # Every worker must accept the session tokens the others issue (gateway_proxy.sessions).
+        os.environ.setdefault("ROUTESHIFT_SESSION_KEY", os.urandom(32).hex())
         return _supervise(args)
     loop = _new_loop()
     try:

@@ -25,6 +25,7 @@ cdef class Request:
     cdef public bint responded
     cdef public int error
     cdef public int host_fields
+    cdef public str upgrade
 
 
 @cython.final

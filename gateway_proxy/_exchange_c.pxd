@@ -38,9 +38,17 @@ cdef class Exchange:
     cdef public bytes head
     cdef public object endpoint
     cdef public bint retried
+    cdef public object affinity
+    cdef public int attempts
+    cdef public object replay
+    cdef public Py_ssize_t replayed
+    cdef public object attempt_timer
+    cdef public object head_parts
 
-    @cython.locals(runtime=object, framing=bytes, timeout=double, upstream=UpstreamProtocol, mirror_to=Backend)
+    @cython.locals(runtime=object, framing=bytes, timeout=double, mirror_to=Backend)
     cpdef begin(self)
+    @cython.locals(runtime=object, rule=Rule, upstream=UpstreamProtocol)
+    cpdef _attempt(self)
     cpdef _connect(self)
     cpdef attach(self, UpstreamProtocol upstream)
     cpdef request_body(self, bytes chunk)

@@ -40,6 +40,9 @@ cdef class Rule:
     cdef public double backend_timeout
     cdef public double created
     cdef public object metrics
+    cdef public object retry
+    cdef public object cors
+    cdef public object session
 
 cdef class Match:
     cdef public Rule rule

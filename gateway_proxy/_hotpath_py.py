@@ -82,11 +82,11 @@ class Rule:
 
     __slots__ = ("namespace", "route", "index", "backends", "cumulative", "total", "listener_port", "scheme",
                  "request_headers", "response_headers", "redirect", "rewrite", "mirrors",
-                 "request_timeout", "backend_timeout", "created", "metrics")
+                 "request_timeout", "backend_timeout", "created", "metrics", "retry", "cors", "session")
 
     def __init__(self, namespace, route, index, backends, listener_port, scheme, request_headers=None,
                  response_headers=None, redirect=None, rewrite=None, mirrors=(), request_timeout=0.0,
-                 backend_timeout=0.0, created=0.0):
+                 backend_timeout=0.0, created=0.0, retry=None, cors=None, session=None):
         self.namespace = namespace
         self.route = route
         self.index = index
@@ -111,6 +111,10 @@ class Rule:
         self.backend_timeout = backend_timeout
         self.created = created
         self.metrics = None
+        # Policies of the exchange, None when unused: retries.Policy, cors.Policy, sessions.Policy.
+        self.retry = retry
+        self.cors = cors
+        self.session = session
 
 
 class Match:

@@ -14,6 +14,19 @@ from gateway_proxy import resources as r
 
 ROUTE_KIND = (r.GATEWAY_GROUP, "HTTPRoute")
 SERVED_PROTOCOLS = ("HTTP", "HTTPS")
+# Service port appProtocol values (KEP-3726) the proxy cannot speak to a backend. GEP-1911 makes
+# such a backendRef invalid (ResolvedRefs False, UnsupportedProtocol; its share answered 500).
+# kubernetes.io/ws is spoken: its handshake is HTTP/1.1 and upgrades are tunnelled (tunnel.py).
+WEBSOCKET = "kubernetes.io/ws"
+UNSPOKEN_APP_PROTOCOLS = {"kubernetes.io/h2c": "HTTP/2 over cleartext", "kubernetes.io/wss": "WebSocket over TLS"}
+
+
+def app_protocol_problem(app_protocol: str) -> str:
+    """Why a Service port's appProtocol cannot be served, or "" when it can."""
+    spoken = UNSPOKEN_APP_PROTOCOLS.get(app_protocol)
+    if spoken is None:
+        return ""
+    return f"appProtocol {app_protocol} ({spoken}) is not supported: the proxy speaks HTTP/1.1 to backends"
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,7 @@ class Resolved:
     status: int
     endpoints: tuple[tuple[str, int], ...] = ()
     reason: str = ""
+    app_protocol: str = ""  # the Service port's, for what serves it (the C data plane does not tunnel)
 
 
 @dataclass
@@ -94,6 +108,9 @@ class Resolver:
         service_port = next((p for p in service.ports if p.port == ref.port), None)
         if service_port is None:
             return invalid(f"service has no port {ref.port}")
+        problem = app_protocol_problem(service_port.app_protocol)
+        if problem:
+            return invalid(problem)
         endpoints: list[tuple[str, int]] = []
         for endpoint_slice in self._slices.get((ref.namespace, ref.name), ()):
             for port_name, port in endpoint_slice.ports:
@@ -102,7 +119,7 @@ class Resolver:
         unique = tuple(dict.fromkeys(endpoints))
         if not unique:
             return Resolved(ref.namespace, ref.name, 503, (), "no ready endpoints")
-        return Resolved(ref.namespace, ref.name, 0, unique)
+        return Resolved(ref.namespace, ref.name, 0, unique, "", service_port.app_protocol)
 
 
 def namespace_labels(config: Config) -> dict[str, dict[str, str]]:

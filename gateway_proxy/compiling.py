@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from gateway_proxy import attachment, mirroring, resources as r, tls
+from gateway_proxy import attachment, cors, mirroring, resources as r, retries, sessions, tls
 
 _PATH_KINDS = {"Exact": 0, "RegularExpression": 1, "PathPrefix": 2}
 
@@ -55,8 +55,15 @@ class Compiled:
                     ("RequestHeaderModifier", spec.filters.request_headers),
                     ("ResponseHeaderModifier", spec.filters.response_headers),
                     ("RequestRedirect", spec.filters.redirect), ("URLRewrite", spec.filters.rewrite),
-                    ("RequestMirror", spec.filters.mirrors)) if value),
+                    ("RequestMirror", spec.filters.mirrors), ("CORS", spec.filters.cors)) if value),
                 "timeouts": {"request": spec.request_timeout, "backendRequest": spec.backend_timeout},
+                "retry": None if spec.retry is None else {"codes": list(spec.retry.codes),
+                                                          "attempts": spec.retry.attempts,
+                                                          "backoff": spec.retry.backoff},
+                "sessionPersistence": None if spec.session is None else {
+                    "type": spec.session.kind, "sessionName": spec.session.name,
+                    "absoluteTimeout": spec.session.absolute_timeout, "idleTimeout": spec.session.idle_timeout,
+                    "lifetimeType": spec.session.lifetime},
             }
         return {"listeners": listeners, "routes": routes, "matches": self.rule_count}
 
@@ -79,7 +86,8 @@ def _merged(rule_level: r.HeaderModifier | None, backend_level: r.HeaderModifier
 
 def _backend_filter_problem(ref: r.BackendRef) -> str:
     filters = ref.filters
-    if filters is not None and (filters.redirect or filters.rewrite or filters.mirrors or filters.unsupported):
+    if filters is not None and (filters.redirect or filters.rewrite or filters.mirrors or filters.unsupported
+                                or filters.cors):
         return "backendRef filters other than header modifiers are not supported"
     return ""
 
@@ -138,6 +146,9 @@ def rule_problem(rule: r.RouteRule) -> tuple[str, str] | None:
             return "UnsupportedValue", "ReplacePrefixMatch needs PathPrefix matches"
     for mirror in filters.mirrors:
         problem = _mirror_problem(mirror)
+        if problem:
+            return "UnsupportedValue", problem
+    for problem in (cors.problem(filters.cors), retries.problem(rule.retry), sessions.problem(rule.session)):
         if problem:
             return "UnsupportedValue", problem
     return None
@@ -233,11 +244,18 @@ class _Builder:
             res = self.resolve(ref, route.meta.namespace)
             if res.status == 0:
                 mirrors.append(self.impl.Backend(res.namespace, res.name, 0, res.endpoints, _mirror_weight(ref)))
+        session = None
+        if not problem and spec.session is not None:
+            session = sessions.policy(spec.session, sessions.scope_of(route.meta.namespace, route.meta.name, index),
+                                      [(res.namespace, res.name) for res in resolved], scheme == "https",
+                                      sessions.signing_key())
         built = self.impl.Rule(
             route.meta.namespace, route.meta.name, index, backends, listener_port, scheme,
             _header_ops(self.impl, spec.filters.request_headers), _header_ops(self.impl, spec.filters.response_headers),
             None if problem else spec.filters.redirect, None if problem else spec.filters.rewrite, mirrors,
-            spec.request_timeout or 0.0, spec.backend_timeout or 0.0, route.meta.created)
+            spec.request_timeout or 0.0, spec.backend_timeout or 0.0, route.meta.created,
+            None if problem else retries.policy(spec.retry), None if problem else cors.policy(spec.filters.cors),
+            session)
         return built, (route, index, problem, tuple(zip(spec.backends, resolved)))
 
     def _parts(self, route: r.HTTPRoute, listener: r.Listener) -> tuple:

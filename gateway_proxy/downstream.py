@@ -13,6 +13,10 @@ but the C data plane's parser refuses (a version other than 1.0 and 1.1, a bad o
 Transfer-Encoding other than one ``chunked``, a malformed Connection list) is refused here too,
 field by field as the C parser does, by the rules of :mod:`gateway_proxy.request_rules`.
 
+After an upgrade request (WebSocket) nothing more is parsed: reading pauses and the bytes already
+read are held until the backend answers. A ``101`` hands the transport to a
+:class:`gateway_proxy.tunnel.Tunnel` (:meth:`ClientProtocol.tunnelled`); any other answer closes.
+
 The source stays plain Python; ``_downstream_c`` is the same source compiled with its ``.pxd``
 (one source, two builds, chosen with the hot path's build by :func:`gateway_proxy.serving.data_path`).
 """
@@ -26,7 +30,7 @@ from collections import deque
 import httptools
 
 from gateway_proxy import errors, request_rules
-from gateway_proxy.wire import PAUSE_BODY, PAUSE_PIPELINE, PAUSE_REJECTED, simple_response
+from gateway_proxy.wire import PAUSE_BODY, PAUSE_PIPELINE, PAUSE_REJECTED, PAUSE_UPGRADE, simple_response
 
 # One source, two builds (see serving.data_path): the compiled twin of this module,
 # ``_downstream_c``, hands requests to the compiled exchange, this one to the pure one.
@@ -47,7 +51,7 @@ class Request:
 
     __slots__ = ("method", "target", "path", "query", "raw_headers", "headers", "host", "keep_alive",
                  "chunked", "has_body", "buffer", "buffered", "complete", "writer", "responded", "error",
-                 "host_fields")
+                 "host_fields", "upgrade")
 
     def __init__(self):
         self.target = b""
@@ -60,6 +64,7 @@ class Request:
         self.chunked = False
         self.has_body = False
         self.host_fields = 0  # Host field lines seen: a second one is refused (RFC 9112 3.2)
+        self.upgrade = ""  # the Upgrade field of a request the proxy may tunnel (exchange.prepare)
 
 
 class ClientProtocol:
@@ -140,6 +145,9 @@ class ClientProtocol:
     def data_received(self, data):
         if self.closing or self.rejected:
             return
+        if self.upgrade:
+            self._after_upgrade(data)
+            return
         if self.in_head:
             self.head_bytes += len(data)
         try:
@@ -148,11 +156,21 @@ class ClientProtocol:
             cause = error.__cause__ or error.__context__
             self.reject(cause.status if isinstance(cause, errors.ProtocolError) else 400)
             return
-        except httptools.HttpParserUpgrade:
-            # Upgrades are not tunnelled: the request is answered as plain HTTP, then the connection closes.
+        except httptools.HttpParserUpgrade as switch:
+            # What follows an upgrade request is not HTTP: it is never parsed. For a request the proxy
+            # tunnels it is held until the backend answers; any other (one with a body, a method
+            # other than GET) is answered as plain HTTP, then the connection closes.
             self.upgrade = True
-            if self.request is not None:
-                self.request.keep_alive = False
+            self.pause_reading(PAUSE_UPGRADE)
+            request = self.request
+            if self.closing or request is None:
+                return
+            if request.upgrade:
+                self._after_upgrade(data[switch.args[0]:])
+            elif self.active is None and not self.pending:
+                self.close()  # already answered
+            else:
+                request.keep_alive = False
                 self.on_message_complete()
             return
         except httptools.HttpParserError:
@@ -160,6 +178,23 @@ class ClientProtocol:
             return
         if self.in_head and self.head_bytes > MAX_HEAD:
             self.reject(431)
+
+    def _after_upgrade(self, data):
+        """Bytes after an upgrade request's head: the tunnel's first, if the backend switches."""
+        request = self.request
+        if data and request is not None and request.upgrade and not request.responded:
+            request.buffer.append(data)
+
+    def tunnelled(self):
+        """The backend switched protocols and the exchange relayed its 101: the transport now
+        belongs to a :class:`gateway_proxy.tunnel.Tunnel`, this protocol lets go of it."""
+        self.closing = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.running = None
+        self.active = None
+        self.pending.clear()
 
     def eof_received(self):
         # The client half-closed. Requests already read still get their answers, in order; a head
@@ -343,7 +378,7 @@ class ClientProtocol:
     def _after(self, request: Request):
         self.active = None
         self.running = None
-        if not request.keep_alive or self.upgrade:
+        if not request.keep_alive or (self.upgrade and not self.pending):
             self.close()
             return
         self._next()

@@ -156,6 +156,18 @@ class MirrorRef(BackendRef):
 
 
 @dataclass(frozen=True)
+class CorsFilter:
+    """A CORS filter as written; whether its values are valid is a rule problem (``cors.problem``)."""
+
+    allow_origins: tuple[str, ...] = ()
+    allow_credentials: bool = False
+    allow_methods: tuple[str, ...] = ()
+    allow_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    max_age: int | None = None  # seconds; None = the spec's default
+
+
+@dataclass(frozen=True)
 class Filters:
     request_headers: HeaderModifier | None = None
     response_headers: HeaderModifier | None = None
@@ -163,6 +175,27 @@ class Filters:
     rewrite: Rewrite | None = None
     mirrors: tuple[MirrorRef, ...] = ()
     unsupported: tuple[str, ...] = ()
+    cors: tuple[CorsFilter, ...] = ()  # more than one is a rule problem, not silently merged
+
+
+@dataclass(frozen=True)
+class Retry:
+    """``rules[].retry`` as written (seconds for durations, None = unset); checked by ``retries.problem``."""
+
+    codes: tuple[int, ...] = ()
+    attempts: int | None = None
+    backoff: float | None = None
+
+
+@dataclass(frozen=True)
+class SessionPersistence:
+    """``rules[].sessionPersistence`` as written; checked by ``sessions.problem``."""
+
+    name: str | None = None
+    kind: str = "Cookie"  # Cookie | Header
+    absolute_timeout: float | None = None
+    idle_timeout: float | None = None
+    lifetime: str = "Session"  # cookieConfig.lifetimeType: Session | Permanent
 
 
 @dataclass(frozen=True)
@@ -172,6 +205,8 @@ class RouteRule:
     backends: tuple[BackendRef, ...]
     request_timeout: float | None = None  # seconds; None = disabled
     backend_timeout: float | None = None
+    retry: Retry | None = None
+    session: SessionPersistence | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +221,7 @@ class HTTPRoute:
 class ServicePort:
     name: str
     port: int
+    app_protocol: str = ""  # e.g. kubernetes.io/ws (KEP-3726, GEP-1911); "" when unset
 
 
 @dataclass(frozen=True)
@@ -378,6 +414,7 @@ def _filters(raw_list: Any, namespace: str) -> Filters:
     request_headers = response_headers = redirect = rewrite = None
     mirrors: list[MirrorRef] = []
     unsupported: list[str] = []
+    cors: list[CorsFilter] = []
     for raw in raw_list or ():
         kind = raw["type"]
         if kind == "RequestHeaderModifier":
@@ -397,9 +434,45 @@ def _filters(raw_list: Any, namespace: str) -> Filters:
             rewrite = Rewrite(body.get("hostname"), _path_modifier(body.get("path")))
         elif kind == "RequestMirror":
             mirrors.append(_mirror_ref(raw.get("requestMirror") or {}, namespace))
+        elif kind == "CORS":
+            cors.append(_cors(raw.get("cors") or {}))
         else:
             unsupported.append(str(kind))
-    return Filters(request_headers, response_headers, redirect, rewrite, tuple(mirrors), tuple(unsupported))
+    return Filters(request_headers, response_headers, redirect, rewrite, tuple(mirrors), tuple(unsupported),
+                   tuple(cors))
+
+
+def _strings(raw: Any) -> tuple[str, ...]:
+    return tuple(str(item) for item in raw or ())
+
+
+def _cors(body: dict) -> CorsFilter:
+    max_age = body.get("maxAge")
+    return CorsFilter(_strings(body.get("allowOrigins")), body.get("allowCredentials") is True,
+                      _strings(body.get("allowMethods")), _strings(body.get("allowHeaders")),
+                      _strings(body.get("exposeHeaders")), int(max_age) if max_age is not None else None)
+
+
+def _length(raw: Any, source: str) -> float | None:
+    """A Duration that may be zero (a backoff, a session timeout): None only when unset."""
+    return None if raw is None else (parse_duration(raw, source) or 0.0)
+
+
+def _retry(raw: dict | None, source: str) -> Retry | None:
+    if raw is None:
+        return None
+    attempts = raw.get("attempts")
+    return Retry(tuple(int(code) for code in raw.get("codes") or ()), int(attempts) if attempts is not None else None,
+                 _length(raw.get("backoff"), source))
+
+
+def _session(raw: dict | None, source: str) -> SessionPersistence | None:
+    if raw is None:
+        return None
+    name = raw.get("sessionName")
+    return SessionPersistence(str(name) if name is not None else None, str(raw.get("type") or "Cookie"),
+                              _length(raw.get("absoluteTimeout"), source), _length(raw.get("idleTimeout"), source),
+                              str((raw.get("cookieConfig") or {}).get("lifetimeType") or "Session"))
 
 
 def _httproute(document: dict, meta: Meta, source: str) -> HTTPRoute:
@@ -418,14 +491,16 @@ def _httproute(document: dict, meta: Meta, source: str) -> HTTPRoute:
         backend_timeout = parse_duration(timeouts["backendRequest"], source) if "backendRequest" in timeouts else None
         rules.append(RouteRule(matches, _filters(raw.get("filters"), meta.namespace),
                                tuple(_backend_ref(b, meta.namespace) for b in raw.get("backendRefs") or ()),
-                               request_timeout, backend_timeout))
+                               request_timeout, backend_timeout, _retry(raw.get("retry"), source),
+                               _session(raw.get("sessionPersistence"), source)))
     hostnames = tuple(str(h).lower() for h in spec.get("hostnames") or ())
     return HTTPRoute(meta, tuple(parents), hostnames, tuple(rules))
 
 
 def _service(document: dict, meta: Meta, source: str) -> Service:
     spec = document.get("spec") or {}
-    return Service(meta, tuple(ServicePort(str(p.get("name") or ""), int(p["port"])) for p in spec.get("ports") or ()))
+    return Service(meta, tuple(ServicePort(str(p.get("name") or ""), int(p["port"]), str(p.get("appProtocol") or ""))
+                               for p in spec.get("ports") or ()))
 
 
 def _endpoint_slice(document: dict, meta: Meta, source: str) -> EndpointSlice:

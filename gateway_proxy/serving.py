@@ -15,7 +15,7 @@ import socket
 import time
 from types import ModuleType
 
-from gateway_proxy import compiling, downstream, hotpath, tls, upstream
+from gateway_proxy import compiling, downstream, hotpath, tls, tunnel, upstream
 from gateway_proxy.errors import ConfigError
 from gateway_proxy.loading import DirectoryLoader
 from gateway_proxy.metrics import Metrics
@@ -65,11 +65,13 @@ class Runtime:
     """What the data path of one process needs; ``compiled`` is None until a config loaded."""
 
     def __init__(self, loop, impl=None, metrics: Metrics | None = None, header_timeout: float = 10.0,
-                 data_plane: str | None = None):
+                 data_plane: str | None = None, tunnel_idle_timeout: float = tunnel.DEFAULT_IDLE_TIMEOUT):
         self.loop = loop
         self.impl = impl if impl is not None else hotpath.impl
         self.metrics = metrics if metrics is not None else Metrics()
         self.header_timeout = header_timeout
+        # Seconds an upgraded connection (WebSocket) may carry no byte either way; 0 disables.
+        self.tunnel_idle_timeout = tunnel_idle_timeout
         # The hot-path build compiles the tables and decides which build serves requests.
         self.client_side, self.backend_side = data_path(self.impl)
         self.pool = self.backend_side.Pool()

@@ -61,8 +61,14 @@ class UpstreamProtocol:
             return
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._fail(UpstreamError("backend switched protocols"))
+        except httptools.HttpParserUpgrade as switch:
+            sink = self.sink
+            if self.status == 101 and sink is not None:
+                # The bytes after the 101 head are the switched protocol's: the tunnel's to relay.
+                self.sink = None
+                sink.switched(data[switch.args[0]:])
+            else:
+                self._fail(UpstreamError("backend switched protocols"))
         except httptools.HttpParserError as error:
             self._fail(UpstreamError(f"invalid response from backend: {error}"))
 
@@ -102,6 +108,14 @@ class UpstreamProtocol:
     def on_headers_complete(self):
         status = self.parser.get_status_code()
         if status < 200:
+            sink = self.sink
+            if status == 101 and sink is not None and sink.request.upgrade:
+                # Switching Protocols, offered by the request: the exchange holds the head and
+                # data_received hands the rest over once llhttp stops (it does for a 101 that says
+                # Connection: upgrade; one that does not is malformed and ends in a 502).
+                self.status = status
+                sink.response_head(status, self.reason, self.raw_headers)
+                return
             # Interim responses (100 Continue, 103) are consumed here; the client gets the final one.
             self.raw_headers = []
             return

@@ -8,6 +8,7 @@ from __future__ import annotations
 PAUSE_BODY = 1  # the request body outran the backend socket or nothing is attached yet
 PAUSE_PIPELINE = 2  # too many pipelined requests queued
 PAUSE_REJECTED = 4  # a framing error was seen: nothing more is read, only owed answers are written
+PAUSE_UPGRADE = 8  # an upgrade request was read: what follows is not HTTP, held until the backend answers
 
 _STATUS_LINES = {
     301: b"Moved Permanently", 302: b"Found", 303: b"See Other", 307: b"Temporary Redirect",

@@ -9,10 +9,14 @@ names the test that shows it working, and fails when a feature is listed without
 Deliberately left out, because the proxy does not do them (or not as the conformance test
 expects): GatewayPort8080 and GatewayStaticAddresses (every listener is served on the one
 ``--listen`` socket, its port is logical, and ``spec.addresses`` is not honoured);
-GatewayHTTPSListenerDetectMisdirectedRequests; HTTPRouteBackendProtocolH2C and
-HTTPRouteBackendProtocolWebSocket (upstream is HTTP/1.1 and upgrades are not tunnelled);
-HTTPRouteDestinationPortMatching; HTTPRouteCORS; HTTPRouteNamedRouteRule (rule names are
-accepted but not used in status); TLSRoute, GRPCRoute and the mesh features.
+GatewayHTTPSListenerDetectMisdirectedRequests; HTTPRouteBackendProtocolH2C (upstream is HTTP/1.1:
+a Service port with ``appProtocol: kubernetes.io/h2c`` is an invalid backendRef, reported as
+``ResolvedRefs: False, UnsupportedProtocol`` and answered 500, as GEP-1911 asks);
+HTTPRouteDestinationPortMatching; HTTPRouteNamedRouteRule (rule names are
+accepted but not used in status); TLSRoute, GRPCRoute and the mesh features. Retries and session
+persistence are served (``retries``, ``sessions``) but are not claimed: the v1.4 list this module
+follows has no name for them (``HTTPRouteRetry`` and its kin come in later upstream releases), and
+a session whose backend reaches weight 0 is deliberately weighted afresh, which GEP-1619 does not do.
 """
 
 from __future__ import annotations
@@ -53,4 +57,9 @@ SUPPORTED_FEATURES: tuple[str, ...] = tuple(sorted((
     # timeouts.request and timeouts.backendRequest answer 504 (exchange.Exchange.begin).
     "HTTPRouteRequestTimeout",
     "HTTPRouteBackendTimeout",
+    # The CORS filter: preflights answered by the proxy, fields added to actual responses (cors, exchange.handle).
+    "HTTPRouteCORS",
+    # Upgrades (WebSocket) are routed like requests and tunnelled after a 101, to any backend and
+    # to a Service port with appProtocol kubernetes.io/ws (tunnel.Tunnel, exchange.Exchange.switched).
+    "HTTPRouteBackendProtocolWebSocket",
 )))

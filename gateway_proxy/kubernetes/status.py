@@ -10,7 +10,7 @@ the wire and merging them with what is already written is :mod:`gateway_proxy.ku
 Reasons are the spec's (``apis/v1/shared_types.go``, ``gateway_types.go``,
 ``gatewayclass_types.go``): route Accepted → Accepted | NoMatchingParent |
 NotAllowedByListeners | NoMatchingListenerHostname | UnsupportedValue | IncompatibleFilters;
-route ResolvedRefs → ResolvedRefs | InvalidKind | RefNotPermitted | BackendNotFound.
+route ResolvedRefs → ResolvedRefs | InvalidKind | RefNotPermitted | BackendNotFound | UnsupportedProtocol.
 
 A Gateway's ``status.addresses`` are where clients reach the proxy, which only the operator
 knows (a Service, a LoadBalancer): they come from the command line (:func:`address` checks
@@ -220,13 +220,17 @@ def _backend_problem(ref: r.BackendRef, route: r.HTTPRoute, resolver: attachment
     service = services.get((ref.namespace, ref.name))
     if service is None:
         return "BackendNotFound", f"{label} not found"
-    if not any(port.port == ref.port for port in service.ports):
+    port = next((port for port in service.ports if port.port == ref.port), None)
+    if port is None:
         return "BackendNotFound", f"{label} has no port {ref.port}"
+    problem = attachment.app_protocol_problem(port.app_protocol)  # GEP-1911
+    if problem:
+        return "UnsupportedProtocol", f"{label} port {ref.port}: {problem}"
     return None
 
 
 # When several backendRefs fail for different reasons, the condition shows the most fundamental.
-_REF_REASONS = ("InvalidKind", "RefNotPermitted", "UnsupportedValue", "BackendNotFound")
+_REF_REASONS = ("InvalidKind", "RefNotPermitted", "UnsupportedValue", "BackendNotFound", "UnsupportedProtocol")
 
 
 def _resolved_refs(route: r.HTTPRoute, resolver: attachment.Resolver, services: dict) -> Condition:

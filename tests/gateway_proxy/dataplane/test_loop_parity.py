@@ -240,6 +240,8 @@ _HC = _H + _C
 # Every case ends with the proxy closing the connection: a request saying Connection: close, an
 # error, or (the two cut-short cases) a half-close. A half-close after a complete request would
 # race with the answer on both paths (eof_received changes keep-alive mid-exchange).
+# Upgrade requests are left out on purpose: the asyncio path forwards the offer and tunnels after a
+# 101, the C loop does not (tests/gateway_proxy/websocket/ covers both).
 _CASES = [
     ("get", b"GET /hello?x=1&y=2 HTTP/1.1\r\n" + _HC + b"\r\n"),
     ("head", b"HEAD /hello HTTP/1.1\r\n" + _HC + b"\r\n"),
@@ -256,7 +258,6 @@ _CASES = [
     ("http10-keep-alive", b"GET /ten HTTP/1.0\r\nConnection: keep-alive\r\n" + _H + b"\r\nGET /ten2 HTTP/1.0\r\n\r\n"),
     ("absolute-form", b"GET http://Other.example:080/abs?q=1 HTTP/1.1\r\nHost: ignored.example\r\n" + _C + b"\r\n"),
     ("connection-close", b"GET /bye HTTP/1.1\r\n" + _HC + b"\r\nGET /never HTTP/1.1\r\n" + _H + b"\r\n"),
-    ("upgrade-not-tunnelled", b"GET /ws HTTP/1.1\r\n" + _H + b"Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n"),
     ("response-chunked", b"GET /chunked HTTP/1.1\r\n" + _HC + b"\r\n"),
     ("response-chunked-to-http10", b"GET /chunked HTTP/1.0\r\n\r\n"),
     ("response-until-close", b"GET /eof HTTP/1.1\r\n" + _HC + b"\r\n"),

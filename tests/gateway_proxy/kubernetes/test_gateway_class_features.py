@@ -47,6 +47,10 @@ EVIDENCE = {
                                         "test_request_mirror_fraction_copies_that_share_of_requests",
     "HTTPRouteRequestTimeout": "test_filters_over_sockets.py::test_timeouts",
     "HTTPRouteBackendTimeout": "test_filters_over_sockets.py::test_timeouts",
+    "HTTPRouteCORS": "http_features/test_cors_over_sockets.py::"
+                     "test_preflight_from_an_allowed_origin_is_answered_by_the_proxy",
+    "HTTPRouteBackendProtocolWebSocket": "websocket/test_backend_protocols_in_kubernetes_mode.py::"
+                                         "test_a_websocket_service_port_resolves_and_carries_websocket",
 }
 
 # sigs.k8s.io/gateway-api pkg/features (v1.4): a misspelt name would advertise nothing.
@@ -65,7 +69,8 @@ UPSTREAM = {
 
 
 def _test_names(path: pathlib.Path) -> set[str]:
-    return {node.name for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.FunctionDef)}
+    return {node.name for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
 
 def test_every_claimed_feature_is_an_upstream_name_shown_by_a_test():

@@ -1,0 +1,63 @@
+"""The opt-in C data plane does not implement retries, CORS or session persistence: a table using
+any of them is served by the asyncio path on the same socket, with one log line saying why, and
+the C loop takes over again once the table no longer needs them (as for RequestMirror).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import pytest
+
+import gw_harness as g
+from gateway_proxy import hotpath
+
+
+@pytest.fixture
+def c_proxy(monkeypatch, tmp_path):
+    build = hotpath.compiled()
+    if build is None:
+        if os.environ.get("ROUTESHIFT_NO_EXTENSIONS") == "1":
+            pytest.skip("compiled build not built (ROUTESHIFT_NO_EXTENSIONS=1)")
+        pytest.fail("the compiled build is required for the C data plane")
+    monkeypatch.setenv("ROUTESHIFT_DATA_PLANE", "c")
+    running = g.Proxy(build, str(tmp_path)).start()
+    if running.runtime.plane is None:
+        running.stop()
+        pytest.fail("the C data plane did not start")
+    yield running
+    running.stop()
+
+
+FEATURES = [
+    pytest.param({"retry": {"codes": [503], "attempts": 1}}, "retry", id="retry"),
+    pytest.param({"filters": [{"type": "CORS", "cors": {"allowOrigins": ["https://a.com"]}}]}, "a CORS filter",
+                 id="cors"),
+    pytest.param({"sessionPersistence": {"sessionName": "s"}}, "sessionPersistence", id="session"),
+]
+
+
+@pytest.mark.parametrize("extra, named", FEATURES)
+def test_a_table_using_the_feature_is_served_by_asyncio_and_back(c_proxy, echo_factory, caplog, extra, named):
+    plane = c_proxy.runtime.plane
+    echoes = {"v1": echo_factory("v1")}
+    g.deploy(c_proxy, echoes, [g.route("r", [g.rule([g.backend("v1")])])])
+    assert plane.serving_c is True
+    item = g.rule([g.backend("v1")])
+    item.update(extra)
+    with caplog.at_level(logging.INFO, logger="gateway_proxy"):
+        g.deploy(c_proxy, echoes, [g.route("r", [item])])
+    assert plane.serving_c is False
+    assert any(named in record.getMessage() and "asyncio path serves" in record.getMessage()
+               for record in caplog.records)
+    served_by_c = plane.loop.stats[1]
+    status, headers, _ = c_proxy.request(headers={"Origin": "https://a.com"})
+    assert status == 200
+    assert plane.loop.stats[1] == served_by_c  # the asyncio path answered, with the feature:
+    if named == "a CORS filter":
+        assert headers["access-control-allow-origin"] == "https://a.com"
+    if named == "sessionPersistence":
+        assert headers["set-cookie"].startswith("s=")
+    g.deploy(c_proxy, echoes, [g.route("r", [g.rule([g.backend("v1")])])])
+    assert plane.serving_c is True

@@ -7,6 +7,7 @@ proxy under test is the only Python in the request path.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -196,6 +197,61 @@ def wrk(url: str, seconds: int, connections: int, threads: int = 1) -> WrkResult
     p99 = _ms(re.search(r"\s99%\s+(\S+)", output).group(1))
     non_2xx_match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     return WrkResult(rps, p50, p99, int(non_2xx_match.group(1)) if non_2xx_match else 0)
+
+
+# The system calls a proxy's request path is made of, counted one by one besides the total.
+SYSCALLS = ("epoll_wait", "epoll_pwait", "epoll_ctl", "accept4", "connect", "read", "readv", "recvfrom", "recvmsg",
+            "write", "writev", "sendto", "sendmsg", "close", "futex", "setsockopt", "getsockopt")
+
+_STOP_AFTER = """
+local answered = 0
+function response(status, headers, body)
+  answered = answered + 1
+  if answered >= %d then wrk.thread:stop() end
+end
+"""
+
+
+@dataclass
+class SyscallCount:
+    requests: int         # answers wrk counted while the system calls were counted
+    total: int            # system calls entered by the processes, all threads, in that time
+    by_name: dict         # of SYSCALLS
+
+
+def syscalls_during_requests(pids: list[int], url: str, requests: int, connections: int, rps: float,
+                             workdir: str) -> SyscallCount:
+    """System calls the processes ``pids`` (each with all its threads) enter while wrk sends
+    ``requests`` requests to ``url`` (its thread stops itself after that many answers).
+
+    ``perf stat -p PIDS -- wrk ...`` counts kernel tracepoints (``raw_syscalls:sys_enter`` and one
+    ``syscalls:sys_enter_NAME`` per name in SYSCALLS) for exactly the life of the wrk command, in
+    the kernel, without slowing the processes as ``strace`` would; wrk itself is not counted.
+    A stopped wrk thread still waits out ``-d``, which is sized from ``rps`` (a rate measured
+    before) with a quarter to spare. Whatever else the processes do meanwhile (a proxy's config
+    poll, its metrics sync) is counted too: a few hundred calls a second when idle, next to
+    several per request.
+    """
+    script = os.path.join(workdir, f"stop-after-{requests}.lua")
+    with open(script, "w") as handle:
+        handle.write(_STOP_AFTER % requests)
+    counts = os.path.join(workdir, f"perf-{pids[0]}.csv")
+    seconds = math.ceil(requests / max(rps, 1.0) * 1.25) + 1
+    events = ["raw_syscalls:sys_enter"] + [f"syscalls:sys_enter_{name}" for name in SYSCALLS]
+    output = subprocess.run(["perf", "stat", "-x", ",", "-o", counts, "-e", ",".join(events),
+                             "-p", ",".join(str(pid) for pid in pids), "--",
+                             "wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "-s", script,
+                             "-H", "Host: bench.example.com", url],
+                            check=True, capture_output=True, text=True, timeout=seconds + 60).stdout
+    done = int(re.search(r"(\d+) requests in", output).group(1))
+    found = {}
+    with open(counts) as handle:
+        for line in handle:
+            fields = line.strip().split(",")
+            if len(fields) > 2 and fields[2] in events:
+                found[fields[2]] = int(fields[0]) if fields[0].isdigit() else 0
+    by_name = {name: found.get(f"syscalls:sys_enter_{name}", 0) for name in SYSCALLS}
+    return SyscallCount(done, found.get("raw_syscalls:sys_enter", 0), by_name)
 
 
 def workdir(prefix: str) -> str:

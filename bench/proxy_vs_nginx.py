@@ -1,12 +1,16 @@
 """Throughput and latency of the gateway proxy against nginx configured the same way.
 
     python bench/proxy_vs_nginx.py [--seconds 10] [--connections 32] [--workers 1] [--data-plane asyncio|c]
+                                   [--syscalls N]
 
 Both proxies front the same two nginx backends with a 9:1 weighted split, keep-alive upstream
 connections, and a PathPrefix route; wrk drives each in turn in the same run on loopback.
 The proxy runs with routing and metrics on, as in production; ``--data-plane c`` serves it
 with the C event loop (issue 13). CPU per request is the CPU time of each front's process tree
 (nginx master and workers; the proxy and its workers) during the measured run, over its requests.
+``--syscalls N`` then counts the system calls of each front's process tree (every thread) during
+N more wrk requests, with ``perf stat`` on the kernel's syscall tracepoints
+(``proxy_bench_common.syscalls_during_requests``), and prints system calls per request for both.
 The last line is the ratio.
 """
 
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -79,7 +84,11 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="proxy workers and nginx worker_processes")
     parser.add_argument("--data-plane", choices=("asyncio", "c"), default="asyncio",
                         help="the proxy's data plane (its --data-plane)")
+    parser.add_argument("--syscalls", type=int, default=0, metavar="N",
+                        help="also count system calls per request of both fronts over N requests (needs perf)")
     args = parser.parse_args(argv)
+    if args.syscalls and not shutil.which("perf"):
+        raise SystemExit("--syscalls needs perf (Debian: apt-get install linux-perf)")
     os.environ["ROUTESHIFT_DATA_PLANE"] = args.data_plane  # read by the proxy's --data-plane default
     common.ensure_tools()
     work = common.workdir("bench-proxy-vs-nginx-")
@@ -108,9 +117,20 @@ def main(argv=None) -> int:
             before = cpu_seconds(process.popen.pid)
             results[name] = common.wrk(url, args.seconds, args.connections)
             cpu[name] = (cpu_seconds(process.popen.pid) - before) / max(1.0, results[name].rps * args.seconds)
+        syscalls = {}
+        for name, port, process in (("nginx", nginx_port, front), ("proxy", proxy.port, proxy)) if args.syscalls else ():
+            syscalls[name] = common.syscalls_during_requests(_tree(process.popen.pid), f"http://127.0.0.1:{port}/api/items",
+                                                             args.syscalls, args.connections, results[name].rps, work)
         for name, result in results.items():
             print(f"{name:6s} rps {result.rps:10.0f}   p50 {result.p50_ms:7.2f} ms   p99 {result.p99_ms:7.2f} ms"
                   f"   CPU {cpu[name] * 1e6:6.1f} us/request   non-2xx {result.non_2xx}")
+        for name, count in syscalls.items():
+            top = sorted(((calls, call) for call, calls in count.by_name.items() if calls), reverse=True)
+            print(f"{name:6s} syscalls {count.total / max(1, count.requests):6.2f} /request over {count.requests} requests"
+                  f"   ({', '.join(f'{call} {calls / max(1, count.requests):.2f}' for calls, call in top)})")
+        if syscalls:
+            print(f"syscalls per request proxy/nginx: "
+                  f"{syscalls['proxy'].total / syscalls['proxy'].requests / (syscalls['nginx'].total / syscalls['nginx'].requests):.2f}")
         nginx, proxy_result = results["nginx"], results["proxy"]
         print(f"data plane: {args.data_plane}, workers: {args.workers}")
         print(f"CPU per request proxy/nginx: {cpu['proxy'] / cpu['nginx']:.2f}")

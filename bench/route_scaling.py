@@ -1,6 +1,6 @@
 """Routing cost as rules grow, and how long a reload of 10,000 rules takes.
 
-    python bench/route_scaling.py [--seconds 5] [--rounds 3] [--rules 10000] [--reload-only]
+    python bench/route_scaling.py [--seconds 5] [--rounds 3] [--rules 10000] [--reload-only] [--data-plane asyncio|c]
 
 Part 1 serves the same weighted route with 10 and with 10,000 HTTPRoute rules attached to the
 listener (the request matches neither first nor last: filler rules have their own prefixes) and
@@ -9,6 +9,11 @@ times, in this process, what a reload does with 10,000 rules: parse the director
 the table, cold (every file) and incremental (one of 100 route files changed, the usual edit),
 and how long the parse alone and the compile alone take. ``--reload-only`` runs part 2 alone
 (no nginx or wrk needed); on a shared machine, compare medians of several runs.
+
+``--data-plane c`` serves part 1 with the C event loop (issue 13) and adds to part 2 what the C
+data plane does on a reload: build its route table (``dataplane.table.RouteTable``) on a cold
+reload, and on the one-file edit (a weight change) decide that only weights changed
+(``dataplane.weight_changes``), which lets it update the loop's table in place instead.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ def alternate(proxies: dict, seconds: int, connections: int, rounds: int) -> dic
             for name, runs in results.items()}
 
 
-def reload_times(work: str, backend_port: int, rules: int) -> dict[str, float]:
+def reload_times(work: str, backend_port: int, rules: int, data_plane: str = "asyncio") -> dict[str, float]:
     config_dir = os.path.join(work, "reload")
     os.makedirs(config_dir)
     documents = common.proxy_config([(backend_port, 1)], extra_rules=rules - 1)
@@ -59,7 +64,10 @@ def reload_times(work: str, backend_port: int, rules: int) -> dict[str, float]:
         name = f"routes-{index // per_file:03d}.yaml"
         common.write_config(config_dir, name, routes[index:index + per_file])
         files.append((name, routes[index:index + per_file]))
-    cold, parse = [], []
+    c_table = weight_changes = None
+    if data_plane == "c":
+        from gateway_proxy.dataplane import table as c_table, weight_changes
+    cold, parse, c_cold, c_build = [], [], [], []
     for _ in range(5):
         loader = loading.DirectoryLoader(config_dir)
         started = time.perf_counter()
@@ -68,6 +76,11 @@ def reload_times(work: str, backend_port: int, rules: int) -> dict[str, float]:
         compiled = compiling.compile_config(config, hotpath.impl)
         cold.append(time.perf_counter() - started)
         parse.append(parsed - started)
+        if c_table is not None:
+            built = time.perf_counter()
+            c_table.RouteTable(compiled.table, compiled.tls_table)
+            c_build.append(time.perf_counter() - built)
+            c_cold.append(time.perf_counter() - started)
     assert compiled.rule_count == rules, compiled.rule_count
     compile_only = []
     for _ in range(5):
@@ -75,18 +88,27 @@ def reload_times(work: str, backend_port: int, rules: int) -> dict[str, float]:
         compiling.compile_config(config, hotpath.impl)
         compile_only.append(time.perf_counter() - started)
     cache = compiling.CompileCache()  # as the proxy's reloader keeps one
-    compiling.compile_config(config, hotpath.impl, cache)
-    incremental = []
+    previous = compiling.compile_config(config, hotpath.impl, cache)
+    incremental, detect = [], []
     for round_ in range(5):
         name, docs = files[round_ % len(files)]
         docs[0]["spec"]["rules"][0]["backendRefs"][0]["weight"] = round_ + 2
         common.write_config(config_dir, name, docs)
         started = time.perf_counter()
         config = loader.load()
-        compiling.compile_config(config, hotpath.impl, cache)
+        current = compiling.compile_config(config, hotpath.impl, cache)
         incremental.append(time.perf_counter() - started)
-    return {"cold": statistics.median(cold), "incremental": statistics.median(incremental),
-            "parse": statistics.median(parse), "compile": statistics.median(compile_only)}
+        if weight_changes is not None:
+            started = time.perf_counter()
+            assert weight_changes.weights_only(previous, current) is not None, "a weight edit must update in place"
+            detect.append(time.perf_counter() - started)
+        previous = current
+    times = {"cold": statistics.median(cold), "incremental": statistics.median(incremental),
+             "parse": statistics.median(parse), "compile": statistics.median(compile_only)}
+    if c_table is not None:
+        times.update({"c_cold": statistics.median(c_cold), "c_table": statistics.median(c_build),
+                      "weights_only": statistics.median(detect)})
+    return times
 
 
 def print_reload_times(rules: int, times: dict[str, float]) -> None:
@@ -94,6 +116,10 @@ def print_reload_times(rules: int, times: dict[str, float]) -> None:
     print(f"reload {rules} rules, one file of 100 changed:        {times['incremental'] * 1000:.0f} ms")
     print(f"parse {rules} rules alone (100 files, cold):           {times['parse'] * 1000:.0f} ms")
     print(f"compile {rules} rules alone:                          {times['compile'] * 1000:.0f} ms")
+    if "c_cold" in times:
+        print(f"reload {rules} rules, cold, with the C table:          {times['c_cold'] * 1000:.0f} ms")
+        print(f"C route table of {rules} rules alone:                  {times['c_table'] * 1000:.0f} ms")
+        print(f"weight edit: only-weights check (then in place):      {times['weights_only'] * 1000:.1f} ms")
 
 
 def main(argv=None) -> int:
@@ -103,9 +129,13 @@ def main(argv=None) -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rules", type=int, default=10_000)
     parser.add_argument("--reload-only", action="store_true", help="run part 2 (reload times) alone")
+    parser.add_argument("--data-plane", choices=("asyncio", "c"), default="asyncio",
+                        help="the proxies' data plane (their --data-plane), and the C table in part 2")
     args = parser.parse_args(argv)
+    os.environ["ROUTESHIFT_DATA_PLANE"] = args.data_plane  # read by the proxy's --data-plane default
     if args.reload_only:
-        print_reload_times(args.rules, reload_times(common.workdir("bench-route-scaling-"), 8080, args.rules))
+        print_reload_times(args.rules, reload_times(common.workdir("bench-route-scaling-"), 8080, args.rules,
+                                                    args.data_plane))
         return 0
     common.ensure_tools()
     work = common.workdir("bench-route-scaling-")
@@ -122,13 +152,13 @@ def main(argv=None) -> int:
         small, large = measured["small"], measured["large"]
         for proxy in proxies.values():
             proxy.stop()
-        times = reload_times(work, backend_ports[0], args.rules)
+        times = reload_times(work, backend_ports[0], args.rules, args.data_plane)
     finally:
         for proxy in proxies.values():
             proxy.stop()
         backends.stop()
     build = "compiled" if hotpath.impl is not hotpath.PURE else "pure-python"
-    print(f"hot path build: {build}")
+    print(f"hot path build: {build}, data plane: {args.data_plane}")
     print(f"10 rules      rps {small.rps:9.0f}  p50 {small.p50_ms:6.2f} ms  p99 {small.p99_ms:6.2f} ms")
     print(f"{args.rules} rules rps {large.rps:9.0f}  p50 {large.p50_ms:6.2f} ms  p99 {large.p99_ms:6.2f} ms")
     print(f"throughput {args.rules}/10 rules: {large.rps / small.rps:.3f}")

@@ -6,17 +6,22 @@ listening socket (SO_REUSEPORT spreads connections over worker processes), the c
 connections and the backend connections, edge-triggered and non-blocking, until :meth:`stop`.
 Connections are malloc'd structs (loop_types.pxd); what happens to a request is loop_exchange's
 job, the bytes written are loop_heads'. Python (gateway_proxy.dataplane.worker) keeps what is not
-per request and talks to the running loop through three atomics, read after every wakeup:
+per request and talks to the running loop through four atomics, read after every wakeup:
 
 - ``publish(plan)``: the route table to use from now on. The loop makes it current, marks the
   plan it replaces retired once no exchange uses it, and reports the current one (``current_is``),
   so that Python frees a table only when the loop is done with it.
+- ``reweigh(update)``: new backend weights for rules of the current table (a reload that changed
+  nothing else, see worker.py). The loop copies them into its table between two events, so no
+  request sees a rule half updated, and reports whether it did.
 - ``set_accepting(on)``: whether the listening socket is watched; off while the asyncio path
   serves a table the loop cannot (see worker.py), so only one of them accepts.
 - ``drain()``: idle clients are closed and the others closed after their current answer, so that
   clients reconnect to whoever accepts now.
 
 An eventfd wakes the loop for each; ``epoll_wait`` otherwise sleeps until the earliest timer.
+A second eventfd goes the other way: the loop rings it once it took a plan or a reweigh, and
+``await_current``/``reweigh`` sleep on it (poll, GIL released) instead of polling the atomics.
 """
 
 from libc.errno cimport EINTR, errno
@@ -30,12 +35,13 @@ from gateway_proxy.dataplane.loop_exchange cimport (client_close, client_drive, 
                                                     upstream_close, upstream_event)
 from gateway_proxy.dataplane.loop_io cimport (EPOLL_CLOEXEC, EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP,
                                               epoll_add, epoll_create1, epoll_del, epoll_event, epoll_wait,
-                                              sock_accept, wake_drain, wake_make, wake_ring)
-from gateway_proxy.dataplane.loop_plans cimport Counters, LoopPlan
+                                              sock_accept, wake_drain, wake_make, wake_ring, wake_wait)
+from gateway_proxy.dataplane.loop_plans cimport Counters, LoopPlan, Reweighing, reweigh_apply
 from gateway_proxy.dataplane.loop_support cimport (free_dead, now, rs_load_int, rs_load_ptr, rs_store_int,
-                                                   rs_store_ptr, timer_due, timer_set)
+                                                   rs_store_ptr, rs_swap_ptr, timer_due, timer_set)
 from gateway_proxy.dataplane.loop_types cimport (C_HEAD, KIND_CLIENT, KIND_LISTENER, KIND_UPSTREAM, KIND_WAKE,
-                                                 POOL_SLOTS, Client, LoopState, Marker, Plan, Upstream)
+                                                 POOL_SLOTS, REWEIGH_APPLIED, REWEIGH_PENDING, REWEIGH_REFUSED,
+                                                 Client, LoopState, Marker, Plan, Reweigh, Upstream)
 from gateway_proxy.dataplane.table cimport rng_seed
 
 cdef enum:
@@ -77,6 +83,7 @@ cdef void _accept(LoopState *L) noexcept nogil:
 cdef void _control(LoopState *L) noexcept nogil:
     """Pick up what Python asked for since the last wakeup."""
     cdef Plan *p = <Plan *>rs_load_ptr(<void **>&L.pending)
+    cdef Reweigh *w
     cdef Plan *old
     cdef Client *c
     cdef Client *next_c
@@ -88,6 +95,16 @@ cdef void _control(LoopState *L) noexcept nogil:
         rs_store_ptr(<void **>&L.acked, p)
         if old != NULL and old.inflight == 0:
             rs_store_int(&old.retired, 1)
+        wake_ring(L.ack)
+    # After the plan: a reweigh computed for a plan published just before it finds that plan current.
+    w = <Reweigh *>rs_swap_ptr(<void **>&L.reweigh, NULL)
+    if w != NULL:
+        if w.plan == L.current:
+            reweigh_apply(w)
+            rs_store_int(&w.outcome, REWEIGH_APPLIED)
+        else:
+            rs_store_int(&w.outcome, REWEIGH_REFUSED)
+        wake_ring(L.ack)
     want = rs_load_int(&L.accepting)
     if want and not L.listening:
         L.listening = epoll_add(L.ep, L.listener.fd, &L.listener, True)
@@ -187,6 +204,7 @@ cdef class Loop:
         L = self.L
         L.ep = -1
         L.wake.fd = -1
+        L.ack = -1
         L.free_heads = <RequestHead **>calloc(FREE_LIST, sizeof(RequestHead *))
         L.free_responses = <ResponseHead **>calloc(FREE_LIST, sizeof(ResponseHead *))
         if L.free_heads == NULL or L.free_responses == NULL:
@@ -194,7 +212,8 @@ cdef class Loop:
         L.ep = epoll_create1(EPOLL_CLOEXEC)
         L.wake.fd = wake_make()
         L.wake.kind = KIND_WAKE
-        if L.ep < 0 or L.wake.fd < 0 or not epoll_add(L.ep, L.wake.fd, &L.wake, True):
+        L.ack = wake_make()
+        if L.ep < 0 or L.wake.fd < 0 or L.ack < 0 or not epoll_add(L.ep, L.wake.fd, &L.wake, True):
             raise OSError("gateway_proxy: cannot create the C loop's epoll or eventfd")
         L.listener.kind = KIND_LISTENER
         L.listener.fd = listen_fd
@@ -215,6 +234,8 @@ cdef class Loop:
             close(L.ep)
         if L.wake.fd >= 0:
             close(L.wake.fd)
+        if L.ack >= 0:
+            close(L.ack)
         for i in range(L.free_head_count):
             free(L.free_heads[i])
         for i in range(L.free_response_count):
@@ -240,6 +261,43 @@ cdef class Loop:
     def current_is(self, LoopPlan plan):
         """The loop took ``plan`` as its table (and any plan published before it is done with)."""
         return rs_load_ptr(<void **>&self.L.acked) == <void *>&plan.c
+
+    def await_current(self, LoopPlan plan, double timeout):
+        """Sleep until the loop took ``plan`` (published before), at most ``timeout`` seconds;
+        whether it did. The loop rings an eventfd when it takes a plan: no polling in between."""
+        cdef double deadline = now() + timeout, left
+        while rs_load_ptr(<void **>&self.L.acked) != <void *>&plan.c:
+            left = deadline - now()
+            if left <= 0:
+                return False
+            with nogil:
+                wake_wait(self.L.ack, left)
+        return True
+
+    def reweigh(self, Reweighing update, double timeout):
+        """Hand ``update`` to the loop and sleep until it applied or refused it (its plan is not the
+        current one): True when applied. When the loop did not take it within ``timeout``, it is
+        withdrawn and never applied. One at a time (the caller waits for each)."""
+        cdef LoopState *L = self.L
+        cdef double deadline = now() + timeout, left
+        cdef void *taken
+        rs_store_ptr(<void **>&L.reweigh, &update.c)
+        wake_ring(L.wake.fd)
+        while rs_load_int(&update.c.outcome) == REWEIGH_PENDING:
+            left = deadline - now()
+            if left <= 0:
+                taken = rs_swap_ptr(<void **>&L.reweigh, NULL)
+                if taken == <void *>&update.c:
+                    return False  # withdrawn before the loop saw it
+                # The loop took it and is copying the weights this instant: wait for the outcome.
+                deadline = now() + timeout
+                while rs_load_int(&update.c.outcome) == REWEIGH_PENDING and now() < deadline:
+                    with nogil:
+                        wake_wait(L.ack, deadline - now())
+                break
+            with nogil:
+                wake_wait(L.ack, left)
+        return rs_load_int(&update.c.outcome) == REWEIGH_APPLIED
 
     def set_accepting(self, bint on):
         rs_store_int(&self.L.accepting, on)

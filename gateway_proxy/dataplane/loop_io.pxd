@@ -1,4 +1,4 @@
-# The system calls of the C event loop (loop_io.pyx): epoll, an eventfd to wake it, sockets.
+# The system calls of the C event loop (loop_io.pyx): epoll, eventfds to wake it and Python, sockets.
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 
 cdef extern from "sys/epoll.h" nogil:
@@ -27,6 +27,7 @@ cdef extern from "sys/epoll.h" nogil:
 cdef int wake_make() noexcept nogil
 cdef void wake_ring(int fd) noexcept nogil
 cdef void wake_drain(int fd) noexcept nogil
+cdef void wake_wait(int fd, double seconds) noexcept nogil
 cdef bint epoll_add(int ep, int fd, void *ptr, bint level) noexcept nogil
 cdef void epoll_del(int ep, int fd) noexcept nogil
 cdef void epoll_rearm(int ep, int fd, void *ptr) noexcept nogil

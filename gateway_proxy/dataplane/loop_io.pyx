@@ -17,6 +17,15 @@ cdef extern from "sys/eventfd.h" nogil:
         EFD_CLOEXEC
     int eventfd(unsigned int initval, int flags)
 
+cdef extern from "poll.h" nogil:
+    struct pollfd:
+        int fd
+        short events
+        short revents
+    enum:
+        POLLIN
+    int poll(pollfd *fds, unsigned long nfds, int timeout)
+
 cdef extern from "sys/socket.h" nogil:
     ctypedef unsigned int socklen_t
     struct sockaddr:
@@ -73,6 +82,17 @@ cdef void wake_ring(int fd) noexcept nogil:
 cdef void wake_drain(int fd) noexcept nogil:
     cdef uint64_t value
     read(fd, &value, 8)
+
+
+cdef void wake_wait(int fd, double seconds) noexcept nogil:
+    """Sleep until ``fd`` is rung or ``seconds`` pass, then drain it: a wait that costs no CPU.
+    Callers re-check their condition after it (a ring may predate the condition they wait for)."""
+    cdef pollfd watched
+    watched.fd = fd
+    watched.events = POLLIN
+    watched.revents = 0
+    if poll(&watched, 1, <int>(seconds * 1000.0) + 1) > 0:
+        wake_drain(fd)
 
 
 cdef bint epoll_add(int ep, int fd, void *ptr, bint level) noexcept nogil:

@@ -11,11 +11,13 @@ cdef extern from *:
     static inline void rs_store_ptr(void **p, void *v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
     static inline int rs_load_int(int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
     static inline void rs_store_int(int *p, int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+    static inline void *rs_swap_ptr(void **p, void *v) { return __atomic_exchange_n(p, v, __ATOMIC_ACQ_REL); }
     """
     void *rs_load_ptr(void **p) nogil
     void rs_store_ptr(void **p, void *v) nogil
     int rs_load_int(int *p) nogil
     void rs_store_int(int *p, int v) nogil
+    void *rs_swap_ptr(void **p, void *v) nogil
 
 cdef double now() noexcept nogil
 

@@ -28,6 +28,11 @@ cdef enum:
     U_ACTIVE = 1
     U_IDLE = 2
 
+    # Reweigh.outcome
+    REWEIGH_PENDING = 0
+    REWEIGH_APPLIED = 1
+    REWEIGH_REFUSED = -1
+
 
 # The counters of one label set (namespace, route, backend_namespace, backend): written by the loop
 # thread only, read racily by Python when /metrics is scraped (aligned 64-bit words).
@@ -49,6 +54,19 @@ cdef struct Plan:
     int seen              # the loop made it current once
     int retired
     void *owner           # the LoopPlan (a PyObject*, borrowed): for redirects, under the GIL
+
+
+# New backend weights for some rules of one plan's table (loop_plans.Reweighing). The loop thread
+# applies them itself, between two events, so no decision reads a rule half updated and no
+# exchange changes backend under way (it holds a backend id, and ids do not move).
+cdef struct Reweigh:
+    Plan *plan            # the table the weights were computed for; refused when it is not current
+    uint32_t rule_count
+    int32_t *rules        # rule ids
+    int64_t *totals       # per rule: its new CRule.total
+    int64_t *weights      # per backend of those rules, rule after rule: its new CBackend.weight
+    int64_t *cumulative   # and its new CBackend.cumulative
+    int outcome           # REWEIGH_*: written by the loop (atomics)
 
 
 cdef struct Upstream
@@ -145,6 +163,8 @@ cdef struct LoopState:
     Plan *current
     Plan *pending         # written by Python under the GIL, read by the loop (atomics)
     Plan *acked           # the plan the loop made current last, for Python (atomics)
+    Reweigh *reweigh      # written by Python, taken (swapped for NULL) by the loop (atomics)
+    int ack               # eventfd the loop rings once it took a plan or a Reweigh: Python waits on it
     int stop
     int accepting         # what Python wants
     int drain_seq         # bumped by Python: close idle clients, end the others after their answer

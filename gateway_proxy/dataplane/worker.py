@@ -6,15 +6,22 @@ module is the seam. :class:`CDataPlane` owns one loop thread per process (``--wo
 processes, each on its own SO_REUSEPORT socket) and is told of every table the runtime installs.
 
 Not every table can be served by the loop. :func:`unsupported` names why one cannot (today:
-RequestMirror filters, and backends whose endpoints are host names the loop would have to
-resolve); for such a table the loop stops accepting, ends its keep-alive connections after their
-current answer, and the asyncio path (``runtime.client_side``) accepts on the same socket until a
-table the loop can serve comes back. Each switch is logged in one line with its reason, so a
-fallback is never silent. TLS listeners stay on the asyncio path: they have their own socket.
+RequestMirror filters, retries, CORS filters and session persistence, backends whose endpoints
+are host names the loop would have to resolve, and backends whose Service port declares
+``kubernetes.io/ws``, which need the tunnel); for such a table the loop stops accepting, ends its
+keep-alive connections after their current answer, and the asyncio path (``runtime.client_side``)
+accepts on the same socket until a table the loop can serve comes back. Each switch is logged in
+one line with its reason, so a fallback is never silent. TLS listeners stay on the asyncio path: they have their own socket.
 
 Counters are C arrays per label set (namespace, route, backend_namespace, backend); they are
 folded into the same Prometheus children ``metrics.Metrics`` binds, before every scrape (a
 registry hook) and once a second (worker processes have no scrape of their own).
+
+A reload that changes backend weights and nothing else (what the controller does all day, see
+:mod:`~gateway_proxy.dataplane.weight_changes`) does not rebuild the C table: the loop copies the
+new weights into the table it serves (``Loop.reweigh``), rule and backend ids and their counter
+blocks unchanged. Every other change builds and publishes a new table. Either way ``install``
+returns once the loop has taken it, sleeping on an eventfd the loop rings, not polling.
 """
 
 from __future__ import annotations
@@ -24,14 +31,15 @@ import logging
 import random
 import socket
 import threading
-import time
 
+from gateway_proxy import attachment
 from gateway_proxy.dataplane import loop as c_loop
-from gateway_proxy.dataplane import loop_plans, table as c_table
+from gateway_proxy.dataplane import loop_plans, table as c_table, weight_changes
+from gateway_proxy.http2 import accepting as http2_accepting
 
 logger = logging.getLogger("gateway_proxy")
 
-ACK_TIMEOUT = 1.0  # seconds a reload waits for the loop to take the new table
+ACK_TIMEOUT = 1.0  # seconds a reload waits for the loop to take the new table or weights
 SYNC_INTERVAL = 1.0
 
 
@@ -47,13 +55,28 @@ def _address_literal(host: str) -> bool:
 
 def unsupported(compiled) -> str | None:
     """Why the C loop cannot serve ``compiled`` entirely, or None when it can."""
+    if compiled.grpc:
+        # The C loop speaks HTTP/1.1 only; the asyncio path also accepts HTTP/2 (gateway_proxy.http2).
+        rule = compiled.grpc.rules[0]
+        return f"GRPCRoute {rule.namespace}/{rule.route} (HTTP/2 is served on the asyncio path only)"
     for rule in compiled.rules:
         if rule.mirrors:
             return f"RequestMirror in {rule.namespace}/{rule.route} (mirroring runs on the asyncio path only)"
+        for policy, feature in ((rule.retry, "retry"), (rule.cors, "a CORS filter"),
+                                (rule.session, "sessionPersistence")):
+            if policy is not None:
+                return f"{feature} in {rule.namespace}/{rule.route} (it runs on the asyncio path only)"
         for backend in rule.backends:
             for host, _ in backend.endpoints:
                 if not _address_literal(host):
                     return f"endpoint {host!r} of {backend.namespace}/{backend.name} is a name, not an address"
+    for route, _, _, backends in compiled.resolved:
+        for _, resolved in backends:
+            if resolved.app_protocol == attachment.WEBSOCKET:
+                # The C loop answers an upgrade request as plain HTTP; a port declared WebSocket
+                # needs the asyncio path's tunnel.
+                return (f"backend {resolved.namespace}/{resolved.name} of {route.meta.namespace}/{route.meta.name} "
+                        f"speaks {attachment.WEBSOCKET} (upgrades are tunnelled on the asyncio path only)")
     return None
 
 
@@ -71,6 +94,11 @@ class CDataPlane:
                                 random.getrandbits(64))
         self.thread = threading.Thread(target=self.loop.run, name="routeshift-c-loop", daemon=True)
         self.plans: list = []  # published, oldest first; dropped once the loop retired them
+        # The compiled table the loop's current table holds (its weights updated in place since),
+        # and the loop's rule id of each of its Rule objects; None while the asyncio path serves.
+        self.installed = None
+        self.rule_ids: dict[int, int] = {}
+        self.reweighs = 0  # in-place weight updates applied, for logs and tests
         self.serving_c: bool | None = None
         self.fallback = None  # the asyncio server while the loop cannot serve the table
         self.fallback_task = None
@@ -134,6 +162,8 @@ class CDataPlane:
     def install(self, compiled) -> None:
         """Serve ``compiled``: with the C loop when it can, else with the asyncio path."""
         reason = unsupported(compiled)
+        if reason is None and self._reweigh(compiled):
+            return
         plan = None
         if reason is None:
             try:
@@ -143,9 +173,10 @@ class CDataPlane:
         if plan is not None:
             self.loop.publish(plan)
             self.plans.append(plan)
-            deadline = time.monotonic() + ACK_TIMEOUT
-            while not self.loop.current_is(plan) and time.monotonic() < deadline:
-                time.sleep(0.0002)
+            self.installed = compiled
+            self.rule_ids = {id(rule): number for number, rule in enumerate(plan.table.rules)}
+            if not self.loop.await_current(plan, ACK_TIMEOUT):
+                logger.warning("gateway_proxy: the C loop did not take the new table within %.1f s", ACK_TIMEOUT)
             self._prune()
             if self.serving_c is not True:
                 self._stop_fallback()
@@ -158,11 +189,42 @@ class CDataPlane:
             logger.warning("gateway_proxy: C data plane cannot serve this table (%s); the asyncio path serves it",
                            reason)
         self.reason = reason
+        self.installed = None
+        self.rule_ids = {}
         if self.serving_c is not False:
             self.loop.set_accepting(False)
             self.loop.drain()
             self._start_fallback()
         self.serving_c = False
+
+    def _reweigh(self, compiled) -> bool:
+        """Serve ``compiled`` by updating the weights of the loop's current table in place, when
+        that is all it changes; False when it needs a new table."""
+        if not self.serving_c or self.installed is None or not self.plans or not self.loop.current_is(self.plans[-1]):
+            return False
+        pairs = weight_changes.weights_only(self.installed, compiled)
+        if pairs is None:
+            return False
+        changes = []
+        for old, new in pairs:
+            number = self.rule_ids.get(id(old))
+            # A rule no match reaches is not in the C table: its weights decide nothing there.
+            if number is not None and weight_changes.reweighed(old, new):
+                changes.append((number, new.total, tuple(zip([b.weight for b in new.backends], new.cumulative))))
+        if changes:
+            update = loop_plans.Reweighing(self.plans[-1], changes)
+            if not self.loop.reweigh(update, ACK_TIMEOUT):
+                if update.outcome == loop_plans.PENDING:  # taken, not confirmed: the loop may still read it
+                    _stuck.append(update)
+                return False
+            self.reweighs += 1
+            logger.info("gateway_proxy: weights of %d rules updated in place in the C data plane", len(changes))
+        # From now on the loop's rule ids are reached from the new compile's Rule objects. Every
+        # id popped belongs to a rule of self.installed, alive until the assignment below.
+        numbers = [(new, self.rule_ids.pop(id(old), None)) for old, new in pairs]
+        self.rule_ids.update((id(new), number) for new, number in numbers if number is not None)
+        self.installed = compiled
+        return True
 
     def _prune(self) -> None:
         """Drop the plans the loop is done with: retired ones, and ones it never took (a later
@@ -180,12 +242,13 @@ class CDataPlane:
 
     def _start_fallback(self) -> None:
         runtime = self.runtime
-        protocol = runtime.client_side.ClientProtocol
+        # HTTP/1.1 by runtime.client_side, and HTTP/2 while GRPCRoutes are served.
+        protocol_factory = http2_accepting.protocol_factory(runtime)
         # A duplicate descriptor: closing the asyncio server must not close the loop's socket.
         shared = self.sock.dup()
 
         async def serve():
-            self.fallback = await runtime.loop.create_server(lambda: protocol(runtime), sock=shared)
+            self.fallback = await runtime.loop.create_server(protocol_factory, sock=shared)
 
         self.fallback_task = runtime.loop.create_task(serve())
 

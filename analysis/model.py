@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from pydantic.alias_generators import to_camel
 
 from analysis import durations, sequential
+from analysis.grpc_status import GrpcCode
 
 Duration = Annotated[
     str,
@@ -37,6 +38,7 @@ class BuiltinTemplate(str, enum.Enum):
 
     REQUEST_SUCCESS_RATE = "request-success-rate"
     REQUEST_DURATION_P99 = "request-duration-p99"
+    GRPC_SUCCESS_RATE = "grpc-success-rate"  # percent of gRPC calls not failed by the server (grpc-status)
 
 
 class Direction(str, enum.Enum):
@@ -319,6 +321,9 @@ class MetricSpec(_Model):
     min_sample_size: int | None = Field(
         default=None, ge=0, description="Requests needed in the window; defaults to the analysis' value."
     )
+    grpc_failure_codes: list[GrpcCode] | None = Field(
+        default=None, min_length=1, description="grpc-success-rate only: the gRPC status codes that count as the "
+        "server failing a call. Default Unknown, DeadlineExceeded, Internal, Unavailable, DataLoss.")
 
     @model_validator(mode="after")
     def _one_source(self) -> MetricSpec:
@@ -329,6 +334,8 @@ class MetricSpec(_Model):
             raise ValueError(f"metric {self.name!r}: set template, templateRef or query")
         if self.threshold_range is None and self.comparison is None:
             raise ValueError(f"metric {self.name!r}: set thresholdRange, comparison or both")
+        if self.grpc_failure_codes is not None and self.builtin is not BuiltinTemplate.GRPC_SUCCESS_RATE:
+            raise ValueError(f"metric {self.name!r}: grpcFailureCodes goes with the grpc-success-rate template")
         return self
 
     @property

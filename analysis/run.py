@@ -128,7 +128,7 @@ async def _evaluate_metric(
         provider = resolve_provider(resolved.provider)
     reading = await _measure(metric, resolved, target, metric.interval or window, now, provider)
     if metric.comparison is not None and metric.builtin is not None and evidence_window is not None:
-        reading = await _count(metric.builtin, metric.comparison, target, evidence_window, now, provider, reading)
+        reading = await _count(resolved, metric.comparison, target, evidence_window, now, provider, reading)
     return judge.judge_metric(metric.name, reading, rules, evidence)
 
 
@@ -205,7 +205,7 @@ async def _compare(
 
 
 async def _count(
-    builtin: model.BuiltinTemplate,
+    resolved: templates.ResolvedMetric,
     spec: model.ComparisonSpec,
     target: Target,
     span: datetime.timedelta,
@@ -217,18 +217,19 @@ async def _count(
     window = durations.format_duration(span)
     canary = target.variables(backend=target.canary_backend, interval=window)
     stable = target.variables(backend=target.stable_backend, interval=window)
-    if builtin is model.BuiltinTemplate.REQUEST_SUCCESS_RATE:
+    counted = resolved.counted
+    if counted is not None:  # a success rate: bad and total requests (5xx, or gRPC server failures)
         found = await asyncio.gather(
-            _scalar(provider, templates.render(templates.ERRORS_QUERY, canary), now),
-            _scalar(provider, templates.render(templates.SAMPLE_SIZE_QUERY, canary), now),
-            _scalar(provider, templates.render(templates.ERRORS_QUERY, stable), now),
-            _scalar(provider, templates.render(templates.SAMPLE_SIZE_QUERY, stable), now),
+            _scalar(provider, templates.render(counted.bad_query, canary), now),
+            _scalar(provider, templates.render(counted.total_query, canary), now),
+            _scalar(provider, templates.render(counted.bad_query, stable), now),
+            _scalar(provider, templates.render(counted.total_query, stable), now),
         )
         problem = _problem(found)
         if problem is not None:
             return dataclasses.replace(reading, comparison_problem=reading.comparison_problem or problem)
         numbers = [x if isinstance(x, float) else 0.0 for x in found]  # no series: none counted
-        return dataclasses.replace(reading, counts=sequential.Counts.of(*numbers, what="5xx"))
+        return dataclasses.replace(reading, counts=sequential.Counts.of(*numbers, what=counted.what))
     # Latency: requests above each of stable's quantile bucket bounds, the bounds taken from
     # stable's lookback as it stood when the window began, so the window's own counts
     # cannot move them. Every component gets its Counts, so the mixture keeps its size.

@@ -6,6 +6,12 @@ and the histogram ``routeshift_gateway_request_duration_seconds`` with the same 
 minus ``code``. Every metric also needs a sample-size query (requests for the backend in
 the window) so the judge can tell "healthy" from "not enough traffic to know".
 
+gRPC calls end with HTTP 200 whatever happened, so ``grpc-success-rate`` judges the
+counter's ``grpc_status`` label instead (:data:`GRPC_STATUS_LABEL`: the numeric status
+code as a string, empty for requests that are not gRPC) against the codes that mean the
+server failed (:mod:`analysis.grpc_status`), and counts only gRPC calls as its sample.
+The latency of gRPC calls is ``request-duration-p99``: the duration histogram covers them.
+
 Rendering is plain ``{{ name }}`` substitution; an unknown variable is a TemplateError
 rather than silently left in the query, where Prometheus would reject it at 2 a.m.
 Pure: no I/O.
@@ -15,12 +21,15 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
-from analysis import errors, model
+from analysis import errors, grpc_status, model
+from analysis.grpc_status import GrpcCode
 
 REQUESTS = "routeshift_gateway_requests_total"
 DURATION_BUCKETS = "routeshift_gateway_request_duration_seconds_bucket"
+#: The label of REQUESTS holding a gRPC call's status code ("" for requests that are not gRPC).
+GRPC_STATUS_LABEL = "grpc_status"
 
 _SELECTOR = (
     'namespace="{{ namespace }}",route="{{ route }}",'
@@ -46,12 +55,41 @@ DURATION_P99_QUERY = (
 #: sequential test. ``or vector(0)``: no 5xx series yet means none.
 ERRORS_QUERY = f"sum(increase({REQUESTS}{{{_SELECTOR},code=~\"5..\"}}[{{{{ interval }}}}])) or vector(0)"
 
+#: gRPC calls to the backend in the window: the sample size of the gRPC templates.
+GRPC_SAMPLE_SIZE_QUERY = f"sum(increase({REQUESTS}{{{_SELECTOR},{GRPC_STATUS_LABEL}!=\"\"}}[{{{{ interval }}}}]))"
+
+
+def grpc_success_rate_query(failures: Iterable[GrpcCode] = grpc_status.DEFAULT_FAILURES) -> str:
+    """Percent of the backend's gRPC calls whose status is not one of ``failures``.
+
+    As for HTTP, "no failure series yet" is zero failures and no calls at all is no data.
+    """
+    failed = f'{GRPC_STATUS_LABEL}=~"{grpc_status.label_regex(failures)}"'
+    return (f"100 * (1 - ((sum(rate({REQUESTS}{{{_SELECTOR},{failed}}}[{{{{ interval }}}}])) or vector(0))"
+            f" / sum(rate({REQUESTS}{{{_SELECTOR},{GRPC_STATUS_LABEL}!=\"\"}}[{{{{ interval }}}}]))))")
+
+
+def grpc_errors_query(failures: Iterable[GrpcCode] = grpc_status.DEFAULT_FAILURES) -> str:
+    """gRPC calls of the backend in the window that the server failed: the sequential test's "bad" count."""
+    failed = f'{GRPC_STATUS_LABEL}=~"{grpc_status.label_regex(failures)}"'
+    return f"sum(increase({REQUESTS}{{{_SELECTOR},{failed}}}[{{{{ interval }}}}])) or vector(0)"
+
+
 #: The backend's request-duration histogram in the window, one series per bucket bound
 #: ``le``: the latency tests count the requests above stable's quantile bucket bounds from it.
 BUCKET_COUNTS_QUERY = f"sum by (le) (increase({DURATION_BUCKETS}{{{_SELECTOR}}}[{{{{ interval }}}}]))"
 
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 VARIABLES = ("namespace", "route", "backend", "backend_namespace", "stable", "canary", "interval")
+
+
+@dataclasses.dataclass(frozen=True)
+class Counted:
+    """How a success-rate template counts for the sequential test: bad and total requests, and their name."""
+
+    bad_query: str
+    total_query: str
+    what: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,16 +100,33 @@ class ResolvedMetric:
     sample_size_query: str
     direction: model.Direction
     provider: model.ProviderSpec | None = None  # None: the analysis' own provider
+    # Built-in success rates: what the canary-vs-stable count test counts. None for latency
+    # (counted from the histogram's buckets) and for queries that are not built in.
+    counted: Counted | None = None
 
 
 BUILTINS: dict[model.BuiltinTemplate, ResolvedMetric] = {
     model.BuiltinTemplate.REQUEST_SUCCESS_RATE: ResolvedMetric(
-        SUCCESS_RATE_QUERY, SAMPLE_SIZE_QUERY, model.Direction.DECREASE
+        SUCCESS_RATE_QUERY, SAMPLE_SIZE_QUERY, model.Direction.DECREASE,
+        counted=Counted(ERRORS_QUERY, SAMPLE_SIZE_QUERY, "5xx"),
     ),
     model.BuiltinTemplate.REQUEST_DURATION_P99: ResolvedMetric(
         DURATION_P99_QUERY, SAMPLE_SIZE_QUERY, model.Direction.INCREASE
     ),
+    model.BuiltinTemplate.GRPC_SUCCESS_RATE: ResolvedMetric(
+        grpc_success_rate_query(), GRPC_SAMPLE_SIZE_QUERY, model.Direction.DECREASE,
+        counted=Counted(grpc_errors_query(), GRPC_SAMPLE_SIZE_QUERY, "gRPC server failures"),
+    ),
 }
+
+
+def _builtin(template: model.BuiltinTemplate, metric: model.MetricSpec) -> ResolvedMetric:
+    base = BUILTINS[template]
+    if template is model.BuiltinTemplate.GRPC_SUCCESS_RATE and metric.grpc_failure_codes is not None:
+        codes = metric.grpc_failure_codes
+        base = dataclasses.replace(base, query=grpc_success_rate_query(codes), counted=Counted(
+            grpc_errors_query(codes), GRPC_SAMPLE_SIZE_QUERY, "gRPC server failures"))
+    return base
 
 
 def template_key(name: str, namespace: str) -> str:
@@ -86,7 +141,7 @@ def resolve(
     builtin = metric.builtin
     if builtin is not None:
         # Built-in: our queries, unless the user overrides how the sample size is counted.
-        base = BUILTINS[builtin]
+        base = _builtin(builtin, metric)
         return dataclasses.replace(base, sample_size_query=metric.sample_size_query or base.sample_size_query)
     if metric.template_ref is not None:
         key = template_key(metric.template_ref.name, metric.template_ref.namespace or namespace)

@@ -18,6 +18,7 @@ from analysis.model import WebhookSpec
 from analysis.verdicts import IntervalVerdict
 from rollouts import model
 from rollouts.notifications.model import NotificationEvent
+from rollouts.route_kinds import RouteId, RouteKind
 
 
 class EventType(str, enum.Enum):
@@ -27,11 +28,12 @@ class EventType(str, enum.Enum):
 
 @dataclasses.dataclass(frozen=True)
 class SetRouteWeights:
-    """Make one HTTPRoute carry these weights and exactly these controller-owned additions.
+    """Make one route (HTTPRoute or GRPCRoute) carry these weights and exactly these controller-owned additions.
 
     ``match`` adds a rule per stable/canary rule sending matching requests to the canary
     (A/B testing, blue-green preview); ``mirror`` adds a RequestMirror filter to the
-    canary. When either is None/False, the controller's own additions are removed.
+    canary; ``sticky`` a cookie sessionPersistence on every shifted rule. When any of them is
+    None/False, the controller's own additions of that sort are removed.
     """
 
     namespace: str
@@ -42,6 +44,12 @@ class SetRouteWeights:
     canary_weight: int
     match: model.RequestMatch | None = None
     mirror: bool = False
+    sticky: bool = False  # the shifted rules carry the controller's sessionPersistence
+    kind: RouteKind = RouteKind.HTTP_ROUTE
+
+    @property
+    def route(self) -> RouteId:
+        return RouteId(self.namespace, self.name, self.kind)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,6 +154,7 @@ class AdoptRoute:
     app: str  # the Service (in the Canary's namespace) the user's rules send the app's traffic to
     primary: model.BackendRef
     canary: model.BackendRef
+    kind: RouteKind = RouteKind.HTTP_ROUTE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,6 +166,7 @@ class ReleaseRoute:
     primary: model.BackendRef
     canary: model.BackendRef
     original: tuple[tuple[int, int, Any], ...] = dataclasses.field(hash=False, compare=True)  # (rule, index, ref)
+    kind: RouteKind = RouteKind.HTTP_ROUTE
 
 
 WorkloadAction = ApplyObject | ScaleDeployment | DeleteObject | AdoptRoute | ReleaseRoute

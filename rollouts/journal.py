@@ -15,7 +15,7 @@ from typing import Any
 
 from analysis.model import AnalysisSpec, WebhookType
 from analysis.verdicts import IntervalVerdict
-from rollouts import actions, model
+from rollouts import actions, health, model
 from rollouts.notifications import events as notification_events
 
 
@@ -116,6 +116,17 @@ class Journal:
             conditions[conditions.index(current)] = new
         return True
 
+    def record_health(self, *, wanted_release: str | None, problem: tuple[str, str] | None = None) -> bool:
+        """Ready, Reconciling and Stalled for the status as decided (``rollouts.health``).
+
+        True when Stalled now holds for a reason or message it did not hold for before: the
+        moment to tell a person about a problem, once.
+        """
+        verdict = health.assess(self.status, wanted_release=wanted_release, problem=problem)
+        changed = {type_: self.condition(type_, state, verdict.reason, verdict.message)
+                   for type_, state in verdict.conditions()}
+        return verdict.holds == health.STALLED and changed[health.STALLED]
+
     def record_verdict(self, verdict: IntervalVerdict) -> None:
         self.status.last_verdict = verdict.verdict.value
         state = {
@@ -164,7 +175,7 @@ class Journal:
         last_write = {}
         for index, action in enumerate(self.actions):
             if isinstance(action, actions.SetRouteWeights):
-                last_write[(action.namespace, action.name)] = index
+                last_write[action.route] = index
         kept = tuple(a for i, a in enumerate(self.actions)
-                     if not isinstance(a, actions.SetRouteWeights) or last_write[(a.namespace, a.name)] == i)
+                     if not isinstance(a, actions.SetRouteWeights) or last_write[a.route] == i)
         return self.status, kept

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 
 from analysis.model import WebhookSpec, WebhookType
 from analysis.verdicts import IntervalVerdict, Verdict
-from rollouts import actions, manual, model, operations, routes, steps
+from rollouts import actions, health, manual, model, operations, routes, steps
 from rollouts.journal import Journal
 from rollouts.model import ConditionStatus as C, Phase
 from rollouts.observations import Acceptance, GateOutcome, Observations
@@ -30,6 +30,8 @@ from rollouts.observations import Acceptance, GateOutcome, Observations
 _STEPPING = manual.STEPPING
 # Phases between rollouts, where a new release may start.
 _IDLE = frozenset({Phase.INITIALIZED, Phase.SUCCEEDED, Phase.FAILED})
+# How the decision log says the controller did not act; the next decision that acts says so.
+_NOT_ACTING, _INVALID_SPEC = "not acting: ", "invalid spec: "
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,12 +47,12 @@ def decide(spec: model.CanarySpec, status: model.CanaryStatus, observations: Obs
 
 
 def reject(status: model.CanaryStatus, message: str, *, generation: int, now: datetime.datetime) -> Decision:
-    """The decision for a spec that does not even parse: Ready=False, an Event, no traffic moves."""
+    """The decision for a spec that does not even parse: Stalled=True, an Event, no traffic moves."""
     journal = Journal(None, status, now=now)
     journal.status.observed_generation = generation
-    if journal.condition("Ready", C.FALSE, "InvalidSpec", message):
+    if journal.record_health(wanted_release=None, problem=("InvalidSpec", message)):
         journal.event("InvalidSpec", message, warning=True)
-    journal.log(f"invalid spec: {message}")
+    journal.log(f"{_INVALID_SPEC}{message}")
     return Decision(*journal.decision())
 
 
@@ -106,6 +108,7 @@ def quiet(spec: model.CanarySpec, status: model.CanaryStatus, *, generation: int
     """
     return (status.phase in _IDLE and status.observed_generation == generation
             and status.routing is not None  # a status from before status.routing: record it once
+            and status.condition(health.STALLED) is not None  # nor Ready/Reconciling/Stalled yet: write them
             and not (spec.release and spec.release != status.release)
             and not operations.pending(annotations, status.handled_operations))
 
@@ -160,6 +163,8 @@ class _Machine(manual.ManualOperations):
         self.now = now
         self.plan = steps.plan(spec)
         self.rollback_decided = False
+        # (reason, message) of what keeps the controller from acting: Stalled, with one Event.
+        self.stall: tuple[str, str] | None = None
 
     # ------------------------------------------------------------------ entry
 
@@ -170,19 +175,17 @@ class _Machine(manual.ManualOperations):
         if self.obs.routes:
             # What a deletion needs should the spec stop parsing later (model.recorded_spec).
             status.routing = model.RoutingRecord(
-                routes=[model.RouteRef(namespace=r.namespace, name=r.name) for r in self.obs.routes],
+                routes=[model.RouteRef(namespace=r.namespace, name=r.name, kind=r.kind) for r in self.obs.routes],
                 stable=self.spec.stable, canary=self.spec.canary)
         if self.obs.deleting:
             self._terminate()
             return self._finish()
         problem = self._problem()
         if problem is not None:
-            reason, message = problem
-            if self.j.condition("Ready", C.FALSE, reason, message):
-                self.j.event(reason, message, warning=True)
-            self.j.log(f"not acting: {message}")
+            self.stall = problem
+            self.j.log(f"{_NOT_ACTING}{problem[1]}")
             return self._finish()
-        if self.j.condition("Ready", C.TRUE, "Valid", "spec, route and backends are valid"):
+        if not status.decisions or status.message.startswith((_NOT_ACTING, _INVALID_SPEC)):
             self.j.log("canary is valid")
         for request in operations.pending(self.obs.annotations, status.handled_operations):
             status.handled_operations[request.operation.value] = request.value
@@ -199,6 +202,8 @@ class _Machine(manual.ManualOperations):
         step = min(status.step, len(self.plan) - 1)
         status.step_progress = f"{step + 1}/{len(self.plan)}"
         self._pause_condition()
+        if self.j.record_health(wanted_release=self.spec.release, problem=self.stall) and self.stall:
+            self.j.event(*self.stall, warning=True)
         return self.j.decision()
 
     def _pause_condition(self) -> None:
@@ -220,9 +225,9 @@ class _Machine(manual.ManualOperations):
     def _problem(self) -> tuple[str, str] | None:
         for route in self.obs.routes:
             if not route.found:
-                return "RouteNotFound", f"HTTPRoute {route.label} not found"
+                return "RouteNotFound", f"{route.kind.value} {route.label} not found"
             if not route.rules:
-                return "BackendNotInRoute", (f"HTTPRoute {route.label} has no rule referencing both stable "
+                return "BackendNotInRoute", (f"{route.kind.value} {route.label} has no rule referencing both stable "
                                              f"{self.spec.stable.name} and canary {self.spec.canary.name}")
         if self.obs.missing_services:
             return "BackendNotFound", f"Service {', '.join(self.obs.missing_services)} not found"
@@ -460,7 +465,8 @@ class _Machine(manual.ManualOperations):
         j.set_weights(0)
         settled, why = self._settle(steps.STABLE_ONLY, timeout_from=status.step_started_at)
         expired = j.seconds_since(status.step_started_at) >= self.spec.acceptance_timeout_seconds
-        if not settled and not (expired and all(r.carries(steps.STABLE_ONLY) for r in self.obs.routes)):
+        back = self._shaped(steps.STABLE_ONLY)
+        if not settled and not (expired and all(r.carries(back) for r in self.obs.routes)):
             j.hold(f"rolling back: {why}")
             return
         status.finished_at = self.now
@@ -509,16 +515,22 @@ class _Machine(manual.ManualOperations):
 
     # ------------------------------------------------------------------ helpers
 
+    def _shaped(self, traffic: steps.Traffic) -> steps.Traffic:
+        """The traffic with the Canary's session persistence: kept in every phase, dropped on deletion."""
+        return dataclasses.replace(traffic, sticky=self.spec.sticky_sessions and not self.obs.deleting)
+
     def _write(self, traffic: steps.Traffic, *, only=None) -> None:
+        traffic = self._shaped(traffic)
         for route in only if only is not None else self.obs.routes:
             self.j.actions.append(actions.SetRouteWeights(
                 namespace=route.namespace, name=route.name, stable=self.spec.stable, canary=self.spec.canary,
                 stable_weight=traffic.stable, canary_weight=traffic.canary, match=traffic.match,
-                mirror=traffic.mirror))
+                mirror=traffic.mirror, sticky=traffic.sticky, kind=route.kind))
 
     def _settle(self, traffic: steps.Traffic, *, timeout_from: datetime.datetime | None) -> tuple[bool, str]:
         """Write where the routes differ; True once all carry the traffic and are accepted."""
         j = self.j
+        traffic = self._shaped(traffic)
         pending = [r for r in self.obs.routes if not r.carries(traffic)]
         if pending:
             self._write(traffic, only=pending)

@@ -25,6 +25,8 @@ from pydantic.alias_generators import to_camel
 from analysis import durations
 from analysis.model import AnalysisSpec, AnalysisState, Duration
 from rollouts.notifications.model import Notification
+from rollouts import route_kinds
+from rollouts.route_kinds import RouteId, RouteKind
 
 GROUP = "routeshift.dev"
 VERSION = "v1alpha1"
@@ -109,10 +111,12 @@ class ServicePort(_Spec):
 
 
 class RouteRef(_Spec):
-    """An existing HTTPRoute whose stable/canary backendRef weights the controller moves."""
+    """An existing HTTPRoute or GRPCRoute whose stable/canary backendRef weights the controller moves."""
 
-    name: str = Field(min_length=1, max_length=253, description="Name of the HTTPRoute.")
-    namespace: str | None = Field(default=None, description="Namespace of the HTTPRoute; defaults to the Canary's.")
+    name: str = Field(min_length=1, max_length=253, description="Name of the route.")
+    namespace: str | None = Field(default=None, description="Namespace of the route; defaults to the Canary's.")
+    kind: RouteKind = Field(default=RouteKind.HTTP_ROUTE, description="HTTPRoute (the default) or GRPCRoute "
+                            "(gateway.networking.k8s.io/v1).")
 
 
 class MatchType(str, enum.Enum):
@@ -267,9 +271,10 @@ class Strategy(_Spec):
 class CanarySpec(_Spec):
     """What to roll out, where, and how."""
 
-    route_ref: RouteRef | None = Field(default=None, description="The HTTPRoute to shift traffic on.")
+    route_ref: RouteRef | None = Field(default=None,
+                                       description="The route (HTTPRoute or GRPCRoute) to shift traffic on.")
     route_refs: list[RouteRef] = Field(
-        default_factory=list, max_length=32, description="Several HTTPRoutes moved together (with or instead of routeRef)."
+        default_factory=list, max_length=32, description="Several routes moved together (with or instead of routeRef)."
     )
     stable: BackendRef | None = Field(
         default=None, description="The Service that serves live traffic before the release (Service form; "
@@ -293,6 +298,12 @@ class CanarySpec(_Spec):
         "the release is the revision of the target's pod template.",
     )
     strategy: Strategy = Field(default_factory=Strategy, description="How traffic moves.")
+    sticky_sessions: bool = Field(
+        default=False, description="Keep a user on the version they were first sent to: the controller writes a "
+        "cookie sessionPersistence (Gateway API, experimental) on the route rules it shifts, and removes it when "
+        "the Canary is deleted. A rollback sets the canary's weight to 0; gateways that re-pick a session whose "
+        "backend has weight 0 (Routeshift's proxy does) move its users back. Sticky users skew the observed "
+        "split towards the weights at the time they arrived (docs/sticky-sessions.md).")
     analysis: AnalysisSpec | None = Field(
         default=None, description="Metrics and webhooks judging each step; without it each step dwells one minute."
     )
@@ -335,18 +346,28 @@ class CanarySpec(_Spec):
                 raise ValueError("trackConfigs goes with targetRef: in Service form a release starts with spec.release")
             if (self.stable.namespace, self.stable.name) == (self.canary.namespace, self.canary.name):
                 raise ValueError("stable and canary must be different Services")
+        self._expressible_on_every_route()
         if self.progress_deadline_seconds <= self.interval_seconds():
             # Every analysed step dwells one interval: a shorter deadline would fail them all.
             raise ValueError(f"progressDeadlineSeconds ({self.progress_deadline_seconds}) must exceed the "
                              f"analysis interval ({self.interval_seconds():g}s)")
         return self
 
-    def routes(self, default_namespace: str) -> tuple[tuple[str, str], ...]:
-        """Every referenced route as (namespace, name), de-duplicated, in spec order."""
+    def _expressible_on_every_route(self) -> None:
+        # The match rule goes on every route: refuse at parse time what one of their kinds cannot say.
+        match = (self.strategy.ab_testing.match if self.strategy.ab_testing is not None
+                 else self.strategy.blue_green.preview if self.strategy.blue_green is not None else None)
+        for ref in ([self.route_ref] if self.route_ref else []) + list(self.route_refs):
+            why = route_kinds.unexpressible_match(ref.kind, query_params=bool(match and match.query_params))
+            if why is not None:
+                raise ValueError(f"{ref.kind.value} {ref.name}: {why}")
+
+    def routes(self, default_namespace: str) -> tuple[RouteId, ...]:
+        """Every referenced route, namespace filled in, de-duplicated, in spec order."""
         refs = ([self.route_ref] if self.route_ref else []) + list(self.route_refs)
-        seen: dict[tuple[str, str], None] = {}
+        seen: dict[RouteId, None] = {}
         for ref in refs:
-            seen[(ref.namespace or default_namespace, ref.name)] = None
+            seen[RouteId(ref.namespace or default_namespace, ref.name, ref.kind)] = None
         return tuple(seen)
 
     def interval_seconds(self) -> float:
@@ -389,7 +410,7 @@ class ConditionStatus(str, enum.Enum):
 class Condition(_Status):
     """A Kubernetes-style condition."""
 
-    type: str = Field(description="Ready, Promoted, Analysis or RouteAccepted.")
+    type: str = Field(description="Ready, Reconciling, Stalled (kstatus), Promoted, Analysis, RouteAccepted or Paused.")
     status: ConditionStatus = Field(description="True, False or Unknown.")
     reason: str = Field(description="CamelCase machine-readable reason.")
     message: str = Field(default="", description="Human-readable detail.")
@@ -436,7 +457,7 @@ class RoutingRecord(_Status):
     longer validates: then this is all the controller knows about which routes it shaped.
     """
 
-    routes: list[RouteRef] = Field(default_factory=list, description="The HTTPRoutes, namespace filled in.")
+    routes: list[RouteRef] = Field(default_factory=list, description="The routes, namespace filled in.")
     stable: BackendRef = Field(description="The stable backend of that spec.")
     canary: BackendRef = Field(description="The canary backend of that spec (its mirror filter is recognised by it).")
 
@@ -453,8 +474,9 @@ class FailedRevision(_Status):
 class AdoptedRoute(_Status):
     """The backendRefs initialization replaced in one route, kept to restore it exactly on deletion."""
 
-    namespace: str = Field(description="Namespace of the HTTPRoute.")
-    name: str = Field(description="Name of the HTTPRoute.")
+    namespace: str = Field(description="Namespace of the route.")
+    name: str = Field(description="Name of the route.")
+    kind: RouteKind = Field(default=RouteKind.HTTP_ROUTE, description="HTTPRoute or GRPCRoute.")
     original_refs: list[dict[str, Any]] = Field(
         default_factory=list, description="The replaced backendRefs as the user wrote them, in rule order.")
 
@@ -520,7 +542,9 @@ class CanaryStatus(_Status):
     handled_operations: dict[str, str] = Field(
         default_factory=dict, description="Manual operation annotation values already acted on."
     )
-    conditions: list[Condition] = Field(default_factory=list, description="Ready, Promoted, Analysis, RouteAccepted.")
+    conditions: list[Condition] = Field(
+        default_factory=list, description="Ready, Reconciling and Stalled as kstatus readers (Flux, Argo CD, kubectl "
+        "wait) expect them, exactly one True (docs/gitops-health.md); Promoted, Analysis, RouteAccepted, Paused.")
     decisions: list[DecisionRecord] = Field(
         default_factory=list, description=f"The last {DECISION_LOG_LIMIT} decisions, oldest first."
     )

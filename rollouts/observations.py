@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from analysis.model import AnalysisState
 from analysis.verdicts import IntervalVerdict
 from rollouts import steps, workloads
+from rollouts.route_kinds import RouteId, RouteKind
 
 
 class Acceptance(str, enum.Enum):
@@ -29,7 +30,7 @@ class Acceptance(str, enum.Enum):
 
 @dataclasses.dataclass(frozen=True)
 class RouteObservation:
-    """One HTTPRoute as far as the controller cares about it."""
+    """One route (HTTPRoute or GRPCRoute) as far as the controller cares about it."""
 
     namespace: str
     name: str
@@ -41,9 +42,17 @@ class RouteObservation:
     mirrors: int = 0  # rules carrying the controller-owned mirror filter
     acceptance: Acceptance = Acceptance.UNREPORTED
     acceptance_message: str = ""
+    kind: RouteKind = RouteKind.HTTP_ROUTE
+    sessions: int = 0  # shifted rules carrying the controller's sessionPersistence
+    persistent: int = 0  # shifted rules carrying any sessionPersistence (the controller's or the user's)
 
     def carries(self, traffic: steps.Traffic) -> bool:
-        """True when the route already has exactly this traffic shape."""
+        """True when the route already has exactly this traffic shape.
+
+        Sticky traffic is carried when every shifted rule persists sessions, also by the
+        user's own sessionPersistence (which the controller leaves alone); non-sticky when
+        none carries the controller's.
+        """
         if not self.rules:
             return False
         weights = (traffic.stable, traffic.canary)
@@ -51,7 +60,12 @@ class RouteObservation:
             all(rule == weights for rule in self.rules)
             and self.match_rules == (len(self.rules) if traffic.match is not None else 0)
             and self.mirrors == (len(self.rules) if traffic.mirror else 0)
+            and (self.persistent == len(self.rules) if traffic.sticky else self.sessions == 0)
         )
+
+    @property
+    def route(self) -> RouteId:
+        return RouteId(self.namespace, self.name, self.kind)
 
     @property
     def canary_weight(self) -> int | None:

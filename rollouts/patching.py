@@ -26,7 +26,8 @@ from typing import Any
 
 import aiohttp
 
-from rollouts import errors, model, routes
+from rollouts import errors, model, route_kinds
+from rollouts.route_kinds import RouteId, RouteKind
 
 logger = logging.getLogger(__name__)
 
@@ -79,9 +80,8 @@ class RouteWrite:
     attempts: int
 
 
-def route_path(namespace: str, name: str) -> str:
-    return (f"/apis/{routes.GATEWAY_GROUP}/{routes.HTTPROUTE_VERSION}/namespaces/{namespace}/"
-            f"{routes.HTTPROUTE_PLURAL}/{name}")
+def route_path(namespace: str, name: str, kind: RouteKind = RouteKind.HTTP_ROUTE) -> str:
+    return route_kinds.path(RouteId(namespace, name, kind))
 
 
 def canary_path(namespace: str, name: str) -> str:
@@ -183,8 +183,9 @@ class Cluster:
         except errors.NotFound:
             return None
 
-    async def get_route(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return await self.get(route_path(namespace, name))
+    async def get_route(self, namespace: str, name: str,
+                        kind: RouteKind = RouteKind.HTTP_ROUTE) -> dict[str, Any] | None:
+        return await self.get(route_path(namespace, name, kind))
 
     async def get_service(self, namespace: str, name: str) -> dict[str, Any] | None:
         return await self.get(f"/api/v1/namespaces/{namespace}/services/{name}")
@@ -204,18 +205,18 @@ class Cluster:
             return None
         return {key: base64.b64decode(value).decode("utf-8") for key, value in (secret.get("data") or {}).items()}
 
-    async def update_route(self, namespace: str, name: str,
-                           plan: Callable[[dict[str, Any]], list[dict[str, Any]]]) -> RouteWrite:
+    async def update_route(self, namespace: str, name: str, plan: Callable[[dict[str, Any]], list[dict[str, Any]]],
+                           kind: RouteKind = RouteKind.HTTP_ROUTE) -> RouteWrite:
         """Read the route, ``plan`` a JSON patch from it, apply it; on a conflict start over.
 
         ``plan`` is called with every fresh copy, so a concurrent edit by someone else is
         kept and our change is re-derived on top of it.
         """
-        path = route_path(namespace, name)
+        path = route_path(namespace, name, kind)
         for attempt in range(1, self.conflict_retries + 2):
             # The first try may plan from a cached copy: its resourceVersion is the patch's
             # precondition, so a stale copy costs one 409 and a fresh read, never a lost write.
-            route = await (self.route_to_update(namespace, name) if attempt == 1 else self.get(path))
+            route = await (self.route_to_update(namespace, name, kind) if attempt == 1 else self.get(path))
             if route is None:
                 return RouteWrite(None, False, attempt)
             ops = plan(route)
@@ -230,14 +231,16 @@ class Cluster:
                 # from the route as read, so they are otherwise valid.
                 if not (isinstance(error, errors.Conflict) or error.status == 422):
                     raise
-                logger.info("route %s/%s changed under us (%s); re-reading, attempt %d",
-                            namespace, name, error.status, attempt)
+                logger.info("%s %s/%s changed under us (%s); re-reading, attempt %d",
+                            kind.value, namespace, name, error.status, attempt)
                 await asyncio.sleep(min(0.05 * attempt, 0.5))
-        raise errors.Conflict(409, f"route {namespace}/{name}: still conflicting after {self.conflict_retries} retries")
+        raise errors.Conflict(409, f"{kind.value} {namespace}/{name}: still conflicting after "
+                                   f"{self.conflict_retries} retries")
 
-    async def route_to_update(self, namespace: str, name: str) -> dict[str, Any] | None:
+    async def route_to_update(self, namespace: str, name: str,
+                              kind: RouteKind = RouteKind.HTTP_ROUTE) -> dict[str, Any] | None:
         """The copy of a route a write is planned from first (a cache may answer it)."""
-        return await self.get_route(namespace, name)
+        return await self.get_route(namespace, name, kind)
 
     def wrote(self, obj: dict[str, Any] | None) -> None:
         """Called with the API's answer to each of our writes (a cache records it)."""

@@ -111,7 +111,7 @@ def dependencies(spec: model.CanarySpec | None, namespace: str) -> frozenset[Obj
     if spec is None:
         return frozenset()
     refs = spec.routes(namespace)
-    keys = {(kinds.HTTPROUTES.name, ns, name) for ns, name in refs}
+    keys = {(kinds.ROUTES[ref.kind].name, ref.namespace, ref.name) for ref in refs}
     if spec.target_ref is not None:
         names = workloads.names(spec)
         keys |= {(kinds.DEPLOYMENTS.name, namespace, names.target),
@@ -180,12 +180,13 @@ async def observe(controller: Controller, canary: CanaryObject, spec: model.Cana
     cluster = controller.cluster
     refs = spec.routes(canary.namespace)
     fetched = ([read.routes[ref] for ref in refs] if read is not None
-               else await asyncio.gather(*(cluster.get_route(ns, name) for ns, name in refs)))
+               else await asyncio.gather(*(cluster.get_route(*ref) for ref in refs)))
     observed = tuple(
-        routes.observe(route, namespace=ns, name=name, stable=spec.stable, canary=spec.canary, owner=canary.name)
-        for (ns, name), route in zip(refs, fetched)
+        routes.observe(route, namespace=ref.namespace, name=ref.name, stable=spec.stable, canary=spec.canary,
+                       owner=canary.name, kind=ref.kind)
+        for ref, route in zip(refs, fetched)
     )
-    backend_ns = refs[0][0]
+    backend_ns = refs[0].namespace
     backends = [(b.namespace or backend_ns, b.name) for b in (spec.stable, spec.canary)]
     known = read.services if read is not None else {}
     exists = await asyncio.gather(*(_known(known[ref] is not None) if ref in known else cluster.service_exists(*ref)
@@ -340,11 +341,13 @@ async def _act(controller: Controller, canary: CanaryObject, decided: tuple[acti
         if not isinstance(action, actions.SetRouteWeights):
             continue
         write = await controller.cluster.update_route(
-            action.namespace, action.name, lambda route, a=action: routes.patch(route, a, owner=canary.name))
+            action.namespace, action.name, lambda route, a=action: routes.patch(route, a, owner=canary.name),
+            action.kind)
         if write.attempts > 1:
             controller.metrics.route_conflicts.labels(canary.namespace, canary.name).inc(write.attempts - 1)
-        logger.info("canary %s/%s: route %s/%s %s (stable %d%%, canary %d%%, attempts %d)", canary.namespace,
+        logger.info("canary %s/%s: route %s/%s %s (%s, stable %d%%, canary %d%%, attempts %d)", canary.namespace,
                     canary.name, action.namespace, action.name, "patched" if write.written else "already right",
+                    action.kind.value,
                     action.stable_weight, action.canary_weight, write.attempts)
 
 

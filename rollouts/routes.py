@@ -1,9 +1,15 @@
-"""HTTPRoute arithmetic: read what a route carries, and compute the smallest patch to change it.
+"""Route arithmetic: read what a route carries, and compute the smallest patch to change it.
+
+The same for HTTPRoute and GRPCRoute: their rules hold backendRefs of one shape, both
+accept a RequestMirror filter, header matches and ``sessionPersistence``; what a GRPCRoute
+cannot say (query parameter matches) never reaches here (``route_kinds``).
 
 The controller must never rewrite a user's route: it touches only the ``weight`` of the
-stable and canary backendRefs in rules that reference both, plus rules and filters it
-adds itself and can recognise again (rules named ``routeshift-<canary>-<n>``, and a
-RequestMirror filter to the canary backend). Expressing that as an RFC 6902 JSON patch
+stable and canary backendRefs in rules that reference both, plus rules, filters and
+fields it adds itself and can recognise again (rules named ``routeshift-<canary>-<n>``, a
+RequestMirror filter to the canary backend, and with ``stickySessions`` a
+``sessionPersistence`` named ``routeshift-<canary>-<n>`` on the shifted rules; a rule
+that already persists sessions its own way keeps it). Expressing that as an RFC 6902 JSON patch
 whose first operation tests ``/metadata/resourceVersion`` means everything else in the
 route survives byte for byte and a concurrent edit makes the write fail with a conflict
 instead of being overwritten. Pure: dicts in, dicts out.
@@ -18,10 +24,7 @@ from typing import Any
 
 from rollouts import actions, model
 from rollouts.observations import Acceptance, RouteObservation
-
-GATEWAY_GROUP = "gateway.networking.k8s.io"
-HTTPROUTE_VERSION = "v1"
-HTTPROUTE_PLURAL = "httproutes"
+from rollouts.route_kinds import RouteKind
 
 # Gateway API's default backendRef weight when the field is absent.
 _DEFAULT_WEIGHT = 1
@@ -63,6 +66,25 @@ def _source_rules(route: dict[str, Any], stable: model.BackendRef, canary: model
             yield index, rule, refs
 
 
+def session_name(owner: str, ordinal: int) -> str:
+    """The cookie name of the ``ordinal``-th shifted rule's sessions (GEP-1619 caps it at 128).
+
+    One name per rule: the gateway scopes sessions to a rule, and two rules sharing a
+    cookie name on one host would overwrite each other's cookie and re-pick each time.
+    """
+    return f"routeshift-{owner[:100]}-{ordinal}"
+
+
+def _owned_session(rule: dict[str, Any], owner: str) -> bool:
+    session = rule.get("sessionPersistence")
+    name = session.get("sessionName") if isinstance(session, dict) else None
+    return isinstance(name, str) and re.fullmatch(rf"routeshift-{re.escape(owner[:100])}-\d+", name) is not None
+
+
+def _session(owner: str, ordinal: int) -> dict[str, Any]:
+    return {"sessionName": session_name(owner, ordinal), "type": "Cookie"}
+
+
 def _owned_rules(route: dict[str, Any], owner: str) -> list[tuple[int, dict]]:
     prefix = owned_rule_prefix(owner)
     rules = (route.get("spec") or {}).get("rules") or []
@@ -99,12 +121,12 @@ def acceptance(route: dict[str, Any]) -> tuple[Acceptance, str]:
 
 
 def observe(route: dict[str, Any] | None, *, namespace: str, name: str, stable: model.BackendRef,
-            canary: model.BackendRef, owner: str) -> RouteObservation:
+            canary: model.BackendRef, owner: str, kind: RouteKind = RouteKind.HTTP_ROUTE) -> RouteObservation:
     """What ``route`` carries for this Canary (``None`` when the route does not exist)."""
     if route is None:
-        return RouteObservation(namespace=namespace, name=name, found=False)
+        return RouteObservation(namespace=namespace, name=name, found=False, kind=kind)
     ns = route["metadata"].get("namespace", namespace)
-    weights, mirrors = [], 0
+    weights, mirrors, sessions, persistent = [], 0, 0, 0
     for _, rule, (stable_at, canary_at) in _source_rules(route, stable, canary):
         refs = rule["backendRefs"]
         # Several refs to the same Service in one rule add up, as the proxy would count them.
@@ -112,6 +134,8 @@ def observe(route: dict[str, Any] | None, *, namespace: str, name: str, stable: 
                         sum(refs[i].get("weight", _DEFAULT_WEIGHT) for i in canary_at)))
         if any(_is_owned_mirror(f, ns, canary) for f in rule.get("filters") or []):
             mirrors += 1
+        persistent += rule.get("sessionPersistence") is not None
+        sessions += _owned_session(rule, owner)
     state, message = acceptance(route)
     return RouteObservation(
         namespace=namespace,
@@ -122,6 +146,9 @@ def observe(route: dict[str, Any] | None, *, namespace: str, name: str, stable: 
         mirrors=mirrors,
         acceptance=state,
         acceptance_message=message,
+        kind=kind,
+        sessions=sessions,
+        persistent=persistent,
     )
 
 
@@ -185,7 +212,8 @@ def patch(route: dict[str, Any], action: actions.SetRouteWeights, *, owner: str)
     """
     ns = route["metadata"].get("namespace", action.namespace)
     ops: list[dict[str, Any]] = []
-    for index, rule, (stable_at, canary_at) in _source_rules(route, action.stable, action.canary):
+    shifted = _source_rules(route, action.stable, action.canary)
+    for ordinal, (index, rule, (stable_at, canary_at)) in enumerate(shifted):
         refs = rule["backendRefs"]
         for positions, weight in ((stable_at, action.stable_weight), (canary_at, action.canary_weight)):
             # Duplicate refs to one Service: the first carries the weight, the rest get 0.
@@ -204,6 +232,11 @@ def patch(route: dict[str, Any], action: actions.SetRouteWeights, *, owner: str)
         elif not action.mirror:
             for i in reversed(owned):
                 ops.append({"op": "remove", "path": f"/spec/rules/{index}/filters/{i}"})
+        if action.sticky and rule.get("sessionPersistence") is None:
+            ops.append({"op": "add", "path": f"/spec/rules/{index}/sessionPersistence",
+                        "value": _session(owner, ordinal)})
+        elif not action.sticky and _owned_session(rule, owner):
+            ops.append({"op": "remove", "path": f"/spec/rules/{index}/sessionPersistence"})
     existing = _owned_rules(route, owner)
     wanted = _match_rules(route, action, owner)
     if [rule for _, rule in existing] != wanted:

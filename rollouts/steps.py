@@ -22,6 +22,7 @@ class Traffic:
     canary: int  # percent to the canary backend; the stable one gets the rest
     match: model.RequestMatch | None = None  # requests sent 100% to the canary (A/B, preview)
     mirror: bool = False  # mirror live traffic of the stable rules to the canary
+    sticky: bool = False  # the shifted rules keep each user on one version (spec.stickySessions)
 
     @property
     def stable(self) -> int:
@@ -32,6 +33,7 @@ def label(traffic: Traffic) -> str:
     """How a traffic shape reads in the decision log."""
     extra = " plus a canary match rule" if traffic.match is not None else ""
     extra += " plus mirroring to canary" if traffic.mirror else ""
+    extra += " with sticky sessions" if traffic.sticky else ""
     return f"canary {traffic.canary}%{extra}"
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from rollouts import actions, config_tracking, errors, model, patching, route_adoption, workloads
 from rollouts.config_tracking import ConfigRef
+from rollouts.route_kinds import RouteId
 from rollouts.workloads import RouteAdoption, WorkloadObservation
 
 logger = logging.getLogger(__name__)
@@ -30,10 +31,10 @@ _DATA_FIELDS = ("data", "binaryData", "type")  # what a ConfigMap or Secret hold
 
 @dataclasses.dataclass(frozen=True)
 class Read:
-    """Objects this module already read in one reconciliation, by (namespace, name), so that the
-    route-side observation does not GET the same routes and Services a second time."""
+    """Objects this module already read in one reconciliation (routes by RouteId, Services by
+    (namespace, name)), so that the route-side observation does not GET them a second time."""
 
-    routes: Mapping[tuple[str, str], dict[str, Any] | None]
+    routes: Mapping[RouteId, dict[str, Any] | None]
     services: Mapping[tuple[str, str], dict[str, Any] | None]
 
 
@@ -114,7 +115,7 @@ async def observe(cluster: patching.Cluster, namespace: str, uid: str | None, sp
         cluster.get_deployment(namespace, names.primary),
         cluster.get_service(namespace, names.primary),
         cluster.get_service(namespace, names.canary),
-        *(cluster.get_route(ns, name) for ns, name in refs))
+        *(cluster.get_route(*ref) for ref in refs))
     target_rollout, primary_rollout = workloads.rollout(target), workloads.rollout(primary)
     # Pods only matter while a Deployment is not ready: they say why (crash loop, image pull ...).
     target_pods, primary_pods, copies, neighbours = await asyncio.gather(
@@ -123,10 +124,10 @@ async def observe(cluster: patching.Cluster, namespace: str, uid: str | None, sp
         _primary_copies(cluster, namespace, primary) if deleting else _ready({}),
         cluster.get(deployment_path(namespace)) if initializing and primary is None else _ready({}))
     routes = tuple(
-        RouteAdoption(namespace=ns, name=name, found=route is not None,
+        RouteAdoption(namespace=ref.namespace, name=ref.name, found=route is not None,
                       app_refs=route_adoption.app_refs(route, names.app, namespace=namespace),
-                      adopted=route_adoption.adopted(route, route_spec.stable, route_spec.canary))
-        for (ns, name), route in zip(refs, fetched))
+                      adopted=route_adoption.adopted(route, route_spec.stable, route_spec.canary), kind=ref.kind)
+        for ref, route in zip(refs, fetched))
     observation = WorkloadObservation(
         uid=uid, target=target, primary=primary, services={names.primary: primary_svc, names.canary: canary_svc},
         neighbours=tuple((neighbours or {}).get("items") or ()),
@@ -156,10 +157,11 @@ async def execute(cluster: patching.Cluster, action: actions.WorkloadAction, *, 
                 await cluster.request("DELETE", _path(version, plural, ns, name))
             except errors.NotFound:
                 pass
-        case actions.AdoptRoute(namespace=ns, name=name):
-            await cluster.update_route(ns, name, lambda route: route_adoption.adopt_patch(route, action, namespace=ns))
-        case actions.ReleaseRoute(namespace=ns, name=name):
-            await cluster.update_route(ns, name, lambda route: route_adoption.release_patch(route, action))
+        case actions.AdoptRoute(namespace=ns, name=name, kind=kind):
+            await cluster.update_route(ns, name, lambda route: route_adoption.adopt_patch(route, action, namespace=ns),
+                                       kind)
+        case actions.ReleaseRoute(namespace=ns, name=name, kind=kind):
+            await cluster.update_route(ns, name, lambda route: route_adoption.release_patch(route, action), kind)
     logger.info("canary %s: %s", owner, _describe(action))
 
 
@@ -171,10 +173,10 @@ def _describe(action: actions.WorkloadAction) -> str:
             return f"scaled Deployment {ns}/{name} to {replicas}"
         case actions.DeleteObject(kind=kind, namespace=ns, name=name):
             return f"deleted {kind} {ns}/{name}"
-        case actions.AdoptRoute(namespace=ns, name=name, app=app):
-            return f"handed the backendRefs to {app} in HTTPRoute {ns}/{name} to primary and canary"
-        case actions.ReleaseRoute(namespace=ns, name=name):
-            return f"restored the original backendRefs of HTTPRoute {ns}/{name}"
+        case actions.AdoptRoute(namespace=ns, name=name, app=app, kind=kind):
+            return f"handed the backendRefs to {app} in {kind.value} {ns}/{name} to primary and canary"
+        case actions.ReleaseRoute(namespace=ns, name=name, kind=kind):
+            return f"restored the original backendRefs of {kind.value} {ns}/{name}"
     return repr(action)
 
 

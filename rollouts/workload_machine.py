@@ -111,9 +111,10 @@ class WorkloadMachine(_Machine):
             return super()._problem()
         for route in w.routes:
             if not route.found:
-                return "RouteNotFound", f"HTTPRoute {route.label} not found"
+                return "RouteNotFound", f"{route.kind.value} {route.label} not found"
             if not route.app_refs and not route.adopted:
-                return "AppNotInRoute", (f"HTTPRoute {route.label} has no backendRef to Service {self.names.app} "
+                return "AppNotInRoute", (f"{route.kind.value} {route.label} has no backendRef to Service "
+                                         f"{self.names.app} "
                                          "(service.name, default the targetRef's name): nothing to take over")
         return None
 
@@ -139,13 +140,13 @@ class WorkloadMachine(_Machine):
             return
         pending = [r for r in w.routes if not r.adopted]
         if pending:
-            recorded = {(a.namespace, a.name) for a in ws.adopted_routes}
-            unrecorded = [r for r in pending if (r.namespace, r.name) not in recorded]
+            recorded = {(a.namespace, a.name, a.kind) for a in ws.adopted_routes}
+            unrecorded = [r for r in pending if (r.namespace, r.name, r.kind) not in recorded]
             if unrecorded:
                 # Recorded first, written next time: a crash between the two cannot lose the originals.
                 for route in unrecorded:
                     ws.adopted_routes.append(model.AdoptedRoute(
-                        namespace=route.namespace, name=route.name,
+                        namespace=route.namespace, name=route.name, kind=route.kind,
                         original_refs=[{"rule": r, "index": i, "ref": ref} for r, i, ref in route.app_refs]))
                 j.hold(f"initializing: recorded the backendRefs to {self.names.app} in "
                        f"{', '.join(r.label for r in unrecorded)}; handing them to {self.names.primary}")
@@ -153,18 +154,17 @@ class WorkloadMachine(_Machine):
             for route in pending:
                 j.actions.append(actions.AdoptRoute(
                     namespace=route.namespace, name=route.name, app=self.names.app,
-                    primary=self.spec.stable, canary=self.spec.canary))
+                    primary=self.spec.stable, canary=self.spec.canary, kind=route.kind))
             j.hold(f"initializing: pointing {', '.join(r.label for r in pending)} at {self.names.primary} "
                    f"(100%) and {self.names.canary} (0%)")
             return
         super()._initialize()  # settles primary 100%; the target is scaled down once INITIALIZED
 
     def _initialization_late(self, why: str) -> None:
-        """Hold; once the progress deadline passed, say so in Ready (nothing to roll back to yet)."""
+        """Hold; once the progress deadline passed, say so with Stalled (nothing to roll back to yet)."""
         j = self.j
         if j.seconds_since(self.status.step_started_at) > self.spec.progress_deadline_seconds:
-            if j.condition("Ready", C.FALSE, "PrimaryNotReady", why):
-                j.event("PrimaryNotReady", why, warning=True)
+            self.stall = ("PrimaryNotReady", why)
         j.hold(f"initializing: {why}")
 
     def _ensure_objects(self, *, pod_template: dict | None) -> bool:
@@ -269,7 +269,7 @@ class WorkloadMachine(_Machine):
             return
         j.set_weights(0)
         settled, why = self._settle(steps.STABLE_ONLY, timeout_from=None)
-        if not settled and not all(r.carries(steps.STABLE_ONLY) for r in self.obs.routes):
+        if not settled and not all(r.carries(self._shaped(steps.STABLE_ONLY)) for r in self.obs.routes):
             j.hold(f"promoting: {why}")
             return
         self._scale_target(0)
@@ -332,14 +332,14 @@ class WorkloadMachine(_Machine):
             self._write(steps.STABLE_ONLY, only=[r for r in self.obs.routes if r.rules])
             j.hold("deleted: removing the controller's rules before handing the routes back")
             return
-        records = {(a.namespace, a.name): a for a in ws.adopted_routes}
+        records = {(a.namespace, a.name, a.kind): a for a in ws.adopted_routes}
         for route in adopted:
-            record = records.get((route.namespace, route.name))
+            record = records.get((route.namespace, route.name, route.kind))
             if record is None:
                 continue
             j.actions.append(actions.ReleaseRoute(
                 namespace=route.namespace, name=route.name, primary=self.spec.stable, canary=self.spec.canary,
-                original=tuple((o["rule"], o["index"], o["ref"]) for o in record.original_refs)))
+                original=tuple((o["rule"], o["index"], o["ref"]) for o in record.original_refs), kind=route.kind))
         if adopted:
             j.hold(f"deleted: handing {', '.join(r.label for r in adopted)} back to {names.app}")
             return

@@ -24,6 +24,7 @@ from typing import Any
 
 from rollouts import config_tracking, model
 from rollouts.config_tracking import ConfigRef
+from rollouts.route_kinds import RouteKind
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "routeshift"
@@ -307,6 +308,7 @@ class RouteAdoption:
     found: bool
     app_refs: tuple[tuple[int, int, dict[str, Any]], ...] = ()  # refs to the app's Service
     adopted: bool = False  # some rule references both primary and canary
+    kind: RouteKind = RouteKind.HTTP_ROUTE
 
     @property
     def label(self) -> str:

@@ -26,6 +26,7 @@ from rollouts.caches.informer import Informer
 from rollouts.caches.interest import Interest
 from rollouts.caches.kinds import Kind
 from rollouts.caches.store import Change, key_of
+from rollouts.route_kinds import RouteKind
 
 
 class CachedCluster(patching.Cluster):
@@ -74,8 +75,10 @@ class CachedCluster(patching.Cluster):
 
     # ----------------------------------------------------------------- reads
 
-    async def get_route(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return await self._read(kinds.HTTPROUTES, namespace, name, super().get_route)
+    async def get_route(self, namespace: str, name: str,
+                        kind: RouteKind = RouteKind.HTTP_ROUTE) -> dict[str, Any] | None:
+        fetch = super().get_route
+        return await self._read(kinds.ROUTES[kind], namespace, name, lambda ns, n: fetch(ns, n, kind))
 
     async def get_service(self, namespace: str, name: str) -> dict[str, Any] | None:
         return await self._read(kinds.SERVICES, namespace, name, super().get_service)
@@ -116,4 +119,5 @@ class CachedCluster(patching.Cluster):
         self.interest.wake((kind.name, *change.key))
 
 
-_KIND_OF = {"HTTPRoute": kinds.HTTPROUTES, "Service": kinds.SERVICES, "Deployment": kinds.DEPLOYMENTS}
+_KIND_OF = {"HTTPRoute": kinds.HTTPROUTES, "GRPCRoute": kinds.GRPCROUTES, "Service": kinds.SERVICES,
+            "Deployment": kinds.DEPLOYMENTS}

@@ -378,9 +378,10 @@ class Canary:
         for metric in self.latest_metrics():
             if metric.verdict in ("Inconclusive", "Error"):
                 reasons.append(f"{metric.metric}: {metric.verdict}: {metric.reason}")
-        for type_ in ("Ready", "RouteAccepted"):
+        # Ready is False for every rollout under way; Stalled says when it cannot go on.
+        for type_, healthy in (("Stalled", "False"), ("RouteAccepted", "True")):
             condition = self.condition(type_)
-            if condition and condition.get("status") != "True":
+            if condition and condition.get("status") != healthy:
                 reasons.append(f"{type_}={condition.get('status')} {condition.get('reason', '')}: "
                                f"{condition.get('message', '')}".rstrip(": "))
         message = self.status.get("message")

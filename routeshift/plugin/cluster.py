@@ -27,12 +27,14 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from urllib3.exceptions import HTTPError
 
+from rollouts import route_kinds
 from routeshift.plugin import errors
 
 GROUP = "routeshift.dev"
 VERSION = "v1alpha1"
 PLURAL = "canaries"
 ROUTE_GROUP, ROUTE_VERSION, ROUTE_PLURAL = "gateway.networking.k8s.io", "v1", "httproutes"
+_ROUTE_PLURALS = {kind.value: plural for kind, plural in route_kinds.PLURALS.items()}  # HTTPRoute, GRPCRoute
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -176,10 +178,14 @@ class Cluster:
         items.sort(key=_event_time)
         return items[-limit:]
 
-    def route(self, namespace: str, name: str) -> dict[str, Any] | None:
-        """An HTTPRoute, or None when it is missing or not readable."""
+    def route(self, namespace: str, name: str, kind: str = "HTTPRoute") -> dict[str, Any] | None:
+        """A route of ``kind`` (a Canary's routeRef kind), or None when it is missing, not readable or of an
+        unknown kind."""
+        plural = _ROUTE_PLURALS.get(kind)
+        if plural is None:
+            return None
         try:
-            return self.custom.get_namespaced_custom_object(ROUTE_GROUP, ROUTE_VERSION, namespace, ROUTE_PLURAL, name,
+            return self.custom.get_namespaced_custom_object(ROUTE_GROUP, ROUTE_VERSION, namespace, plural, name,
                                                             _request_timeout=REQUEST_TIMEOUT)
         except (ApiException, HTTPError):
             return None

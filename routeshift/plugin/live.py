@@ -58,7 +58,8 @@ def detail_view(cluster: Cluster, canary: canaries.Canary) -> RenderableType:
         if not ref or not ref.get("name"):
             continue
         namespace = ref.get("namespace") or canary.namespace
-        routes.append((f"{namespace}/{ref['name']}", cluster.route(namespace, ref["name"])))
+        kind = ref.get("kind") or "HTTPRoute"
+        routes.append((f"{kind} {namespace}/{ref['name']}", cluster.route(namespace, ref["name"], kind)))
     return rendering.detail(canary, events=cluster.events(canary.raw), routes=routes, now=_now(),
                             replicas=canaries.live_replicas(canary, cluster.deployment))
 

@@ -50,7 +50,8 @@ def emit(console: Console, renderable: RenderableType) -> None:
 def detail(canary: canaries.Canary, *, events: Iterable[dict[str, Any]] = (),
            routes: Iterable[tuple[str, dict[str, Any] | None]] = (), now: datetime.datetime,
            replicas: dict[str, canaries.Replicas] | None = None) -> RenderableType:
-    """The ``get`` view; ``replicas`` are the live Deployments' (workload form), by Deployment name."""
+    """The ``get`` view; ``routes`` are (``"<kind> <namespace>/<name>"``, the route or None), ``replicas`` the
+    live Deployments' (workload form), by Deployment name."""
     parts: list[RenderableType] = [_header(canary, replicas, now), Text(""), _weights(canary)]
     route_lines = _route_lines(canary, routes)
     if route_lines:
@@ -163,12 +164,12 @@ def _route_lines(canary: canaries.Canary, routes: Iterable[tuple[str, dict[str, 
     stable, canary_name = _name(canary, "stable"), _name(canary, "canary")
     for label, route in routes:
         if route is None:
-            lines.append(Text(f"  HTTPRoute {label}: not found or not readable", style="red"))
+            lines.append(Text(f"  {label}: not found or not readable", style="red"))
             continue
         carried = route_weights(route, stable, canary_name)
         shown = ", ".join(f"{stable}={s} {canary_name}={c}" for s, c in carried) or "no rule with both backends"
         accepted = _accepted(route)
-        lines.append(Text(f"  HTTPRoute {label}: {shown}  [{accepted}]", style="dim"))
+        lines.append(Text(f"  {label}: {shown}  [{accepted}]", style="dim"))
     return Group(*lines) if lines else None
 
 

@@ -29,7 +29,8 @@ EXIT_SUCCEEDED = 0
 EXIT_FAILED = 1
 EXIT_TIMEOUT = 2
 
-# Ready=False reasons that only a new spec can clear: waiting longer cannot help.
+# Stalled=True reasons that only a new spec can clear: waiting longer cannot help. Other
+# problems (a route or Service not there yet) may be fixed by the next object applied.
 _BLOCKING_REASONS = frozenset({"InvalidSpec", "CanaryIsLive"})
 
 
@@ -49,10 +50,10 @@ def judge(canary: canaries.Canary | None, expected_release: str | None = None) -
         return Outcome(EXIT_FAILED, "deleted", "the canary was deleted")
     if not canary.observed or canary.pending_operations():
         return None
-    ready = canary.condition("Ready")
-    if (ready and ready.get("status") == "False" and ready.get("reason") in _BLOCKING_REASONS
-            and ready.get("observedGeneration") in (None, canary.generation)):
-        return Outcome(EXIT_FAILED, "invalid", f"{ready.get('reason')}: {ready.get('message', '')}")
+    stalled = canary.condition("Stalled")
+    if (stalled and stalled.get("status") == "True" and stalled.get("reason") in _BLOCKING_REASONS
+            and stalled.get("observedGeneration") in (None, canary.generation)):
+        return Outcome(EXIT_FAILED, "invalid", f"{stalled.get('reason')}: {stalled.get('message', '')}")
     wanted = canary.release or expected_release
     if wanted and canary.status_release != wanted:
         return None

@@ -14,15 +14,17 @@ import threading
 from routeshift.emulator import EmulatorThread
 
 ROUTES = "gateway.networking.k8s.io/v1/httproutes"
+GRPCROUTES = "gateway.networking.k8s.io/v1/grpcroutes"
 CONTROLLER_NAME = "routeshift.dev/gateway-proxy"
 
 
 class AcceptingGateway:
-    """Accepts each new generation of one HTTPRoute; use as a context manager."""
+    """Accepts each new generation of one route (an HTTPRoute unless ``resource`` says
+    otherwise, e.g. ``GRPCROUTES``); use as a context manager."""
 
     def __init__(self, api: EmulatorThread, namespace: str, name: str, *, stable: str, canary: str,
-                 period: float = 0.01):
-        self.api, self.namespace, self.name = api, namespace, name
+                 period: float = 0.01, resource: str = ROUTES):
+        self.api, self.namespace, self.name, self.resource = api, namespace, name, resource
         self.stable, self.canary, self.period = stable, canary, period
         self.seen: list[tuple[int, int]] = []
         self.generations: list[int] = []
@@ -49,7 +51,7 @@ class AcceptingGateway:
     def _run(self) -> None:
         # The gateway's own reconcile cadence, not a wait for a test condition.
         while not self._stop.wait(self.period):
-            route = self.api.get(ROUTES, self.namespace, self.name)
+            route = self.api.get(self.resource, self.namespace, self.name)
             if route is None:
                 continue
             generation = route["metadata"]["generation"]
@@ -64,7 +66,7 @@ class AcceptingGateway:
             condition = {"type": "Accepted", "status": "True", "reason": "Accepted", "message": "",
                          "observedGeneration": generation, "lastTransitionTime": "2026-01-01T00:00:00Z"}
             parent = {"parentRef": {"name": "gw"}, "controllerName": CONTROLLER_NAME, "conditions": [condition]}
-            self.api.patch(ROUTES, self.namespace, self.name, {"status": {"parents": [parent]}},
+            self.api.patch(self.resource, self.namespace, self.name, {"status": {"parents": [parent]}},
                            subresource="status")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,11 @@ import pytest
 import yaml
 
 from routeshift.testing.helm import REPO_ROOT, ensure_helm
+
+# The Argo CD health check runs on statuses the state machine decides (tests/rollouts builders).
+_ROLLOUT_BUILDERS = str(REPO_ROOT / "tests" / "rollouts")
+if _ROLLOUT_BUILDERS not in sys.path:
+    sys.path.insert(0, _ROLLOUT_BUILDERS)
 
 CHART = REPO_ROOT / "charts" / "routeshift"
 KUBE_VERSION = "1.30.0"

@@ -12,6 +12,7 @@ CONTROLLER = {
     # Chat notifications: each provider is read when a message is sent, never listed or watched.
     ("routeshift.dev", "notificationproviders"): {"get"},
     ("gateway.networking.k8s.io", "httproutes"): {"get", "list", "watch", "patch"},
+    ("gateway.networking.k8s.io", "grpcroutes"): {"get", "list", "watch", "patch"},
     ("gateway.networking.k8s.io", "gateways"): {"get", "list", "watch"},
     # Workload form: the primary Deployment and the Services it owns, the target's scale,
     # and Pods listed only to name why a Deployment is not ready.
@@ -31,8 +32,10 @@ PROXY = {
     ("gateway.networking.k8s.io", "gatewayclasses"): {"get", "list", "watch"},
     ("gateway.networking.k8s.io", "gateways"): {"get", "list", "watch"},
     ("gateway.networking.k8s.io", "httproutes"): {"get", "list", "watch"},
+    ("gateway.networking.k8s.io", "grpcroutes"): {"get", "list", "watch"},
     ("gateway.networking.k8s.io", "referencegrants"): {"get", "list", "watch"},
     ("gateway.networking.k8s.io", "httproutes/status"): {"patch"},
+    ("gateway.networking.k8s.io", "grpcroutes/status"): {"patch"},
     ("gateway.networking.k8s.io", "gateways/status"): {"patch"},
     ("gateway.networking.k8s.io", "gatewayclasses/status"): {"patch"},
     ("", "services"): {"get", "list", "watch"},

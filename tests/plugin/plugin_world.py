@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from rollouts import health, model
 from routeshift.testing import processes
 from routeshift.testing.polling import until
 
@@ -92,10 +93,18 @@ def status(phase: str, *, step: int = 0, canary_weight: int = 10, release: str =
         decision |= {"verdict": metrics[0]["verdict"], "metrics": metrics}
     body = {"phase": phase, "observedGeneration": generation, "release": release, "step": step, "stepCount": 3,
             "stepProgress": f"{step + 1}/3", "weights": {"stable": 100 - canary_weight, "canary": canary_weight},
-            "canaryWeight": canary_weight, "message": decision["reason"], "decisions": [decision],
-            "conditions": [{"type": "Ready", "status": "True", "reason": "Valid", "message": ""}]}
+            "canaryWeight": canary_weight, "message": decision["reason"], "decisions": [decision]}
     body.update(extra)
+    if "conditions" not in extra:
+        body["conditions"] = gitops_conditions(body)
     return body
+
+
+def gitops_conditions(body: dict[str, Any], **situation: Any) -> list[dict[str, Any]]:
+    """Ready, Reconciling and Stalled as the controller's table (``rollouts.health``) gives them for ``body``."""
+    verdict = health.assess(model.parse_status(body), **situation)
+    return [{"type": type_, "status": state.value, "reason": verdict.reason, "message": verdict.message,
+             "observedGeneration": body.get("observedGeneration")} for type_, state in verdict.conditions()]
 
 
 class World:

@@ -55,7 +55,8 @@ def test_list_status_and_history(world):
     summary = world.plugin("status", "web")
     assert summary.stdout.splitlines()[0] == ("web: release v2 Progressing at step 2/3, canary 50% / stable 50%: "
                                               "Progressing at canary 50%")
-    assert "Ready=True Valid" in summary.stdout
+    assert "Ready=False Progressing; Reconciling=True Progressing; Stalled=False Progressing" in summary.stdout
+    assert "holding: Stalled" not in summary.stdout, "a rollout under way is not a hold"
 
     history = world.plugin("history", "web", "-o", "yaml")
     decisions = yaml.safe_load(history.stdout)
@@ -78,7 +79,9 @@ def test_status_and_get_say_why_an_expired_analysis_hold_paused_the_rollout(worl
     world.set_status(status(
         "Paused", manualPause=True, pausedReason="AnalysisHoldExpired", pausedMessage=HOLD_EXPIRED,
         message=HOLD_EXPIRED,
-        conditions=[{"type": "Ready", "status": "True", "reason": "Valid", "message": ""},
+        conditions=[{"type": "Ready", "status": "False", "reason": "Paused", "message": HOLD_EXPIRED},
+                    {"type": "Reconciling", "status": "True", "reason": "Paused", "message": HOLD_EXPIRED},
+                    {"type": "Stalled", "status": "False", "reason": "Paused", "message": HOLD_EXPIRED},
                     {"type": "Paused", "status": "True", "reason": "AnalysisHoldExpired", "message": HOLD_EXPIRED}]))
     summary = world.plugin("status", "web")
     assert summary.returncode == 0, summary.stderr

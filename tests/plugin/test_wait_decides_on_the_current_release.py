@@ -7,7 +7,7 @@ are the traps a pipeline falls into with a naive ``kubectl wait --for=jsonpath``
 
 import pytest
 
-from plugin_world import canary_manifest, status
+from plugin_world import canary_manifest, gitops_conditions, status
 from routeshift.plugin import canaries, waiting
 
 
@@ -29,9 +29,11 @@ def _canary(body, *, generation=1, annotations=None, **spec):
     pytest.param(None, (1, "deleted"), id="deleted"),
     pytest.param(_canary(status("Initialized", canary_weight=0, release=None), release=None), (0, "idle"),
                  id="no-release-to-roll-out"),
-    pytest.param(_canary(status("Initializing", canary_weight=0, conditions=[
-        {"type": "Ready", "status": "False", "reason": "InvalidSpec", "message": "steps must increase",
-         "observedGeneration": 1}])), (1, "invalid"), id="invalid-spec"),
+    pytest.param(_canary(status("Initializing", canary_weight=0, conditions=gitops_conditions(
+        status("Initializing"), problem=("InvalidSpec", "steps must increase")))), (1, "invalid"), id="invalid-spec"),
+    pytest.param(_canary(status("Succeeded", canary_weight=100, release="v1", conditions=gitops_conditions(
+        status("Succeeded", release="v1"), problem=("CanaryIsLive", "web-v2 serves live traffic")))),
+        (1, "invalid"), id="canary-is-live"),
 ])
 def test_decided(canary, expected):
     outcome = waiting.judge(canary)
@@ -49,6 +51,9 @@ def test_decided(canary, expected):
     pytest.param(_canary(status("Progressing")), id="progressing"),
     pytest.param(_canary(status("RollingBack", canary_weight=0)), id="rolling-back-not-finished"),
     pytest.param(_canary({}), id="no-status"),
+    pytest.param(_canary(status("Progressing", conditions=gitops_conditions(
+        status("Progressing"), problem=("RouteNotFound", "HTTPRoute default/web not found")))),
+        id="route-not-there-yet"),
 ])
 def test_still_waiting(canary):
     assert waiting.judge(canary) is None

@@ -229,7 +229,8 @@ def test_configuration_the_controller_may_not_read_is_a_condition_and_nothing_mo
     decided = driver.tick(10, config_problem=why)
     assert [a for a in decided.actions if not isinstance(a, actions.RecordEvent)] == []
     assert [a.reason for a in decided.actions if isinstance(a, actions.RecordEvent)] == ["ConfigNotReadable"]
-    ready = next(c for c in driver.status.conditions if c.type == "Ready")
-    assert (ready.status, ready.reason, ready.message) == (model.ConditionStatus.FALSE, "ConfigNotReadable", why)
+    stalled, ready = driver.status.condition("Stalled"), driver.status.condition("Ready")
+    assert (stalled.status, stalled.reason, stalled.message) == (model.ConditionStatus.TRUE, "ConfigNotReadable", why)
+    assert (ready.status, ready.reason) == (model.ConditionStatus.FALSE, "ConfigNotReadable")
     assert (driver.status.phase, driver.status.release) == (Phase.INITIALIZED, release)
     assert driver.world.route == route and driver.replicas(NAME) == 0

@@ -8,6 +8,7 @@ from canary_builders import T0, Driver, httproute, spec
 from rollouts import actions, machine, model
 from rollouts.model import Phase
 from rollouts.observations import Observations, RouteObservation
+from rollouts.route_kinds import RouteId
 
 
 def _advanced(ticks: int) -> Driver:
@@ -86,7 +87,7 @@ def test_recorded_spec_names_the_routes_and_backends_of_the_last_valid_spec():
     seen = (RouteObservation("default", "web", found=False), RouteObservation("other", "api", found=False))
     decided = machine.decide(canary, model.CanaryStatus(), Observations(1, seen), now=T0)
     recorded = model.recorded_spec(decided.status)
-    assert recorded.routes("elsewhere") == (("default", "web"), ("other", "api"))
+    assert recorded.routes("elsewhere") == (RouteId("default", "web"), RouteId("other", "api"))
     assert (recorded.stable, recorded.canary) == (canary.stable, canary.canary)
     assert model.recorded_spec(model.CanaryStatus()) is None
 

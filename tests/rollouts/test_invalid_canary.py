@@ -1,4 +1,4 @@
-"""An invalid Canary gets Ready=False with a reason and an Event, and no traffic moves."""
+"""An invalid Canary is Stalled (and not Ready) with a reason and an Event, and no traffic moves."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def _no_canary_route():
 def test_invalid_canary_moves_no_traffic(observe, reason):
     driver = Driver(spec())
     decided = machine.decide(driver.canary, driver.status, observe(driver), now=T0)
-    ready = decided.status.condition("Ready")
+    stalled, ready = decided.status.condition("Stalled"), decided.status.condition("Ready")
+    assert (stalled.status.value, stalled.reason) == ("True", reason)
     assert (ready.status.value, ready.reason) == ("False", reason)
     assert not [a for a in decided.actions if isinstance(a, actions.SetRouteWeights)]
     events = [a for a in decided.actions if isinstance(a, actions.RecordEvent)]
@@ -75,16 +76,22 @@ def test_bad_specs_are_refused(overrides, words):
 
 def test_unparseable_spec_is_rejected_without_touching_traffic():
     decided = machine.reject(model.CanaryStatus(), "steps must be strictly increasing", generation=4, now=T0)
-    assert decided.status.condition("Ready").reason == "InvalidSpec"
+    stalled = decided.status.condition("Stalled")
+    assert (stalled.status.value, stalled.reason, stalled.observed_generation) == ("True", "InvalidSpec", 4)
+    assert decided.status.condition("Ready").status.value == "False"
     assert decided.status.observed_generation == 4
     assert [a.reason for a in decided.actions] == ["InvalidSpec"]
 
 
-def test_becoming_valid_again_sets_ready_true_and_proceeds():
+def test_becoming_valid_again_clears_stalled_and_proceeds():
     driver = Driver(spec(), World(route=_no_canary_route()))
     driver.tick()
-    assert driver.status.condition("Ready").status.value == "False"
+    assert driver.status.condition("Stalled").status.value == "True"
     driver.world.route = httproute()
     driver.tick()
-    assert driver.status.condition("Ready").status.value == "True"
+    assert driver.status.condition("Stalled").status.value == "False"
+    reconciling = driver.status.condition("Reconciling")
+    assert (reconciling.status.value, reconciling.reason) == ("True", "Progressing")
+    assert driver.status.condition("Ready").status.value == "False", "Ready once the release is promoted"
+    assert "canary is valid" in [d.reason for d in driver.status.decisions]
     assert driver.world.weights() == (95, 5)

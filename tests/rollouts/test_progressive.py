@@ -109,10 +109,11 @@ def test_ping_pong_release_after_success_needs_swapped_roles():
     driver = Driver(spec())
     driver.run_until(Phase.SUCCEEDED)
     assert driver.world.weights() == (0, 100)
-    # Same roles, new release: the canary is live, so nothing moves and Ready turns False.
+    # Same roles, new release: the canary is live, so nothing moves and the Canary is Stalled.
     driver.canary = spec(release="v3")
     driver.tick()
-    assert driver.status.condition("Ready").reason == "CanaryIsLive"
+    assert driver.status.condition("Stalled").status.value == "True"
+    assert driver.status.condition("Stalled").reason == driver.status.condition("Ready").reason == "CanaryIsLive"
     assert driver.world.weights() == (0, 100)
     # Swapped roles: web-v2 is now stable, web-v1 the canary of v3.
     driver.canary = spec(release="v3", stable={"name": "web-v2", "port": 80}, canary={"name": "web-v1", "port": 80})
@@ -129,6 +130,10 @@ def test_a_new_release_during_finalising_waits_for_the_promotion_to_finish():
     driver.tick()
     assert driver.status.phase == Phase.SUCCEEDED
     assert driver.status.release == "v2"
+    # v2's success is not v3's: nothing may read this status as Ready for the spec that asks for v3.
+    assert (driver.status.condition("Ready").status.value, driver.status.condition("Reconciling").reason) == (
+        "False", "ReleasePending")
     driver.tick()
-    assert driver.status.condition("Ready").reason == "CanaryIsLive"
+    assert (driver.status.condition("Stalled").status.value, driver.status.condition("Stalled").reason) == (
+        "True", "CanaryIsLive")
     assert driver.world.weights() == (0, 100)

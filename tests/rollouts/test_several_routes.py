@@ -5,6 +5,7 @@ from __future__ import annotations
 from canary_builders import T0, at, spec
 from rollouts import actions, machine, model
 from rollouts.observations import Acceptance, Observations, RouteObservation
+from rollouts.route_kinds import RouteId
 
 
 def _route(name, stable, canary, acceptance=Acceptance.ACCEPTED):
@@ -17,7 +18,7 @@ def _two_routes():
 
 def test_routes_are_deduplicated_in_spec_order():
     canary = spec(routeRefs=[{"name": "api"}, {"name": "web", "namespace": "default"}])
-    assert canary.routes("default") == (("default", "web"), ("default", "api"))
+    assert canary.routes("default") == (RouteId("default", "web"), RouteId("default", "api"))
 
 
 def test_each_route_that_differs_gets_its_own_write():

@@ -256,7 +256,8 @@ def test_bad_input_gets_a_condition_and_an_event_and_nothing_is_touched(breakage
     before = copy.deepcopy((world.deployments, world.services, world.route))
     driver = WorkloadDriver(world=world, ready_at_once=False)
     decided = driver.tick()
-    ready = driver.status.condition("Ready")
+    stalled, ready = driver.status.condition("Stalled"), driver.status.condition("Ready")
+    assert (stalled.status, stalled.reason) == (model.ConditionStatus.TRUE, reason)
     assert (ready.status, ready.reason) == (model.ConditionStatus.FALSE, reason)
     assert [a.reason for a in decided.actions if isinstance(a, actions.RecordEvent)] == [reason]
     assert kinds(decided) == []

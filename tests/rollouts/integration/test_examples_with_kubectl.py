@@ -34,8 +34,10 @@ def test_example_is_driven_and_listed(example, k8s_api, kubectl, start):
         header, row = table.splitlines()[0].split(), table.splitlines()[1].split()
         assert header == ["NAME", "PHASE", "WEIGHT", "STEP", "VERDICT", "AGE"]
         assert row[:2] == [name, "Progressing"]
-        assert _ok(kubectl("get", "cn", name, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}")) \
-            == "True"
+        # Under way: Reconciling, not yet Ready (GitOps tools wait), not Stalled (nothing is wrong).
+        assert _ok(kubectl("get", "cn", name, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}/"
+                           "{.status.conditions[?(@.type=='Reconciling')].status}/"
+                           "{.status.conditions[?(@.type=='Stalled')].status}")) == "False/True/False"
         _ok(kubectl("annotate", "canary", name, "routeshift.dev/promote-full=now", "--overwrite"))
         until(lambda: k8s_api.get(CANARIES, "default", name)["status"]["phase"] == "Succeeded", timeout=15,
               description="promoted by kubectl annotate")

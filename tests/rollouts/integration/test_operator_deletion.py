@@ -21,9 +21,9 @@ from routeshift.testing.polling import until
 BREAK_SPEC = {"spec": {"canary": {"name": "web-v1", "port": 80}}}
 
 
-def _ready(cluster) -> dict | None:
+def _stalled(cluster) -> dict | None:
     conditions = ((cluster.get(CANARIES, "default", "web") or {}).get("status") or {}).get("conditions") or []
-    return next((c for c in conditions if c["type"] == "Ready"), None)
+    return next((c for c in conditions if c["type"] == "Stalled" and c["status"] == "True"), None)
 
 
 def _events(cluster, reason: str) -> list[dict]:
@@ -33,7 +33,7 @@ def _events(cluster, reason: str) -> list[dict]:
 
 def _break_spec(cluster) -> None:
     cluster.patch(CANARIES, "default", "web", BREAK_SPEC)
-    until(lambda: (_ready(cluster) or {}).get("reason") == "InvalidSpec", timeout=10,
+    until(lambda: (_stalled(cluster) or {}).get("reason") == "InvalidSpec", timeout=10,
           description="the controller saw the invalid spec")
 
 

@@ -29,8 +29,10 @@ def test_progressive_rollout_succeeds_with_exactly_the_planned_weights(cluster, 
     assert after["rules"][0]["filters"] == before["rules"][0]["filters"]
     assert after["parentRefs"] == before["parentRefs"]
     status = cluster.get(CANARIES, "default", "web")["status"]
-    assert status["conditions"] and {c["type"] for c in status["conditions"]} >= {"Ready", "Promoted", "Analysis",
-                                                                                "RouteAccepted"}
+    assert status["conditions"] and {c["type"] for c in status["conditions"]} >= {
+        "Ready", "Reconciling", "Stalled", "Promoted", "Analysis", "RouteAccepted"}
+    assert {c["type"]: c["status"] for c in status["conditions"] if c["type"] in ("Ready", "Reconciling", "Stalled")} \
+        == {"Ready": "True", "Reconciling": "False", "Stalled": "False"}
     assert any(r.get("metrics") for r in status["decisions"])
     stored = cluster.get(CANARIES, "default", "web")
     assert operator.FINALIZER in stored["metadata"]["finalizers"]
@@ -104,16 +106,17 @@ def test_a_restarted_operator_resumes_without_lowering_weights(cluster, gateway,
         pytest.param({"canary": {"name": "web-v3", "port": 80}}, "BackendNotInRoute", id="backend-not-in-route"),
     ],
 )
-def test_an_invalid_canary_gets_ready_false_and_an_event_and_moves_nothing(cluster, gateway, start, spec, reason):
+def test_an_invalid_canary_is_stalled_with_an_event_and_moves_nothing(cluster, gateway, start, spec, reason):
     start(ScriptedAnalysis(gateway=gateway))
     cluster.create(CANARIES, canary(**spec), "default")
 
-    def ready():
-        conditions = ((cluster.get(CANARIES, "default", "web") or {}).get("status") or {}).get("conditions") or []
-        return next((c for c in conditions if c["type"] == "Ready"), None)
+    def conditions():
+        found = ((cluster.get(CANARIES, "default", "web") or {}).get("status") or {}).get("conditions") or []
+        return {c["type"]: (c["status"], c["reason"]) for c in found} or None
 
-    condition = until(ready, timeout=10, description="Ready condition written")
-    assert (condition["status"], condition["reason"]) == ("False", reason)
+    written = until(conditions, timeout=10, description="conditions written")
+    assert (written["Stalled"], written["Ready"], written["Reconciling"]) == (
+        ("True", reason), ("False", reason), ("False", reason))
     until(lambda: any(e["reason"] == reason and e["type"] == "Warning" for e in cluster.objects("v1/events", "default")),
           timeout=10, description="warning event posted")
     assert gateway.weights(cluster.get(ROUTES, "default", "web")) == (100, 0)

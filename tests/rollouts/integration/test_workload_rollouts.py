@@ -261,8 +261,8 @@ def test_bad_input_gets_a_condition_and_an_event_and_nothing_is_touched(app, sta
                                                                                     "podinfo")["spec"]))
     start(ScriptedAnalysis())
     app.create(CANARIES, workload_canary(**breakage), "default")
-    until(lambda: any(c["type"] == "Ready" and c["reason"] == reason for c in status(app).get("conditions") or []),
-          timeout=20, description=f"Ready=False {reason}")
+    until(lambda: any(c["type"] == "Stalled" and (c["status"], c["reason"]) == ("True", reason)
+                      for c in status(app).get("conditions") or []), timeout=20, description=f"Stalled=True {reason}")
     until(lambda: any(e["reason"] == reason and e["involvedObject"]["name"] == "podinfo" for e in events(kubectl)),
           timeout=10, description=f"{reason} event posted")
     assert (app.get(ROUTES, "default", "podinfo")["spec"], app.get(DEPLOYMENTS, "default", "podinfo")["spec"]) == before
@@ -278,8 +278,8 @@ def test_a_selector_clash_is_refused(app, start):
     app.create(DEPLOYMENTS, clash, "default")
     start(ScriptedAnalysis())
     app.create(CANARIES, workload_canary(), "default")
-    until(lambda: any(c["type"] == "Ready" and c["reason"] == "SelectorClash"
-                      for c in status(app).get("conditions") or []), timeout=20, description="SelectorClash")
+    until(lambda: any(c["type"] == "Stalled" and (c["status"], c["reason"]) == ("True", "SelectorClash")
+                      for c in status(app).get("conditions") or []), timeout=20, description="Stalled SelectorClash")
     assert app.get(DEPLOYMENTS, "default", "podinfo-primary") is None
 
 

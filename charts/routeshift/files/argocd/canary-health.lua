@@ -1,9 +1,10 @@
 -- Argo CD resource health check for routeshift.dev/Canary (resource.customizations.health.routeshift.dev_Canary).
 -- Argo CD runs it with the live object as `obj` and reads `hs.status` / `hs.message`.
--- Healthy: nothing to roll out (Initialized) or the release was promoted (Succeeded).
--- Progressing: the controller has not seen the latest spec yet, or a rollout is running.
--- Suspended: a person or a confirm-promotion webhook must act (Paused, WaitingPromotion).
--- Degraded: the spec or its objects cannot be acted on (Ready=False), or the release was rolled back.
+-- It reads the kstatus conditions the controller writes (docs/gitops-health.md), exactly one of them True:
+-- Healthy: Ready=True (nothing to roll out, the release was promoted, or a workload reverted to what runs).
+-- Degraded: Stalled=True (the spec or its objects cannot be acted on, or the release was rolled back).
+-- Suspended: Reconciling=True because a person or a confirm-promotion webhook must act (Paused, WaitingPromotion).
+-- Progressing: Reconciling=True otherwise, or the controller has not written a status for this generation yet.
 hs = {}
 
 local function condition(status, kind)
@@ -18,14 +19,8 @@ local function condition(status, kind)
   return nil
 end
 
-local function failed_reason(status)
-  -- Workload form: why the revision was rolled back (failed analysis, CrashLoopBackOff, ...).
-  local workload = status.workload
-  if workload ~= nil and workload.failed ~= nil and workload.failed.revision == status.release
-      and workload.failed.reason ~= nil and workload.failed.reason ~= "" then
-    return workload.failed.reason
-  end
-  return nil
+local function says(c)
+  return (c.reason or "") .. ": " .. (c.message or "")
 end
 
 local status = obj.status
@@ -41,28 +36,29 @@ if generation ~= nil and (status.observedGeneration == nil or status.observedGen
   return hs
 end
 
-local ready = condition(status, "Ready")
-if ready ~= nil and ready.status == "False" then
+local stalled = condition(status, "Stalled")
+if stalled ~= nil and stalled.status == "True" then
   hs.status = "Degraded"
-  hs.message = (ready.reason or "NotReady") .. ": " .. (ready.message or "")
+  hs.message = says(stalled)
   return hs
 end
-
-local phase = status.phase
-local message = status.message or ""
-if phase == "Initialized" or phase == "Succeeded" then
+local ready = condition(status, "Ready")
+if ready ~= nil and ready.status == "True" then
   hs.status = "Healthy"
-elseif phase == "Failed" then
-  hs.status = "Degraded"
-  local reason = failed_reason(status)
-  if reason ~= nil then
-    message = message .. ": " .. reason
-  end
-elseif phase == "Paused" or phase == "WaitingPromotion" then
-  hs.status = "Suspended"
-else
-  -- Initializing, Progressing, Promoting, Finalising, RollingBack, Terminating, Terminated
-  hs.status = "Progressing"
+  hs.message = says(ready)
+  return hs
 end
-hs.message = phase .. ": " .. message
+local reconciling = condition(status, "Reconciling")
+if reconciling ~= nil and reconciling.status == "True" then
+  if reconciling.reason == "Paused" or reconciling.reason == "WaitingPromotion" then
+    hs.status = "Suspended"
+  else
+    hs.status = "Progressing"
+  end
+  hs.message = says(reconciling)
+  return hs
+end
+-- None True: the controller's last write before the finalizer lets a deleted Canary go (Terminated).
+hs.status = "Progressing"
+hs.message = status.phase .. ": " .. (status.message or "")
 return hs

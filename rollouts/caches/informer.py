@@ -11,7 +11,8 @@ The loop client-go's reflector runs, in the few lines this controller needs:
    which also drops what was deleted meanwhile;
 4. on any other failure (API down, RBAC, a broken stream) mark the cache unsynced, so reads
    go to the API server instead of trusting a copy that may have stopped following, and
-   list again after a back-off.
+   list again after a back-off; a kind the API server does not serve (404: its CRD is not
+   installed) is logged once and listed again every minute.
 
 Every change the copy takes (from an event or from a relist) is handed to ``on_change``,
 which wakes the Canaries that depend on the object.
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 OnChange = Callable[[Kind, Change], None]
 _BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)
+_NOT_SERVED = 60.0  # seconds between lists of a kind the API server answers 404 for
 
 
 class _Expired(Exception):
@@ -67,6 +69,15 @@ class Informer:
                 await self._follow()
             except _Expired:
                 logger.info("%s cache: resourceVersion expired, listing again", self.kind.name)
+            except errors.NotFound as error:
+                # The API server does not serve this kind (no GRPCRoute CRD, say): nothing to
+                # cache, reads find nothing either. Say so once and look again now and then.
+                self.synced.clear()
+                if failures == 0:
+                    logger.info("%s cache: not served by the API server (%s); looking again every %.0fs",
+                                self.kind.name, error, _NOT_SERVED)
+                failures += 1
+                await asyncio.sleep(_NOT_SERVED * random.uniform(0.8, 1.2))
             except errors.ApiError as error:
                 self.synced.clear()
                 delay = _BACKOFF[min(failures, len(_BACKOFF) - 1)] * random.uniform(0.8, 1.2)

@@ -172,3 +172,16 @@ async def test_namespaces_outside_the_watched_ones_are_read_from_the_api(k8s_api
         assert await cluster.get_route("team-a", "web") is None and cluster.reads[("httproutes", "cache")] == 1
     finally:
         await cluster.close()
+
+
+async def test_a_kind_the_api_server_does_not_serve_is_logged_once_and_reads_go_to_the_api(caplog):
+    class NotServed(ScriptedApi):
+        async def request(self, method: str, path: str) -> dict:
+            raise errors.NotFound(404, f"GET {path}: the server could not find the requested resource")
+
+    informer = Informer(NotServed([], []), kinds.GRPCROUTES, None, lambda kind, change: None)
+    caplog.set_level("INFO", logger="rollouts.caches.informer")
+    async with running(informer):
+        await until_async(lambda: any("not served" in r.message for r in caplog.records), timeout=5)
+    assert not informer.synced.is_set()
+    assert [r.levelname for r in caplog.records if "grpcroutes" in r.message] == ["INFO"]

@@ -23,7 +23,7 @@ import httpx_auth
 from analysis import errors
 from analysis.prometheus import PrometheusConfig
 from analysis.providers import series, transport
-from analysis.providers.errors import UnsupportedQuery
+from analysis.providers.framed import FramedProvider
 
 _NS = {"cw": "http://monitoring.amazonaws.com/doc/2010-08-01/"}
 _TRANSIENT_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException",
@@ -35,37 +35,16 @@ def default_address(region: str) -> str:
     return f"https://monitoring.{region}.amazonaws.com"
 
 
-class CloudWatchProvider:
+class CloudWatchProvider(FramedProvider):
     """Queries CloudWatch in one region with one set of AWS credentials."""
+
+    service = "CloudWatch"
 
     def __init__(self, config: PrometheusConfig, *, region: str, access_key_id: str, secret_access_key: str,
                  session_token: str | None, window: float):
-        self.window = window
         signer = httpx_auth.AWS4Auth(access_id=access_key_id, secret_key=secret_access_key, region=region,
                                      service="monitoring", security_token=session_token)
-        self._http = transport.Client(config, service="CloudWatch", auth=signer)
-
-    async def __aenter__(self) -> CloudWatchProvider:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def query(self, query: str, *, at: datetime.datetime) -> float:
-        return series.latest(await self._points(query, series.TimeFrame.ending(at, self.window)), query)
-
-    async def query_range(
-        self, query: str, *, start: datetime.datetime, end: datetime.datetime, step: float
-    ) -> list[float]:
-        # Each value covers its query's Period; the step of the caller does not change it.
-        return series.values(await self._points(query, series.TimeFrame.between(start, end)))
-
-    async def query_buckets(self, query: str, *, at: datetime.datetime) -> list[tuple[float, float]]:
-        raise UnsupportedQuery(f"CloudWatch has no Prometheus histogram buckets (le); the latency count test of "
-                               f"request-duration-p99 needs a prometheus provider: {query}")
+        super().__init__(transport.Client(config, service="CloudWatch", auth=signer), window=window)
 
     async def _points(self, query: str, frame: series.TimeFrame) -> list[series.Point]:
         form = {"Action": "GetMetricData", "Version": "2010-08-01", "ScanBy": "TimestampAscending"}

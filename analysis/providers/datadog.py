@@ -9,7 +9,6 @@ Auth is the ``DD-API-KEY`` and ``DD-APPLICATION-KEY`` headers.
 
 from __future__ import annotations
 
-import datetime
 import re
 
 import httpx
@@ -17,40 +16,19 @@ import httpx
 from analysis import errors
 from analysis.prometheus import PrometheusConfig
 from analysis.providers import series, transport
-from analysis.providers.errors import UnsupportedQuery
+from analysis.providers.framed import FramedProvider
 
 DEFAULT_ADDRESS = "https://api.datadoghq.com"
 
 
-class DatadogProvider:
+class DatadogProvider(FramedProvider):
     """Queries one Datadog site; use as an async context manager or call :meth:`aclose`."""
 
+    service = "Datadog"
+
     def __init__(self, config: PrometheusConfig, *, api_key: str, application_key: str, window: float):
-        self.window = window
-        self._http = transport.Client(config, service="Datadog",
-                                      headers={"DD-API-KEY": api_key, "DD-APPLICATION-KEY": application_key})
-
-    async def __aenter__(self) -> DatadogProvider:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def query(self, query: str, *, at: datetime.datetime) -> float:
-        return series.latest(await self._points(query, series.TimeFrame.ending(at, self.window)), query)
-
-    async def query_range(
-        self, query: str, *, start: datetime.datetime, end: datetime.datetime, step: float
-    ) -> list[float]:
-        # Datadog picks the resolution for the frame; .rollup() in the query sets it.
-        return series.values(await self._points(query, series.TimeFrame.between(start, end)))
-
-    async def query_buckets(self, query: str, *, at: datetime.datetime) -> list[tuple[float, float]]:
-        raise UnsupportedQuery(f"Datadog has no Prometheus histogram buckets (le); the latency count test of "
-                               f"request-duration-p99 needs a prometheus provider: {query}")
+        super().__init__(transport.Client(config, service="Datadog", headers={
+            "DD-API-KEY": api_key, "DD-APPLICATION-KEY": application_key}), window=window)
 
     async def _points(self, query: str, frame: series.TimeFrame) -> list[series.Point]:
         start, end = frame.seconds

@@ -10,7 +10,6 @@ Basic or bearer auth comes from the spec as for Prometheus.
 
 from __future__ import annotations
 
-import datetime
 import re
 from urllib.parse import parse_qsl
 
@@ -19,36 +18,16 @@ import httpx
 from analysis import errors
 from analysis.prometheus import PrometheusConfig
 from analysis.providers import series, transport
-from analysis.providers.errors import UnsupportedQuery
+from analysis.providers.framed import FramedProvider
 
 
-class GraphiteProvider:
+class GraphiteProvider(FramedProvider):
     """Queries one Graphite (graphite-web or a compatible render API)."""
 
+    service = "Graphite"
+
     def __init__(self, config: PrometheusConfig, *, window: float):
-        self.window = window
-        self._http = transport.Client(config, service="Graphite")
-
-    async def __aenter__(self) -> GraphiteProvider:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def query(self, query: str, *, at: datetime.datetime) -> float:
-        return series.latest(await self._points(query, series.TimeFrame.ending(at, self.window)), query)
-
-    async def query_range(
-        self, query: str, *, start: datetime.datetime, end: datetime.datetime, step: float
-    ) -> list[float]:
-        return series.values(await self._points(query, series.TimeFrame.between(start, end)))
-
-    async def query_buckets(self, query: str, *, at: datetime.datetime) -> list[tuple[float, float]]:
-        raise UnsupportedQuery(f"Graphite has no Prometheus histogram buckets (le); the latency count test of "
-                               f"request-duration-p99 needs a prometheus provider: {query}")
+        super().__init__(transport.Client(config, service="Graphite"), window=window)
 
     async def _points(self, query: str, frame: series.TimeFrame) -> list[series.Point]:
         start, end = frame.seconds

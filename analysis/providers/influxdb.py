@@ -21,42 +21,22 @@ import httpx
 from analysis import errors
 from analysis.prometheus import PrometheusConfig
 from analysis.providers import series, transport
-from analysis.providers.errors import UnsupportedQuery
+from analysis.providers.framed import FramedProvider
 
 _DIALECT = {"header": True, "delimiter": ",", "annotations": ["datatype", "group", "default"],
             "commentPrefix": "#", "dateTimeFormat": "RFC3339"}
 _IMPORT = re.compile(r"^\s*import\s+\"[^\"]*\"\s*$")
 
 
-class InfluxDBProvider:
+class InfluxDBProvider(FramedProvider):
     """Queries one InfluxDB 2.x (or Cloud) organisation with Flux."""
 
+    service = "InfluxDB"
+
     def __init__(self, config: PrometheusConfig, *, token: str, org: str, window: float):
-        self.window = window
+        super().__init__(transport.Client(config, service="InfluxDB", headers={
+            "Authorization": f"Token {token}", "Accept": "application/csv"}), window=window)
         self.org = org
-        self._http = transport.Client(config, service="InfluxDB", headers={
-            "Authorization": f"Token {token}", "Accept": "application/csv"})
-
-    async def __aenter__(self) -> InfluxDBProvider:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def query(self, query: str, *, at: datetime.datetime) -> float:
-        return series.latest(await self._points(query, series.TimeFrame.ending(at, self.window)), query)
-
-    async def query_range(
-        self, query: str, *, start: datetime.datetime, end: datetime.datetime, step: float
-    ) -> list[float]:
-        return series.values(await self._points(query, series.TimeFrame.between(start, end)))
-
-    async def query_buckets(self, query: str, *, at: datetime.datetime) -> list[tuple[float, float]]:
-        raise UnsupportedQuery(f"the InfluxDB provider reads no Prometheus histogram buckets (le); the latency "
-                               f"count test of request-duration-p99 needs a prometheus provider: {query}")
 
     async def _points(self, query: str, frame: series.TimeFrame) -> list[series.Point]:
         start, stop = frame.iso()

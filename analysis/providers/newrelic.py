@@ -23,7 +23,7 @@ import httpx
 from analysis import errors
 from analysis.prometheus import PrometheusConfig
 from analysis.providers import series, transport
-from analysis.providers.errors import UnsupportedQuery
+from analysis.providers.framed import FramedProvider
 
 DEFAULT_ADDRESS = "https://api.newrelic.com/graphql"
 
@@ -34,22 +34,14 @@ _NOT_VALUES = {"beginTimeSeconds", "endTimeSeconds", "timestamp", "facet"}  # ro
 _TRANSIENT = {"TIMEOUT", "SERVER_ERROR", "INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE", "TOO_MANY_REQUESTS"}
 
 
-class NewRelicProvider:
+class NewRelicProvider(FramedProvider):
     """Queries one New Relic account through NerdGraph."""
 
+    service = "New Relic"
+
     def __init__(self, config: PrometheusConfig, *, api_key: str, account_id: int, window: float):
-        self.window = window
+        super().__init__(transport.Client(config, service="New Relic", headers={"API-Key": api_key}), window=window)
         self.account_id = account_id
-        self._http = transport.Client(config, service="New Relic", headers={"API-Key": api_key})
-
-    async def __aenter__(self) -> NewRelicProvider:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     async def query(self, query: str, *, at: datetime.datetime) -> float:
         start, end = series.TimeFrame.ending(at, self.window).milliseconds
@@ -72,10 +64,6 @@ class NewRelicProvider:
             series.single(faceted, (_facet(one) for one in faceted), query)
         return series.values((float(one.get("beginTimeSeconds", index)), _number(one, query))
                              for index, one in enumerate(rows))
-
-    async def query_buckets(self, query: str, *, at: datetime.datetime) -> list[tuple[float, float]]:
-        raise UnsupportedQuery(f"New Relic has no Prometheus histogram buckets (le); the latency count test of "
-                               f"request-duration-p99 needs a prometheus provider: {query}")
 
     async def _results(self, query: str, clause: str) -> list[Mapping[str, Any]]:
         text = re.sub(r"\s+", " ", query).strip()

@@ -7,10 +7,11 @@ minus ``code``. Every metric also needs a sample-size query (requests for the ba
 the window) so the judge can tell "healthy" from "not enough traffic to know".
 
 gRPC calls end with HTTP 200 whatever happened, so ``grpc-success-rate`` judges the
-counter's ``grpc_status`` label instead (:data:`GRPC_STATUS_LABEL`: the numeric status
-code as a string, empty for requests that are not gRPC) against the codes that mean the
-server failed (:mod:`analysis.grpc_status`), and counts only gRPC calls as its sample.
-The latency of gRPC calls is ``request-duration-p99``: the duration histogram covers them.
+proxy's gRPC counter ``routeshift_gateway_grpc_requests_total`` (the same labels with
+``grpc_status`` instead of ``code``: :data:`GRPC_STATUS_LABEL`, the numeric status code as a
+string) against the codes that mean the server failed (:mod:`analysis.grpc_status`), and
+counts only gRPC calls as its sample. The latency of gRPC calls is ``request-duration-p99``:
+the duration histogram covers them.
 
 Rendering is plain ``{{ name }}`` substitution; an unknown variable is a TemplateError
 rather than silently left in the query, where Prometheus would reject it at 2 a.m.
@@ -28,7 +29,10 @@ from analysis.grpc_status import GrpcCode
 
 REQUESTS = "routeshift_gateway_requests_total"
 DURATION_BUCKETS = "routeshift_gateway_request_duration_seconds_bucket"
-#: The label of REQUESTS holding a gRPC call's status code ("" for requests that are not gRPC).
+#: One series per gRPC status of each backend's gRPC calls (the proxy counts every call in
+#: REQUESTS too, with its HTTP status, which is 200 whatever the call's outcome).
+GRPC_REQUESTS = "routeshift_gateway_grpc_requests_total"
+#: The label of GRPC_REQUESTS holding a gRPC call's status code ("0" OK, "14" Unavailable ...).
 GRPC_STATUS_LABEL = "grpc_status"
 
 _SELECTOR = (
@@ -56,7 +60,7 @@ DURATION_P99_QUERY = (
 ERRORS_QUERY = f"sum(increase({REQUESTS}{{{_SELECTOR},code=~\"5..\"}}[{{{{ interval }}}}])) or vector(0)"
 
 #: gRPC calls to the backend in the window: the sample size of the gRPC templates.
-GRPC_SAMPLE_SIZE_QUERY = f"sum(increase({REQUESTS}{{{_SELECTOR},{GRPC_STATUS_LABEL}!=\"\"}}[{{{{ interval }}}}]))"
+GRPC_SAMPLE_SIZE_QUERY = f"sum(increase({GRPC_REQUESTS}{{{_SELECTOR}}}[{{{{ interval }}}}]))"
 
 
 def grpc_success_rate_query(failures: Iterable[GrpcCode] = grpc_status.DEFAULT_FAILURES) -> str:
@@ -65,14 +69,14 @@ def grpc_success_rate_query(failures: Iterable[GrpcCode] = grpc_status.DEFAULT_F
     As for HTTP, "no failure series yet" is zero failures and no calls at all is no data.
     """
     failed = f'{GRPC_STATUS_LABEL}=~"{grpc_status.label_regex(failures)}"'
-    return (f"100 * (1 - ((sum(rate({REQUESTS}{{{_SELECTOR},{failed}}}[{{{{ interval }}}}])) or vector(0))"
-            f" / sum(rate({REQUESTS}{{{_SELECTOR},{GRPC_STATUS_LABEL}!=\"\"}}[{{{{ interval }}}}]))))")
+    return (f"100 * (1 - ((sum(rate({GRPC_REQUESTS}{{{_SELECTOR},{failed}}}[{{{{ interval }}}}])) or vector(0))"
+            f" / sum(rate({GRPC_REQUESTS}{{{_SELECTOR}}}[{{{{ interval }}}}]))))")
 
 
 def grpc_errors_query(failures: Iterable[GrpcCode] = grpc_status.DEFAULT_FAILURES) -> str:
     """gRPC calls of the backend in the window that the server failed: the sequential test's "bad" count."""
     failed = f'{GRPC_STATUS_LABEL}=~"{grpc_status.label_regex(failures)}"'
-    return f"sum(increase({REQUESTS}{{{_SELECTOR},{failed}}}[{{{{ interval }}}}])) or vector(0)"
+    return f"sum(increase({GRPC_REQUESTS}{{{_SELECTOR},{failed}}}[{{{{ interval }}}}])) or vector(0)"
 
 
 #: The backend's request-duration histogram in the window, one series per bucket bound

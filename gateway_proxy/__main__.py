@@ -192,6 +192,7 @@ async def _run(args: argparse.Namespace, serve_data: bool, serve_admin: bool, me
         for server in servers:
             server.close()
         runtime.pool.close()
+        runtime.grpc_pool.close()
         if runner is not None:
             await runner.cleanup()
 

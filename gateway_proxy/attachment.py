@@ -29,6 +29,20 @@ def app_protocol_problem(app_protocol: str) -> str:
     return f"appProtocol {app_protocol} ({spoken}) is not supported: the proxy speaks HTTP/1.1 to backends"
 
 
+# What a GRPCRoute backend's Service port may declare: unset, plain HTTP or HTTP/2 names (KEP-3726
+# and the names Istio-style port conventions use); kubernetes.io/ws or wss, say, cannot carry gRPC.
+GRPC_CARRYING_APP_PROTOCOLS = frozenset(("", "kubernetes.io/h2c", "http", "http2", "h2c", "grpc"))
+
+
+def grpc_app_protocol_problem(app_protocol: str) -> str:
+    """Why a GRPCRoute cannot reach a Service port: it is spoken to in h2c whatever the port says,
+    as GRPCBackendRef allows (the protocol inferred from the route type), unless it names
+    another protocol the proxy knows it cannot carry gRPC over."""
+    if app_protocol.lower() in GRPC_CARRYING_APP_PROTOCOLS:
+        return ""
+    return f"appProtocol {app_protocol} cannot carry gRPC: a GRPCRoute's backends are spoken to in h2c"
+
+
 @dataclass(frozen=True)
 class Config:
     """Every object the proxy knows, as one immutable snapshot."""
@@ -40,6 +54,7 @@ class Config:
     slices: tuple[r.EndpointSlice, ...] = ()
     grants: tuple[r.ReferenceGrant, ...] = ()
     secrets: tuple[r.Secret, ...] = ()
+    grpc_routes: tuple[r.GRPCRoute, ...] = ()  # served over HTTP/2 (gateway_proxy.grpc, gateway_proxy.http2)
 
     @classmethod
     def of(cls, objects) -> "Config":
@@ -47,7 +62,8 @@ class Config:
         for obj in objects:
             buckets.setdefault(type(obj), []).append(obj)
         return cls(*(tuple(buckets.get(kind, ())) for kind in
-                     (r.Namespace, r.Gateway, r.HTTPRoute, r.Service, r.EndpointSlice, r.ReferenceGrant, r.Secret)))
+                     (r.Namespace, r.Gateway, r.HTTPRoute, r.Service, r.EndpointSlice, r.ReferenceGrant, r.Secret,
+                      r.GRPCRoute)))
 
 
 @dataclass(frozen=True)
@@ -81,10 +97,11 @@ class Resolver:
         for grant in self.config.grants:
             self._grants.setdefault(grant.meta.namespace, []).append(grant)
 
-    def granted(self, from_namespace: str, to_namespace: str, kind: str, name: str) -> bool:
-        """A ReferenceGrant in the target namespace lets HTTPRoutes of ``from_namespace`` refer."""
+    def granted(self, from_namespace: str, to_namespace: str, kind: str, name: str,
+                route_kind: str = "HTTPRoute") -> bool:
+        """A ReferenceGrant in the target namespace lets routes of ``from_namespace`` refer."""
         for grant in self._grants.get(to_namespace, ()):
-            source_ok = any(group == r.GATEWAY_GROUP and source_kind == "HTTPRoute" and namespace == from_namespace
+            source_ok = any(group == r.GATEWAY_GROUP and source_kind == route_kind and namespace == from_namespace
                             for group, source_kind, namespace in grant.sources)
             target_ok = any(group in ("", "core") and target_kind == kind and target_name in (None, name)
                             for group, target_kind, target_name in grant.targets)
@@ -92,13 +109,15 @@ class Resolver:
                 return True
         return False
 
-    def resolve(self, ref: r.BackendRef, route_namespace: str) -> Resolved:
+    def resolve(self, ref: r.BackendRef, route_namespace: str, route_kind: str = "HTTPRoute") -> Resolved:
+        """Where ``ref`` points; a GRPCRoute's are spoken to in h2c (gateway_proxy.http2.upstream)."""
         def invalid(reason: str) -> Resolved:
             return Resolved(ref.namespace, ref.name, 500, (), reason)
 
         if ref.group not in ("", "core") or ref.kind != "Service":
             return invalid(f"unsupported backend kind {ref.group or 'core'}/{ref.kind}")
-        if ref.namespace != route_namespace and not self.granted(route_namespace, ref.namespace, "Service", ref.name):
+        if ref.namespace != route_namespace and not self.granted(route_namespace, ref.namespace, "Service", ref.name,
+                                                                 route_kind):
             return invalid("cross-namespace reference without a ReferenceGrant")
         if ref.port is None:
             return invalid("backendRef without port")
@@ -108,7 +127,8 @@ class Resolver:
         service_port = next((p for p in service.ports if p.port == ref.port), None)
         if service_port is None:
             return invalid(f"service has no port {ref.port}")
-        problem = app_protocol_problem(service_port.app_protocol)
+        problem = (grpc_app_protocol_problem if route_kind == "GRPCRoute" else app_protocol_problem)(
+            service_port.app_protocol)
         if problem:
             return invalid(problem)
         endpoints: list[tuple[str, int]] = []
@@ -130,9 +150,10 @@ def namespace_labels(config: Config) -> dict[str, dict[str, str]]:
     return labels
 
 
-def allows(gateway: r.Gateway, listener: r.Listener, route: r.HTTPRoute, labels: dict[str, dict[str, str]]) -> bool:
+def allows(gateway: r.Gateway, listener: r.Listener, route: r.HTTPRoute, labels: dict[str, dict[str, str]],
+           kind: tuple[str, str] = ROUTE_KIND) -> bool:
     """Listener allowedRoutes: namespaces and kinds."""
-    if listener.kinds and ROUTE_KIND not in listener.kinds:
+    if listener.kinds and kind not in listener.kinds:
         return False
     namespace = route.meta.namespace
     if listener.namespaces_from == "All":

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from gateway_proxy import attachment, cors, mirroring, resources as r, retries, sessions, tls
+from gateway_proxy import attachment, compile_reuse, cors, mirroring, resources as r, retries, sessions, tls
+from gateway_proxy.grpc import attaching as grpc_attaching, table as grpc_table
 
 _PATH_KINDS = {"Exact": 0, "RegularExpression": 1, "PathPrefix": 2}
 
@@ -31,6 +32,8 @@ class Compiled:
     gateways: int = 0
     tls_table: Any = None
     certificates: tuple = ()  # (listener hostname, cert PEM, key PEM), see gateway_proxy.tls
+    grpc: Any = None  # grpc.table.Table: the GRPCRoutes, served over HTTP/2 (gateway_proxy.http2)
+    rejected: tuple = ()  # (Attachment, ...) that lost an HTTPRoute/GRPCRoute hostname clash
 
     def describe(self) -> dict:
         """The table as JSON, built on demand: reloads should not pay for a page nobody reads."""
@@ -65,7 +68,10 @@ class Compiled:
                     "absoluteTimeout": spec.session.absolute_timeout, "idleTimeout": spec.session.idle_timeout,
                     "lifetimeType": spec.session.lifetime},
             }
-        return {"listeners": listeners, "routes": routes, "matches": self.rule_count}
+        described = {"listeners": listeners, "routes": routes, "matches": self.rule_count}
+        if self.grpc:
+            described["grpcRoutes"] = self.grpc.describe()
+        return described
 
 
 def _header_ops(impl: ModuleType, modifier: r.HeaderModifier | None):
@@ -166,6 +172,7 @@ class CompileCache:
     def __init__(self):
         self.basis: tuple | None = None
         self.entries: dict[int, tuple] = {}  # id(route) -> (route, {listener key: parts})
+        self.index: compile_reuse.Index | None = None  # the last compile's table, for the next to reuse
 
     @staticmethod
     def basis_of(config: attachment.Config, impl: ModuleType) -> tuple:
@@ -186,14 +193,16 @@ class _Builder:
         self.rules: dict[tuple, Any] = {}
         self.seen: set[tuple] = set()
         self.memo: dict[tuple, attachment.Resolved] = {}
-        self.resolved: list = []
         self.count = 0
         self.cache = cache if cache is not None else CompileCache()
         basis = CompileCache.basis_of(config, impl)
         if self.cache.basis != basis:
             self.cache.basis = basis
             self.cache.entries = {}
+            self.cache.index = None
         self.used: dict[int, tuple] = {}
+        self.descriptions: dict[tuple, tuple] = {}  # rule key -> description, as self.rules
+        self.places: list[list] = []  # per added item: where it put matches (compile_reuse.Index.places)
 
     def resolve(self, ref: r.BackendRef, namespace: str) -> attachment.Resolved:
         # Thousands of rules often point at the same few Services: resolve each pair once. The key
@@ -288,6 +297,7 @@ class _Builder:
         return parts
 
     def add(self, item: attachment.Attachment) -> None:
+        self.places.append([])
         self._add_to(self.table, self.seen, item)
         if item.listener.protocol == "HTTPS":
             # The TLS socket serves HTTPS listeners only: its own index keeps them isolated.
@@ -302,13 +312,14 @@ class _Builder:
             key = (route.meta.namespace, route.meta.name, rule.index, rule.listener_port, rule.scheme)
             if key not in self.rules:
                 self.rules[key] = rule
-                self.resolved.append(description)
+                self.descriptions[key] = description
         exact, prefix = impl.PATH_EXACT, impl.PATH_PREFIX
         for hostname in item.hostnames:
             dedupe = (item.listener.hostname, hostname, route.meta.namespace, route.meta.name)
             if dedupe in seen:
                 continue
             seen.add(dedupe)
+            self.places[-1].append((table is self.tls_table, item.listener.hostname, hostname))
             paths = self._slot(listener_index, hostname, impl.PathTable)
             for kind, value, compiled in matches:
                 if kind == exact:
@@ -327,8 +338,14 @@ class _Builder:
                     bucket.sort(key=_key)
                 for bucket in paths.prefix.values():
                     bucket.sort(key=_key)
-                # Regex precedence is implementation-specific: longer patterns first, then the usual order.
-                paths.regex.sort(key=lambda m: (-len(m.path_value),) + m.key)
+                self.sort_bucket(self.impl.PATH_REGEX, paths.regex)
+
+    def sort_bucket(self, kind: int, bucket: list) -> None:
+        if kind == self.impl.PATH_REGEX:
+            # Regex precedence is implementation-specific: longer patterns first, then the usual order.
+            bucket.sort(key=lambda m: (-len(m.path_value),) + m.key)
+        else:
+            bucket.sort(key=_key)
 
 
 def _key(match) -> tuple:
@@ -345,13 +362,21 @@ def _values(index) -> list:
 def compile_config(config: attachment.Config, impl: ModuleType, cache: CompileCache | None = None) -> Compiled:
     """The routing table for every served listener of every Gateway in ``config``.
 
-    Pass the same ``cache`` to successive compiles to reuse the compiled form of unchanged routes.
+    Pass the same ``cache`` to successive compiles to reuse the compiled form of unchanged routes,
+    and the previous table itself when only route records changed (:mod:`gateway_proxy.compile_reuse`).
     """
     builder = _Builder(impl, config, cache)
-    items = attachment.attachments(config)
-    for item in items:
-        builder.add(item)
-    builder.finish()
+    settled = grpc_attaching.settle(config)
+    items = settled.http
+    # Only some route records changed: their matches swapped in the previous table (compile_reuse).
+    if not compile_reuse.reuse(builder, builder.cache.index, items):
+        for item in items:
+            builder.add(item)
+        builder.finish()
     builder.cache.entries = builder.used  # forget routes that are gone
-    return Compiled(builder.table, tuple(builder.rules.values()), builder.count, tuple(items),
-                    tuple(builder.resolved), len(config.gateways), builder.tls_table, tls.certificates(config))
+    builder.cache.index = compile_reuse.Index(tuple(items), tuple(map(tuple, builder.places)), builder.rules,
+                                              builder.descriptions, builder.table, builder.tls_table, builder.count)
+    return Compiled(builder.table, tuple(builder.rules.values()), builder.count, tuple(items) + settled.grpc,
+                    tuple(builder.descriptions.values()), len(config.gateways), builder.tls_table,
+                    tls.certificates(config),
+                    grpc_table.compile_table(config, settled.grpc), settled.rejected)

@@ -15,6 +15,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 REQUESTS = "routeshift_gateway_requests_total"
 DURATION = "routeshift_gateway_request_duration_seconds"
+# gRPC calls (GRPCRoute) count in REQUESTS and DURATION like any request, with their HTTP status
+# as ``code``, and here once more with the call's gRPC status code ("0", "14"...) as ``grpc_status``.
+GRPC_REQUESTS = "routeshift_gateway_grpc_requests_total"
 _LABELS = ("namespace", "route", "backend_namespace", "backend")
 # Fine steps between 50 ms and 500 ms, where service p99s live: histogram_quantile
 # interpolates inside a bucket, and with coarse buckets (100 -> 250 ms) a +20 % p99
@@ -117,7 +120,9 @@ class Metrics:
                                 _LABELS + ("code",), registry=self.registry)
         self.duration = Histogram(DURATION, "Time from request head to the end of the response.", _LABELS,
                                   buckets=BUCKETS, registry=self.registry)
+        self.grpc_requests: Counter | None = None  # registered with the first GRPCRoute (bind_grpc)
         self._bound: dict[tuple, BackendMetrics] = {}
+        self._grpc_bound: dict[tuple, GrpcBackendMetrics] = {}
         # Requests no rule matched: no route, no backend.
         self.unrouted = self.bind("", "", "", "")
 
@@ -127,6 +132,24 @@ class Metrics:
         if bound is None:
             bound = self._bound[key] = BackendMetrics(self.requests, self.duration, key)
         return bound
+
+    def bind_grpc(self, namespace: str, route: str, backend_namespace: str, backend: str) -> "GrpcBackendMetrics":
+        key = (namespace, route, backend_namespace, backend)
+        bound = self._grpc_bound.get(key)
+        if bound is None:
+            if self.grpc_requests is None:
+                self.grpc_requests = Counter(GRPC_REQUESTS.removesuffix("_total"),
+                                             "gRPC calls answered by the gateway proxy, by gRPC status.",
+                                             _LABELS + ("grpc_status",), registry=self.registry)
+            bound = self._grpc_bound[key] = GrpcBackendMetrics(self.bind(*key), self.grpc_requests, key)
+        return bound
+
+    def bind_grpc_rules(self, rules) -> None:
+        """Attach children to every rule, backend and mirror of a GRPCRoute table (grpc.table)."""
+        for rule in rules:
+            rule.metrics = self.bind_grpc(rule.namespace, rule.route, "", "")
+            for backend in rule.backends + rule.mirrors:
+                backend.metrics = self.bind_grpc(rule.namespace, rule.route, backend.namespace, backend.name)
 
     def bind_rules(self, rules) -> None:
         """Attach children to every rule and backend of a freshly compiled table.
@@ -143,3 +166,25 @@ class Metrics:
             # sidecar would: a RequestMirror stage is judged on the canary's answers to the copies.
             for mirror in rule.mirrors:
                 mirror.metrics = self.bind(rule.namespace, rule.route, mirror.namespace, mirror.name)
+
+
+class GrpcBackendMetrics:
+    """A gRPC call's series: the HTTP ones of its (route, backend) pair, and its gRPC status.
+
+    Calls are far fewer than plain requests on the paths that matter, so the gRPC counter goes
+    through the public ``inc`` (label children cached per status code)."""
+
+    __slots__ = ("http", "_counter", "_labels", "_statuses")
+
+    def __init__(self, http: BackendMetrics, counter: Counter, labels: tuple[str, str, str, str]):
+        self.http = http
+        self._counter = counter
+        self._labels = labels
+        self._statuses: dict[str, object] = {}
+
+    def observe(self, code: int, grpc_status: str, seconds: float) -> None:
+        self.http.observe(code, seconds)
+        child = self._statuses.get(grpc_status)
+        if child is None:
+            child = self._statuses[grpc_status] = self._counter.labels(*self._labels, grpc_status)
+        child.inc()

@@ -218,6 +218,39 @@ class HTTPRoute:
 
 
 @dataclass(frozen=True)
+class MethodMatch:
+    """A GRPCRoute ``method`` match: ``service`` and/or ``method`` (None = any), Exact or RegularExpression."""
+
+    kind: str  # Exact | RegularExpression
+    service: str | None
+    method: str | None
+
+
+@dataclass(frozen=True)
+class GRPCMatch:
+    method: MethodMatch | None = None  # None matches every service and method
+    headers: tuple[HeaderMatch, ...] = ()
+
+
+@dataclass(frozen=True)
+class GRPCRule:
+    matches: tuple[GRPCMatch, ...]  # empty matches every request
+    filters: Filters
+    backends: tuple[BackendRef, ...]
+    session: SessionPersistence | None = None
+
+
+@dataclass(frozen=True)
+class GRPCRoute:
+    """A GRPCRoute (gateway.networking.k8s.io/v1); served over HTTP/2 by :mod:`gateway_proxy.http2`."""
+
+    meta: Meta
+    parents: tuple[ParentRef, ...]
+    hostnames: tuple[str, ...]
+    rules: tuple[GRPCRule, ...]
+
+
+@dataclass(frozen=True)
 class ServicePort:
     name: str
     port: int
@@ -475,14 +508,19 @@ def _session(raw: dict | None, source: str) -> SessionPersistence | None:
                               str((raw.get("cookieConfig") or {}).get("lifetimeType") or "Session"))
 
 
-def _httproute(document: dict, meta: Meta, source: str) -> HTTPRoute:
-    spec = document.get("spec") or {}
+def _parents(spec: dict, meta: Meta) -> tuple[ParentRef, ...]:
     parents = []
     for raw in spec.get("parentRefs") or ():
         port = raw.get("port")
         parents.append(ParentRef(str(raw.get("group", GATEWAY_GROUP) or ""), str(raw.get("kind", "Gateway")),
                                  str(raw.get("namespace") or meta.namespace), str(raw["name"]),
                                  raw.get("sectionName"), int(port) if port is not None else None))
+    return tuple(parents)
+
+
+def _httproute(document: dict, meta: Meta, source: str) -> HTTPRoute:
+    spec = document.get("spec") or {}
+    parents = _parents(spec, meta)
     rules = []
     for raw in spec.get("rules") or ({},):
         matches = tuple(_route_match(m) for m in raw.get("matches") or ()) or (RouteMatch("PathPrefix", "/"),)
@@ -495,6 +533,36 @@ def _httproute(document: dict, meta: Meta, source: str) -> HTTPRoute:
                                _session(raw.get("sessionPersistence"), source)))
     hostnames = tuple(str(h).lower() for h in spec.get("hostnames") or ())
     return HTTPRoute(meta, tuple(parents), hostnames, tuple(rules))
+
+
+def _method_match(raw: dict | None) -> MethodMatch | None:
+    if not raw:
+        return None
+    kind = raw.get("type", "Exact")
+    if kind not in ("Exact", "RegularExpression"):
+        raise ValueError(f"unsupported method match type {kind!r}")
+    service, method = raw.get("service"), raw.get("method")
+    if not service and not method:
+        raise ValueError("a method match needs service or method")
+    for value in (service, method):
+        if value and kind == "RegularExpression":
+            re.compile(str(value))
+        elif value and "/" in str(value):
+            raise ValueError(f"an Exact service or method cannot contain '/': {value!r}")
+    return MethodMatch(kind, str(service) if service else None, str(method) if method else None)
+
+
+def _grpcroute(document: dict, meta: Meta, source: str) -> GRPCRoute:
+    spec = document.get("spec") or {}
+    rules = []
+    for raw in spec.get("rules") or ({},):
+        matches = tuple(GRPCMatch(_method_match(m.get("method")), _header_matches(m.get("headers"), True))
+                        for m in raw.get("matches") or ())
+        rules.append(GRPCRule(matches, _filters(raw.get("filters"), meta.namespace),
+                              tuple(_backend_ref(b, meta.namespace) for b in raw.get("backendRefs") or ()),
+                              _session(raw.get("sessionPersistence"), source)))
+    hostnames = tuple(str(h).lower() for h in spec.get("hostnames") or ())
+    return GRPCRoute(meta, _parents(spec, meta), hostnames, tuple(rules))
 
 
 def _service(document: dict, meta: Meta, source: str) -> Service:
@@ -533,6 +601,7 @@ _PARSERS = {
     "Namespace": _namespace,
     "Gateway": _gateway,
     "HTTPRoute": _httproute,
+    "GRPCRoute": _grpcroute,
     "Service": _service,
     "EndpointSlice": _endpoint_slice,
     "ReferenceGrant": _reference_grant,

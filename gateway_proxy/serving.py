@@ -15,14 +15,16 @@ import socket
 import time
 from types import ModuleType
 
-from gateway_proxy import compiling, downstream, hotpath, tls, tunnel, upstream
+from gateway_proxy import compiling, downstream, hotpath, tls, tunnel, upstream, watching
+from gateway_proxy.http2 import accepting as http2_accepting, upstream as http2_upstream
 from gateway_proxy.errors import ConfigError
 from gateway_proxy.loading import DirectoryLoader
 from gateway_proxy.metrics import Metrics
 
 logger = logging.getLogger("gateway_proxy")
 
-RELOAD_INTERVAL = 0.025
+RELOAD_INTERVAL = 0.025  # the poll of the config directory where inotify is unavailable
+WATCHED_POLL_INTERVAL = 1.0  # and where it is: a look now and then, should an event be lost
 INLINE_BYTES = 256 * 1024
 INLINE_ROUTES = 200
 
@@ -75,6 +77,7 @@ class Runtime:
         # The hot-path build compiles the tables and decides which build serves requests.
         self.client_side, self.backend_side = data_path(self.impl)
         self.pool = self.backend_side.Pool()
+        self.grpc_pool = http2_upstream.Pool()  # h2c connections to GRPCRoute backends
         self.compiled: compiling.Compiled | None = None
         self.errors: dict[str, str] = {}
         self.loaded_at = 0.0
@@ -88,7 +91,11 @@ class Runtime:
 
     def install(self, compiled: compiling.Compiled) -> None:
         self.metrics.bind_rules(compiled.rules)
+        grpc = compiled.grpc
+        if grpc:
+            self.metrics.bind_grpc_rules(grpc.rules)
         self.tls.update(compiled.certificates)
+        self.tls.offer_h2(grpc.tls_hosts() if grpc else None)
         self.compiled = compiled
         if self.plane is not None:
             self.plane.install(compiled)
@@ -131,11 +138,11 @@ async def serve(runtime: Runtime, sock: socket.socket, terminate_tls: bool = Fal
         if worker is not None:
             runtime.plane = worker.start(runtime, sock)
             return runtime.plane
-    protocol = runtime.client_side.ClientProtocol
+    # HTTP/1.1 by the build's ClientProtocol; HTTP/2 (gRPC) too while GRPCRoutes are served.
     if terminate_tls:
-        return await runtime.loop.create_server(lambda: protocol(runtime, True), sock=sock,
+        return await runtime.loop.create_server(http2_accepting.protocol_factory(runtime, True), sock=sock,
                                                 ssl=runtime.tls.server_context())
-    return await runtime.loop.create_server(lambda: protocol(runtime), sock=sock)
+    return await runtime.loop.create_server(http2_accepting.protocol_factory(runtime), sock=sock)
 
 
 class Reloader:
@@ -195,6 +202,15 @@ class Reloader:
         return True
 
     async def run(self) -> None:
-        while True:
-            await self.reload()
-            await asyncio.sleep(self.interval)
+        # Woken by inotify when the directory changes (gateway_proxy.watching); polled otherwise.
+        events = watching.watch(self.runtime.loop, self.loader.directory)
+        try:
+            while True:
+                await self.reload()
+                if events is None:
+                    await asyncio.sleep(self.interval)
+                else:
+                    await events.wait(WATCHED_POLL_INTERVAL)
+        finally:
+            if events is not None:
+                events.close()

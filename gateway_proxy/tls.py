@@ -5,7 +5,8 @@ listener's first usable certificateRef, keyed by the listener's hostname. A Secr
 namespace needs a ReferenceGrant from Gateways of the listener's namespace, as the spec asks.
 :class:`CertificateStore` turns the PEM pairs into SSL contexts once per distinct pair and picks
 one per handshake from the SNI name (exact, then the longest wildcard, then a listener without
-hostname), so a reload swaps certificates without restarting the socket.
+hostname), so a reload swaps certificates without restarting the socket. ALPN offers ``h2``
+only for names a GRPCRoute serves (:meth:`CertificateStore.offer_h2`), ``http/1.1`` otherwise.
 """
 
 from __future__ import annotations
@@ -55,10 +56,15 @@ def certificates(config: Config) -> tuple[tuple[str | None, bytes, bytes], ...]:
     return tuple((hostname, cert, key) for hostname, (cert, key) in out.items())
 
 
-def _context(cert: bytes, key: bytes) -> ssl.SSLContext:
+HTTP1_ONLY = ("http/1.1",)
+# Offered only for server names a GRPCRoute serves (CertificateStore.offer_h2).
+WITH_H2 = ("h2", "http/1.1")
+
+
+def _context(cert: bytes, key: bytes, protocols: tuple[str, ...] = HTTP1_ONLY) -> ssl.SSLContext:
     """An SSL server context from PEM bytes; the files exist only while OpenSSL reads them."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.set_alpn_protocols(["http/1.1"])
+    context.set_alpn_protocols(list(protocols))
     with tempfile.TemporaryDirectory(prefix="gateway-proxy-tls-") as directory:
         cert_path, key_path = os.path.join(directory, "tls.crt"), os.path.join(directory, "tls.key")
         for path, data in ((cert_path, cert), (key_path, key)):
@@ -76,6 +82,10 @@ class CertificateStore:
         self._by_host: dict[str | None, ssl.SSLContext] = {}
         self._cache: dict[str, ssl.SSLContext] = {}
         self.errors: dict[str, str] = {}
+        # ALPN h2 for the server names GRPCRoutes serve: a predicate, and the h2 twin of each context.
+        self._h2_names = None
+        self._h2_twins: dict[int, ssl.SSLContext] = {}
+        self._pairs: dict[int, tuple[bytes, bytes]] = {}
 
     def update(self, pairs) -> None:
         by_host: dict[str | None, ssl.SSLContext] = {}
@@ -92,7 +102,24 @@ class CertificateStore:
                     continue
             cache[digest] = context
             by_host[hostname] = context
+            self._pairs[id(context)] = (cert, key)
         self._by_host, self._cache, self.errors = by_host, cache, errors
+        live = {id(context) for context in cache.values()}
+        self._pairs = {key: pair for key, pair in self._pairs.items() if key in live}
+        self._h2_twins = {key: twin for key, twin in self._h2_twins.items() if key in live}
+
+    def offer_h2(self, serves_grpc) -> None:
+        """Offer ``h2`` by ALPN to the server names ``serves_grpc`` accepts (None: to none)."""
+        self._h2_names = serves_grpc
+
+    def _with_h2(self, context: ssl.SSLContext) -> ssl.SSLContext:
+        twin = self._h2_twins.get(id(context))
+        if twin is None:
+            pair = self._pairs.get(id(context))
+            if pair is None:
+                return context
+            twin = self._h2_twins[id(context)] = _context(*pair, WITH_H2)
+        return twin
 
     def __bool__(self) -> bool:
         return bool(self._by_host)
@@ -124,6 +151,9 @@ class CertificateStore:
             chosen = self.context_for(server_name)
             if chosen is None:
                 return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
+            h2_names = self._h2_names
+            if h2_names is not None and h2_names(server_name):
+                chosen = self._with_h2(chosen)
             ssl_object.context = chosen
             return None
 

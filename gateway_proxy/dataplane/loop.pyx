@@ -6,7 +6,8 @@ listening socket (SO_REUSEPORT spreads connections over worker processes), the c
 connections and the backend connections, edge-triggered and non-blocking, until :meth:`stop`.
 Connections are malloc'd structs (loop_types.pxd); what happens to a request is loop_exchange's
 job, the bytes written are loop_heads'. Python (gateway_proxy.dataplane.worker) keeps what is not
-per request and talks to the running loop through four atomics, read after every wakeup:
+per request and talks to the running loop through four atomics, read after every wakeup (and a
+fifth, ``set_tunnel_idle_timeout``, read when a tunnel's timer fires):
 
 - ``publish(plan)``: the route table to use from now on. The loop makes it current, marks the
   plan it replaces retired once no exchange uses it, and reports the current one (``current_is``),
@@ -29,7 +30,7 @@ from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
 from posix.unistd cimport close
 
-from gateway_proxy import downstream as _downstream
+from gateway_proxy import downstream as _downstream, tunnel as _tunnel
 from gateway_proxy.dataplane.http1 cimport RequestHead, ResponseHead
 from gateway_proxy.dataplane.loop_exchange cimport (client_close, client_drive, client_flush, client_timeout,
                                                     upstream_close, upstream_event)
@@ -218,6 +219,7 @@ cdef class Loop:
         L.listener.kind = KIND_LISTENER
         L.listener.fd = listen_fd
         L.header_timeout = header_timeout
+        L.tunnel_idle_ms = <int>(_tunnel.DEFAULT_IDLE_TIMEOUT * 1000)
         L.limits.max_uri = _downstream.MAX_URI
         L.limits.max_head = _downstream.MAX_HEAD
         L.limits.max_headers = _downstream.MAX_HEADERS
@@ -298,6 +300,11 @@ cdef class Loop:
             with nogil:
                 wake_wait(L.ack, left)
         return rs_load_int(&update.c.outcome) == REWEIGH_APPLIED
+
+    def set_tunnel_idle_timeout(self, double seconds):
+        """Seconds a tunnel may carry no byte either way before both sides close (0: never), for
+        tunnels from now on and for the idle check of those open (``--tunnel-idle-timeout``)."""
+        rs_store_int(&self.L.tunnel_idle_ms, <int>min(seconds * 1000, 2147483647.0) if seconds > 0 else 0)
 
     def set_accepting(self, bint on):
         rs_store_int(&self.L.accepting, on)

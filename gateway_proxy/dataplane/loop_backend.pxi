@@ -20,7 +20,9 @@ cdef void _upstream_done(LoopState *L, Upstream *u, bint ok) noexcept nogil:
     _release_plan(L, c)
     c.up = NULL
     u.client = NULL
-    if ok and u.reusable and u.request_done and not u.closed and _pending(&u.inb) == 0 and u.phase == U_ACTIVE:
+    # A connection that carried an offer to switch protocols is never pooled (as exchange's).
+    if (ok and not c.tunnel and u.reusable and u.request_done and not u.closed and _pending(&u.inb) == 0
+            and u.phase == U_ACTIVE):
         u.phase = U_IDLE
         u.reused = 0
         give_response_head(L, u.head)  # an idle connection holds no head
@@ -201,6 +203,9 @@ cdef void _upstream_drive(LoopState *L, Upstream *u) noexcept nogil:
         if _pending(&u.inb):
             if not u.got_head:
                 result = parse_response(u.head, u.inb.data + u.inb.start, _pending(&u.inb), &L.limits, c.head_request)
+                if result > 0 and u.head.status == 101 and c.tunnel and u.head.flags & FLAG_CONNECTION_UPGRADE:
+                    _tunnel_start(L, u, c, <uint32_t>result)  # the switch the request offered
+                    return
                 if result < 0 or (result > 0 and u.head.status == 101):
                     _upstream_failed(L, u)  # garbage, or a protocol switch never asked for
                     return
@@ -232,6 +237,11 @@ cdef void _upstream_drive(LoopState *L, Upstream *u) noexcept nogil:
 cdef void upstream_event(LoopState *L, Upstream *u, unsigned int events) noexcept nogil:
     cdef Client *c = u.client
     if u.closed:
+        return
+    if c != NULL and c.phase == C_TUNNEL:
+        if events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP):
+            u.readable = 1
+        _tunnel_pump(L, c)
         return
     if u.phase == U_CONNECTING:
         if events & (EPOLLERR | EPOLLHUP):

@@ -7,11 +7,13 @@ behaviour it keeps; where the wire could differ (which status, which head, when 
 reference decides. loop.pyx owns the epoll loop and calls in here per event.
 
 A client connection is in one phase at a time: C_HEAD (reading a request head), C_EXCHANGE (one
-request in flight: its body forwarded to the backend as it arrives, the response streamed back)
-and C_CLOSING (flushing, then closing). Flow control is symmetric, as on the asyncio path: a
-client that reads slowly stops the backend socket being read once BACKLOG bytes wait for it, and
-a backend that reads slowly stops the client socket. The backend side lives in loop_backend.pxi,
-included at the end: both sides call each other at every step.
+request in flight: its body forwarded to the backend as it arrives, the response streamed back),
+C_TUNNEL (the backend agreed to an upgrade the request offered, a WebSocket say: bytes both ways,
+loop_tunnel.pxi) and C_CLOSING (flushing, then closing). Flow control is symmetric, as on the
+asyncio path: a client that reads slowly stops the backend socket being read once BACKLOG bytes
+wait for it, and a backend that reads slowly stops the client socket. The backend side lives in
+loop_backend.pxi and the tunnel in loop_tunnel.pxi, included at the end: both sides call each
+other at every step.
 """
 
 from libc.errno cimport EAGAIN
@@ -22,20 +24,22 @@ from posix.unistd cimport close
 
 from gateway_proxy import filters as _filters
 from gateway_proxy._hotpath_py import normalize_host as _normalize_host, replace_prefix as _replace_prefix
-from gateway_proxy.dataplane.http1 cimport (FLAG_EXPECT_CONTINUE, FRAMING_CHUNKED, FRAMING_CLOSE, FRAMING_LENGTH,
-                                            FRAMING_NONE, METHOD_HEAD, RequestHead, ResponseHead, chunked_decode,
+from gateway_proxy.dataplane.http1 cimport (FLAG_CONNECTION_UPGRADE, FLAG_EXPECT_CONTINUE, FRAMING_CHUNKED,
+                                            FRAMING_CLOSE, FRAMING_LENGTH, FRAMING_NONE, METHOD_GET, METHOD_HEAD,
+                                            RequestHead, ResponseHead, chunked_decode,
                                             chunked_done, chunked_reset, parse_request, parse_response,
                                             request_reset, response_reset)
 from gateway_proxy.dataplane.loop_heads cimport (Out, out_compact, out_effective_host, out_free, out_put,
                                                  out_put_hex_line, out_request_head, out_response_head, out_simple,
-                                                 response_framed)
+                                                 out_switch_head, response_framed)
 from gateway_proxy.dataplane.loop_io cimport (EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, epoll_add,
-                                              epoll_rearm, sock_connect, sock_recv, sock_send)
+                                              epoll_rearm, sock_connect, sock_recv, sock_send, sock_shut_write)
 from gateway_proxy.dataplane.loop_plans cimport LoopPlan
 from gateway_proxy.dataplane.loop_support cimport (defer_free, give_request_head, give_response_head, now, observe,
-                                                   pool_forget, pool_put, pool_take, rs_store_int, take_request_head,
+                                                   pool_forget, pool_put, pool_take, rs_load_int, rs_store_int,
+                                                   take_request_head,
                                                    take_response_head, timer_clear, timer_set)
-from gateway_proxy.dataplane.loop_types cimport (C_CLOSING, C_EXCHANGE, C_HEAD, KIND_UPSTREAM, U_ACTIVE,
+from gateway_proxy.dataplane.loop_types cimport (C_CLOSING, C_EXCHANGE, C_HEAD, C_TUNNEL, KIND_UPSTREAM, U_ACTIVE,
                                                  U_CONNECTING, U_IDLE, Client, LoopState, Plan, Upstream)
 from gateway_proxy.dataplane.spans cimport Span
 from gateway_proxy.dataplane.table cimport CEndpoint, CRule, CTable, Decision, RouteRequest, route_decide
@@ -109,6 +113,8 @@ cdef void client_close(LoopState *L, Client *c) noexcept nogil:
         return
     c.closed = 1
     timer_clear(L, c)
+    if c.phase == C_TUNNEL:
+        observe(c.block, 101, now() - c.started)  # Tunnel.close: counted once, when it ends
     if c.up != NULL:
         upstream_close(L, c.up)
     _release_plan(L, c)
@@ -258,7 +264,7 @@ cdef void _forward(LoopState *L, Client *c, Plan *p, const Decision *d, const ch
     c.block = p.backend_blocks[d.backend]
     c.backend = d.backend
     c.retry.start = c.retry.end = 0
-    if not out_request_head(&c.retry, base, c.head, t, d, c.peer, c.peer_len):
+    if not out_request_head(&c.retry, base, c.head, t, d, c.peer, c.peer_len, c.tunnel):
         client_close(L, c)
         return
     # request and backendRequest both end in 504; with one attempt per request the nearer wins.
@@ -335,9 +341,15 @@ cdef void _start(LoopState *L, Client *c, uint32_t head_len) noexcept nogil:
     c.chunked = h.framing == FRAMING_CHUNKED
     c.body_left = h.content_length if h.framing == FRAMING_LENGTH else 0
     c.has_body = c.chunked or c.body_left > 0
+    # exchange.prepare: a GET without body may be tunnelled, and its connection ends with its
+    # answer or with its tunnel.
+    c.tunnel = c.upgrade and h.method_id == METHOD_GET and not c.has_body
+    if c.tunnel:
+        c.keep_alive = 0
     if c.chunked:
         chunked_reset(&c.chunks, 400)
-    # An upgrade request is answered as plain HTTP and its body is not read (llhttp stops there).
+    # Nothing after an upgrade request's head is read as HTTP (llhttp stops there): for a tunnel
+    # offer it is held for the tunnel, any other upgrade request is answered as plain HTTP.
     c.body_done = c.upgrade or (not c.chunked and c.body_left == 0)
     if c.eof and not c.chunked and buffered == c.body_left:
         c.keep_alive = 0  # eof_received: the last request read before the client half-closed
@@ -464,6 +476,9 @@ cdef void client_drive(LoopState *L, Client *c) noexcept nogil:
     """Read and act until the client socket has nothing more for now (edge-triggered)."""
     cdef int step, result
     cdef int64_t n
+    if c.phase == C_TUNNEL:
+        _tunnel_pump(L, c)
+        return
     for step in range(STEPS):
         if c.closed or c.phase == C_CLOSING:
             return
@@ -485,6 +500,8 @@ cdef void client_drive(LoopState *L, Client *c) noexcept nogil:
                 return
             if not c.body_done and c.up != NULL and not c.responded and _pending(&c.up.out) >= BACKLOG:
                 return
+            if c.tunnel:
+                return  # downstream's PAUSE_UPGRADE: the bytes after the offer wait for the switch
         else:
             if _pending(&c.out) >= BACKLOG:
                 return  # answers pile up unread: parse no further request until the client reads
@@ -540,8 +557,11 @@ cdef void client_timeout(LoopState *L, Client *c) noexcept nogil:
     elif c.phase == C_EXCHANGE:
         _fail(L, c, 504)
         client_drive(L, c)
+    elif c.phase == C_TUNNEL:
+        _tunnel_idle(L, c)
     else:
         client_close(L, c)
 
 
 include "loop_backend.pxi"
+include "loop_tunnel.pxi"

@@ -24,8 +24,10 @@ cdef void out_free(Out *o) noexcept nogil
 cdef void out_compact(Out *o) noexcept nogil
 cdef bint out_simple(Out *o, int status, bint keep_alive, const char *extra, uint32_t extra_len) noexcept nogil
 cdef bint out_request_head(Out *o, const char *base, const RequestHead *h, const CTable *t, const Decision *d,
-                           const char *peer, uint32_t peer_len) noexcept nogil
+                           const char *peer, uint32_t peer_len, bint upgrade) noexcept nogil
 cdef bint out_response_head(Out *o, const char *base, const ResponseHead *h, const CTable *t, int32_t ops,
                             bint head_request, bint client_11, bint *keep_alive, bint *out_chunked) noexcept nogil
+cdef bint out_switch_head(Out *o, const char *base, const ResponseHead *h, const CTable *t,
+                          int32_t ops_id) noexcept nogil
 cdef bint response_framed(const char *base, const ResponseHead *h) noexcept nogil
 cdef bint out_effective_host(Out *o, const char *base, const RequestHead *h, bint *found) noexcept nogil

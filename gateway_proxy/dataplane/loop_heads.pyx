@@ -371,8 +371,9 @@ cdef bint _target(Out *o, const char *base, const RequestHead *h, const CTable *
 
 
 cdef bint out_request_head(Out *o, const char *base, const RequestHead *h, const CTable *t, const Decision *d,
-                           const char *peer, uint32_t peer_len) noexcept nogil:
-    """_hotpath_py.request_head with exchange.Exchange.begin's arguments."""
+                           const char *peer, uint32_t peer_len, bint upgrade) noexcept nogil:
+    """_hotpath_py.request_head with exchange.Exchange.begin's arguments; ``upgrade`` keeps the
+    offer to switch protocols, hop-by-hop yet meant for this hop (RFC 9110 7.8)."""
     cdef const CRule *rule = &t.rules[d.rule]
     cdef int32_t ops_id = t.backends[d.backend].request_ops
     cdef const CHeaderOps *ops = &t.ops[ops_id] if ops_id >= 0 else NULL
@@ -405,7 +406,9 @@ cdef bint out_request_head(Out *o, const char *base, const RequestHead *h, const
                 and _lit(o, "https" if rule.https else "http") and _lit(o, "\r\nx-forwarded-host: ")
                 and out_effective_host(o, base, h, &found) and out_put(o, "\r\n", 2)):
             return False
-    if h.framing == FRAMING_CHUNKED:
+    if upgrade:
+        ok = _upgrade_lines(o, base, h.headers, h.header_count)
+    elif h.framing == FRAMING_CHUNKED:
         ok = _lit(o, "transfer-encoding: chunked\r\n")
     elif _has(base, h.headers, h.header_count, "content-length", 14):
         ok = (_lit(o, "content-length: ") and _joined(o, base, h.headers, h.header_count, "content-length", 14, &found)
@@ -454,6 +457,25 @@ cdef bint out_response_head(Out *o, const char *base, const ResponseHead *h, con
     if not keep_alive[0] and not _lit(o, "connection: close\r\n"):
         return False
     return out_put(o, "\r\n", 2)
+
+
+cdef bint _upgrade_lines(Out *o, const char *base, const HeaderSpan *headers, uint32_t count) noexcept nogil:
+    """exchange's framing of an upgrade: ``connection: upgrade`` and the Upgrade value, joined."""
+    cdef bint found
+    return (_lit(o, "connection: upgrade\r\nupgrade: ") and _joined(o, base, headers, count, "upgrade", 7, &found)
+            and out_put(o, "\r\n", 2))
+
+
+cdef bint out_switch_head(Out *o, const char *base, const ResponseHead *h, const CTable *t,
+                          int32_t ops_id) noexcept nogil:
+    """exchange.Exchange.response_head for a 101: the switch's own fields kept, no body framing."""
+    cdef const CHeaderOps *ops = &t.ops[ops_id] if ops_id >= 0 else NULL
+    if not (_lit(o, "HTTP/1.1 101 ")
+            and (out_put(o, base + h.reason.off, h.reason.len) if h.reason.len else _lit(o, "Switching Protocols"))
+            and out_put(o, "\r\n", 2) and _copy_fields(o, base, h.headers, h.header_count, 1, t, ops)
+            and _apply_ops(o, base, h.headers, h.header_count, t, ops, NULL)):
+        return False
+    return _upgrade_lines(o, base, h.headers, h.header_count) and out_put(o, "\r\n", 2)
 
 
 cdef bint response_framed(const char *base, const ResponseHead *h) noexcept nogil:

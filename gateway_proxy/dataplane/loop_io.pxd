@@ -35,3 +35,4 @@ cdef int sock_accept(int listen_fd, char *peer, uint8_t *peer_len) noexcept nogi
 cdef int sock_connect(const uint8_t *key) noexcept nogil
 cdef int64_t sock_recv(int fd, char *buf, uint32_t n) noexcept nogil
 cdef int64_t sock_send(int fd, const char *buf, uint32_t n) noexcept nogil
+cdef bint sock_shut_write(int fd) noexcept nogil

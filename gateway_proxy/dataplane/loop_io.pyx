@@ -39,7 +39,9 @@ cdef extern from "sys/socket.h" nogil:
         SOCK_NONBLOCK
         SOCK_CLOEXEC
         MSG_NOSIGNAL
+        SHUT_WR
     int socket(int domain, int type, int protocol)
+    int shutdown(int fd, int how)
     int accept4(int fd, sockaddr *addr, socklen_t *len, int flags)
     int connect(int fd, const sockaddr *addr, socklen_t len)
     int setsockopt(int fd, int level, int name, const void *value, socklen_t len)
@@ -192,3 +194,8 @@ cdef int64_t sock_send(int fd, const char *buf, uint32_t n) noexcept nogil:
             return sent
         if errno != EINTR:
             return -errno
+
+
+cdef bint sock_shut_write(int fd) noexcept nogil:
+    """Send our EOF (a half-close), the other direction staying open; False when it failed."""
+    return shutdown(fd, SHUT_WR) == 0

@@ -22,6 +22,7 @@ cdef enum:
     C_HEAD = 0            # waiting for, or reading, a request head
     C_EXCHANGE = 1        # a request is being answered (and its body read)
     C_CLOSING = 2         # the last bytes are being written, then the socket closes
+    C_TUNNEL = 3          # the backend switched protocols: bytes both ways (loop_tunnel.pxi)
 
     # Upstream.phase
     U_CONNECTING = 0
@@ -89,7 +90,9 @@ cdef struct Client:
     uint8_t head_sent     # a response head from the backend was built (exchange.head_sent)
     uint8_t out_chunked
     uint8_t retried
-    uint8_t upgrade
+    uint8_t upgrade       # llhttp's upgrade rule: nothing after the head is HTTP; ends with its answer
+    uint8_t tunnel        # and the proxy offers the backend to switch (a GET without body, exchange.prepare)
+    uint8_t shut          # tunnel: the backend's EOF was passed on to the client (shutdown SHUT_WR)
     uint8_t has_body
     uint8_t last          # answer the current request, then close (a drain asked for it)
     int fd
@@ -109,6 +112,7 @@ cdef struct Client:
     double deadline
     int64_t heap_index
     double timeout        # the exchange's 504 timeout, 0 none
+    double last_read      # tunnel: when a byte was last read from either side
     Client *prev
     Client *next
     uint8_t peer_len
@@ -126,6 +130,8 @@ cdef struct Upstream:
     uint8_t got_head
     uint8_t framing
     uint8_t framed
+    uint8_t eof           # tunnel: the backend half-closed
+    uint8_t shut          # tunnel: the client's EOF was passed on to the backend (shutdown SHUT_WR)
     int fd
     Out inb
     Out out
@@ -158,6 +164,7 @@ cdef struct LoopState:
     Marker wake
     uint8_t listening
     double header_timeout
+    int tunnel_idle_ms    # a tunnel carrying no byte either way this long closes; 0 never (atomics: Python sets it)
     Limits limits
     Rng rng
     Plan *current

@@ -6,9 +6,9 @@ module is the seam. :class:`CDataPlane` owns one loop thread per process (``--wo
 processes, each on its own SO_REUSEPORT socket) and is told of every table the runtime installs.
 
 Not every table can be served by the loop. :func:`unsupported` names why one cannot (today:
-RequestMirror filters, retries, CORS filters and session persistence, backends whose endpoints
-are host names the loop would have to resolve, and backends whose Service port declares
-``kubernetes.io/ws``, which need the tunnel); for such a table the loop stops accepting, ends its
+GRPCRoutes, RequestMirror filters, retries, CORS filters and session persistence, and backends
+whose endpoints are host names the loop would have to resolve; upgrades, WebSocket included, are
+tunnelled by the loop itself, loop_tunnel.pxi); for such a table the loop stops accepting, ends its
 keep-alive connections after their current answer, and the asyncio path (``runtime.client_side``)
 accepts on the same socket until a table the loop can serve comes back. Each switch is logged in
 one line with its reason, so a fallback is never silent. TLS listeners stay on the asyncio path: they have their own socket.
@@ -27,12 +27,13 @@ returns once the loop has taken it, sleeping on an eventfd the loop rings, not p
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import operator
 import random
 import socket
 import threading
 
-from gateway_proxy import attachment
 from gateway_proxy.dataplane import loop as c_loop
 from gateway_proxy.dataplane import loop_plans, table as c_table, weight_changes
 from gateway_proxy.http2 import accepting as http2_accepting
@@ -53,30 +54,56 @@ def _address_literal(host: str) -> bool:
     return False
 
 
-def unsupported(compiled) -> str | None:
-    """Why the C loop cannot serve ``compiled`` entirely, or None when it can."""
+class Verdicts:
+    """What :func:`unsupported` knows from the last table it passed: that table's rules, every one
+    of which the loop can serve. The compile cache hands back the very same Rule objects for
+    routes that did not change, so the next reload decides only the rules that are new objects
+    (one route's, for a weight change) instead of walking 10,000."""
+
+    __slots__ = ("rules",)
+
+    def __init__(self):
+        self.rules: tuple = ()
+
+
+def unsupported(compiled, verdicts: Verdicts | None = None) -> str | None:
+    """Why the C loop cannot serve ``compiled`` entirely, or None when it can; ``verdicts``,
+    kept by the caller from one reload to the next, spares deciding rules decided before."""
     if compiled.grpc:
         # The C loop speaks HTTP/1.1 only; the asyncio path also accepts HTTP/2 (gateway_proxy.http2).
         rule = compiled.grpc.rules[0]
         return f"GRPCRoute {rule.namespace}/{rule.route} (HTTP/2 is served on the asyncio path only)"
-    for rule in compiled.rules:
-        if rule.mirrors:
-            return f"RequestMirror in {rule.namespace}/{rule.route} (mirroring runs on the asyncio path only)"
-        for policy, feature in ((rule.retry, "retry"), (rule.cors, "a CORS filter"),
-                                (rule.session, "sessionPersistence")):
-            if policy is not None:
-                return f"{feature} in {rule.namespace}/{rule.route} (it runs on the asyncio path only)"
-        for backend in rule.backends:
-            for host, _ in backend.endpoints:
-                if not _address_literal(host):
-                    return f"endpoint {host!r} of {backend.namespace}/{backend.name} is a name, not an address"
-    for route, _, _, backends in compiled.resolved:
-        for _, resolved in backends:
-            if resolved.app_protocol == attachment.WEBSOCKET:
-                # The C loop answers an upgrade request as plain HTTP; a port declared WebSocket
-                # needs the asyncio path's tunnel.
-                return (f"backend {resolved.namespace}/{resolved.name} of {route.meta.namespace}/{route.meta.name} "
-                        f"speaks {attachment.WEBSOCKET} (upgrades are tunnelled on the asyncio path only)")
+    rules = compiled.rules
+    known: set[int] = set()
+    if verdicts is not None and len(verdicts.rules) == len(rules):
+        # Rules in the same place as before are the same objects unless their route changed: the
+        # others are found in C, not by a Python loop over the table.
+        rules_to_decide = itertools.compress(rules, map(operator.is_not, verdicts.rules, rules))
+    else:
+        rules_to_decide = rules
+        if verdicts is not None:
+            known = set(map(id, verdicts.rules))  # alive while verdicts holds them: ids are theirs
+    for rule in rules_to_decide:
+        if id(rule) not in known:
+            reason = _rule_unsupported(rule)
+            if reason is not None:
+                return reason
+    if verdicts is not None:
+        verdicts.rules = rules
+    return None
+
+
+def _rule_unsupported(rule) -> str | None:
+    if rule.mirrors:
+        return f"RequestMirror in {rule.namespace}/{rule.route} (mirroring runs on the asyncio path only)"
+    for policy, feature in ((rule.retry, "retry"), (rule.cors, "a CORS filter"),
+                            (rule.session, "sessionPersistence")):
+        if policy is not None:
+            return f"{feature} in {rule.namespace}/{rule.route} (it runs on the asyncio path only)"
+    for backend in rule.backends:
+        for host, _ in backend.endpoints:
+            if not _address_literal(host):
+                return f"endpoint {host!r} of {backend.namespace}/{backend.name} is a name, not an address"
     return None
 
 
@@ -92,6 +119,7 @@ class CDataPlane:
         unrouted = self._block(("", "", "", ""))
         self.loop = c_loop.Loop(sock.fileno(), runtime.header_timeout, self.counters, unrouted,
                                 random.getrandbits(64))
+        self.set_tunnel_idle_timeout(runtime.tunnel_idle_timeout)
         self.thread = threading.Thread(target=self.loop.run, name="routeshift-c-loop", daemon=True)
         self.plans: list = []  # published, oldest first; dropped once the loop retired them
         # The compiled table the loop's current table holds (its weights updated in place since),
@@ -99,6 +127,7 @@ class CDataPlane:
         self.installed = None
         self.rule_ids: dict[int, int] = {}
         self.reweighs = 0  # in-place weight updates applied, for logs and tests
+        self.verdicts = Verdicts()  # unsupported()'s, from one reload to the next
         self.serving_c: bool | None = None
         self.fallback = None  # the asyncio server while the loop cannot serve the table
         self.fallback_task = None
@@ -108,6 +137,11 @@ class CDataPlane:
         registry = runtime.metrics.registry
         if hasattr(registry, "before_collect"):
             registry.before_collect.append(self.sync_metrics)
+
+    def set_tunnel_idle_timeout(self, seconds: float) -> None:
+        """``--tunnel-idle-timeout`` for the loop's tunnels, as ``runtime.tunnel_idle_timeout`` is
+        for the asyncio path's (the loop cannot read Python attributes)."""
+        self.loop.set_tunnel_idle_timeout(seconds)
 
     # lifecycle
     def start(self) -> "CDataPlane":
@@ -161,7 +195,7 @@ class CDataPlane:
 
     def install(self, compiled) -> None:
         """Serve ``compiled``: with the C loop when it can, else with the asyncio path."""
-        reason = unsupported(compiled)
+        reason = unsupported(compiled, self.verdicts)
         if reason is None and self._reweigh(compiled):
             return
         plan = None

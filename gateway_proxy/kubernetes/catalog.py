@@ -28,6 +28,8 @@ SERVICES = Kind("", "v1", "services", "Service")
 SLICES = Kind("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice")
 GRANTS_V1BETA1 = Kind(GATEWAY, "v1beta1", "referencegrants", "ReferenceGrant", optional=True)
 GRANTS_V1 = Kind(GATEWAY, "v1", "referencegrants", "ReferenceGrant", optional=True)
+# Watched where the API serves GRPCRoute v1 (see kube_mode); optional, as an older RBAC may not grant it.
+GRPC_ROUTES = Kind(GATEWAY, "v1", "grpcroutes", "GRPCRoute", optional=True)
 # Optional: RBAC grants Secrets to the proxy only when TLS termination is enabled.
 SECRETS = Kind("", "v1", "secrets", "Secret", field_selector=f"type={kube_status.TLS_SECRET}", optional=True)
 
@@ -119,7 +121,8 @@ class Catalog:
         classes = self._all(GATEWAY_CLASSES)
         gateways = kube_status.our_gateways(self._all(GATEWAYS), classes, controller)
         config = attachment.Config(self._all(NAMESPACES), gateways, self._all(ROUTES), self._all(SERVICES),
-                                   self._all(SLICES), self._all(GRANTS_V1, GRANTS_V1BETA1), self._all(SECRETS))
+                                   self._all(SLICES), self._all(GRANTS_V1, GRANTS_V1BETA1), self._all(SECRETS),
+                                   grpc_routes=self._all(GRPC_ROUTES))
         ours = {c.name for c in classes if c.controller == controller}
         served = {(g.meta.namespace, g.meta.name) for g in gateways}
         rejected = []
@@ -128,13 +131,13 @@ class Catalog:
             for key, (_, message, obj) in sorted(failures.items()):
                 if kind == GATEWAYS and (obj.get("spec") or {}).get("gatewayClassName") not in ours:
                     continue  # another controller's Gateway: not ours to report
-                if kind == ROUTES:
+                if kind in (ROUTES, GRPC_ROUTES):
                     parents = kube_status.lenient_parents(obj)
                     if not any((p.namespace, p.name) in served for p in parents):
                         continue
-                    serving = key in self._records.get(ROUTES, {})
+                    serving = key in self._records.get(kind, {})
                     rejected.append(kube_status.RejectedRoute(
                         key[0], key[1], _generation(obj), parents,
-                        message + ("; the last valid generation keeps serving" if serving else "")))
+                        message + ("; the last valid generation keeps serving" if serving else ""), kind.kind))
                 errors[_source(kind, obj)] = message
         return config, classes, tuple(rejected), errors

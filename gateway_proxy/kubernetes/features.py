@@ -9,11 +9,12 @@ names the test that shows it working, and fails when a feature is listed without
 Deliberately left out, because the proxy does not do them (or not as the conformance test
 expects): GatewayPort8080 and GatewayStaticAddresses (every listener is served on the one
 ``--listen`` socket, its port is logical, and ``spec.addresses`` is not honoured);
-GatewayHTTPSListenerDetectMisdirectedRequests; HTTPRouteBackendProtocolH2C (upstream is HTTP/1.1:
-a Service port with ``appProtocol: kubernetes.io/h2c`` is an invalid backendRef, reported as
-``ResolvedRefs: False, UnsupportedProtocol`` and answered 500, as GEP-1911 asks);
+GatewayHTTPSListenerDetectMisdirectedRequests; HTTPRouteBackendProtocolH2C (HTTPRoutes are carried
+over HTTP/1.1 to backends: a Service port with ``appProtocol: kubernetes.io/h2c`` behind an HTTPRoute
+is an invalid backendRef, reported as ``ResolvedRefs: False, UnsupportedProtocol`` and answered 500,
+as GEP-1911 asks; GRPCRoutes do speak h2c, see gateway_proxy.http2);
 HTTPRouteDestinationPortMatching; HTTPRouteNamedRouteRule (rule names are
-accepted but not used in status); TLSRoute, GRPCRoute and the mesh features. Retries and session
+accepted but not used in status); TLSRoute and the mesh features. Retries and session
 persistence are served (``retries``, ``sessions``) but are not claimed: the v1.4 list this module
 follows has no name for them (``HTTPRouteRetry`` and its kin come in later upstream releases), and
 a session whose backend reaches weight 0 is deliberately weighted afresh, which GEP-1619 does not do.
@@ -62,4 +63,7 @@ SUPPORTED_FEATURES: tuple[str, ...] = tuple(sorted((
     # Upgrades (WebSocket) are routed like requests and tunnelled after a 101, to any backend and
     # to a Service port with appProtocol kubernetes.io/ws (tunnel.Tunnel, exchange.Exchange.switched).
     "HTTPRouteBackendProtocolWebSocket",
+    # GRPCRoute over h2c (prior knowledge) and h2 (ALPN), to h2c backends (gateway_proxy.http2,
+    # gateway_proxy.grpc): method and header matching, precedence, weights, filters, mirroring.
+    "GRPCRoute",
 )))

@@ -102,7 +102,7 @@ class KubernetesMode:
         asyncio.get_running_loop().call_later(RETRY_DELAY, self._dirty.set)
 
     async def _kinds(self, stop: asyncio.Event) -> tuple[Kind, ...]:
-        """The base kinds, plus ReferenceGrant v1 where the API serves it (v1.3+ CRDs)."""
+        """The base kinds, plus ReferenceGrant v1 (v1.3+ CRDs) and GRPCRoute v1 where the API serves them."""
         failures = 0
         while True:
             try:
@@ -117,6 +117,8 @@ class KubernetesMode:
                     return ()
                 continue
             extra = (kube_catalog.GRANTS_V1,) if "referencegrants" in served else ()
+            if "grpcroutes" in served:
+                extra += (kube_catalog.GRPC_ROUTES,)
             return kube_catalog.BASE_KINDS + extra
 
     async def _sources(self, stop: asyncio.Event) -> list[asyncio.Task]:

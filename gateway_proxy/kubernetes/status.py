@@ -22,14 +22,18 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway_proxy import attachment, compiling, resources as r
+from gateway_proxy.grpc import attaching as grpc_attaching, table as grpc_table
 from gateway_proxy.kubernetes import features as kube_features
 
 CONTROLLER = "routeshift.dev/gateway-proxy"
 ROUTE_KIND = {"group": r.GATEWAY_GROUP, "kind": "HTTPRoute"}
+GRPC_ROUTE_KIND = {"group": r.GATEWAY_GROUP, "kind": "GRPCRoute"}
+# The route kinds a listener takes, as (group, kind) and as status renders them.
+_SERVED_KINDS = ((attachment.ROUTE_KIND, ROUTE_KIND), (grpc_attaching.GRPC_KIND, GRPC_ROUTE_KIND))
 TLS_SECRET = "kubernetes.io/tls"
 # GatewayStatusAddress: a Hostname is an RFC 1123 DNS name without wildcard; at most 16 addresses.
 _HOSTNAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -97,6 +101,7 @@ class RejectedRoute:
     generation: int
     parents: tuple[r.ParentRef, ...]
     message: str
+    kind: str = "HTTPRoute"  # or GRPCRoute
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,7 @@ class Statuses:
     routes: dict[tuple[str, str], tuple[ParentStatus, ...]]
     gateways: dict[tuple[str, str], GatewayStatus]
     classes: dict[str, ClassStatus]
+    grpc_routes: dict[tuple[str, str], tuple[ParentStatus, ...]] = field(default_factory=dict)
 
 
 def parse_class(document: dict[str, Any]) -> GatewayClass:
@@ -178,26 +184,37 @@ def _listener_named(parent: r.ParentRef, listener: r.Listener) -> bool:
             and (parent.port is None or parent.port == listener.port))
 
 
-def _accepts_routes(listener: r.Listener) -> bool:
-    return listener.protocol in attachment.SERVED_PROTOCOLS and (
-        not listener.kinds or attachment.ROUTE_KIND in listener.kinds)
+def _accepts_routes(listener: r.Listener, kind: tuple[str, str] = attachment.ROUTE_KIND) -> bool:
+    return listener.protocol in attachment.SERVED_PROTOCOLS and (not listener.kinds or kind in listener.kinds)
 
 
-def _accepted(route: r.HTTPRoute, gateway: r.Gateway, parent: r.ParentRef, labels) -> Condition:
+def _group_kind(route) -> tuple[str, str]:
+    return grpc_attaching.GRPC_KIND if isinstance(route, r.GRPCRoute) else attachment.ROUTE_KIND
+
+
+def _accepted(route: r.HTTPRoute | r.GRPCRoute, gateway: r.Gateway, parent: r.ParentRef, labels,
+              lost: frozenset = frozenset()) -> Condition:
     generation = route.meta.generation
     named = [l for l in gateway.listeners if _listener_named(parent, l)]
     if not named:
         wanted = " ".join(part for part in (parent.section_name and f"sectionName {parent.section_name!r}",
                                             parent.port is not None and f"port {parent.port}") if part)
         return _condition("Accepted", False, "NoMatchingParent", f"no listener matches {wanted}", generation)
-    allowed = [l for l in named if _accepts_routes(l) and attachment.allows(gateway, l, route, labels)]
+    kind = _group_kind(route)
+    allowed = [l for l in named if _accepts_routes(l, kind) and attachment.allows(gateway, l, route, labels, kind)]
     if not allowed:
         return _condition("Accepted", False, "NotAllowedByListeners",
                           "no listener's allowedRoutes admits this route", generation)
     if not any(attachment.intersect(l.hostname, route.hostnames) for l in allowed):
         return _condition("Accepted", False, "NoMatchingListenerHostname",
                           "no listener hostname intersects the route's hostnames", generation)
-    problems = [compiling.rule_problem(rule) for rule in route.rules]
+    if lost and all((gateway.meta.namespace, gateway.meta.name, l.name) in lost for l in allowed
+                    if attachment.intersect(l.hostname, route.hostnames)):
+        return _condition("Accepted", False, grpc_attaching.REJECTED_REASON,
+                          "an older route of the other kind (HTTPRoute/GRPCRoute) serves its hostnames here",
+                          generation)
+    problem_of = grpc_table.rule_problem if kind == grpc_attaching.GRPC_KIND else compiling.rule_problem
+    problems = [problem_of(rule) for rule in route.rules]
     if problems and all(problems):
         reason, message = problems[0]
         return _condition("Accepted", False, reason, f"no rule can be programmed: {message}", generation)
@@ -212,8 +229,9 @@ def _backend_problem(ref: r.BackendRef, route: r.HTTPRoute, resolver: attachment
     label = f"{ref.kind} {ref.namespace}/{ref.name}"
     if ref.group not in ("", "core") or ref.kind != "Service":
         return "InvalidKind", f"{ref.group or 'core'}/{ref.kind} {ref.name} is not a supported backend kind"
+    route_kind = _group_kind(route)[1]
     if ref.namespace != route.meta.namespace and not resolver.granted(route.meta.namespace, ref.namespace,
-                                                                      "Service", ref.name):
+                                                                      "Service", ref.name, route_kind):
         return "RefNotPermitted", f"{label}: no ReferenceGrant allows this cross-namespace reference"
     if ref.port is None:
         return "UnsupportedValue", f"{label}: backendRef without port"
@@ -223,7 +241,8 @@ def _backend_problem(ref: r.BackendRef, route: r.HTTPRoute, resolver: attachment
     port = next((port for port in service.ports if port.port == ref.port), None)
     if port is None:
         return "BackendNotFound", f"{label} has no port {ref.port}"
-    problem = attachment.app_protocol_problem(port.app_protocol)  # GEP-1911
+    problem = (attachment.grpc_app_protocol_problem if route_kind == "GRPCRoute"
+               else attachment.app_protocol_problem)(port.app_protocol)  # GEP-1911
     if problem:
         return "UnsupportedProtocol", f"{label} port {ref.port}: {problem}"
     return None
@@ -247,8 +266,12 @@ def _resolved_refs(route: r.HTTPRoute, resolver: attachment.Resolver, services: 
     return _condition("ResolvedRefs", False, reason, message, route.meta.generation)
 
 
-def route_parents(route: r.HTTPRoute, gateways: dict, labels, resolver, services) -> tuple[ParentStatus, ...]:
-    """One entry per parentRef of the route that names one of our Gateways."""
+def route_parents(route: r.HTTPRoute | r.GRPCRoute, gateways: dict, labels, resolver, services,
+                  lost: frozenset = frozenset()) -> tuple[ParentStatus, ...]:
+    """One entry per parentRef of the route that names one of our Gateways.
+
+    ``lost``: the (gateway namespace, name, listener) where the route lost a hostname clash
+    with a route of the other kind (grpc.attaching.settle)."""
     out = []
     resolved = None
     for parent in route.parents:
@@ -257,7 +280,7 @@ def route_parents(route: r.HTTPRoute, gateways: dict, labels, resolver, services
             continue
         if resolved is None:
             resolved = _resolved_refs(route, resolver, services)
-        out.append(ParentStatus(parent, (_accepted(route, gateway, parent, labels), resolved)))
+        out.append(ParentStatus(parent, (_accepted(route, gateway, parent, labels, lost), resolved)))
     return tuple(out)
 
 
@@ -296,14 +319,16 @@ def _secret_granted(resolver: attachment.Resolver, from_namespace: str, to_names
 def _listener_status(gateway: r.Gateway, listener: r.Listener, attached: int, secrets, resolver) -> ListenerStatus:
     generation = gateway.meta.generation
     supported = listener.protocol in attachment.SERVED_PROTOCOLS
-    kinds_ok = not listener.kinds or all(kind == attachment.ROUTE_KIND for kind in listener.kinds)
+    served_kinds = [rendered for kind, rendered in _SERVED_KINDS if not listener.kinds or kind in listener.kinds]
+    kinds_ok = not listener.kinds or all(kind in dict(_SERVED_KINDS) for kind in listener.kinds)
     certificate = _certificate_problem(gateway, listener, secrets, resolver)
     conditions = [
         _condition("Accepted", supported, "Accepted" if supported else "UnsupportedProtocol",
                    "listener accepted" if supported else f"protocol {listener.protocol} is not served", generation),
     ]
     if not kinds_ok:
-        resolved = _condition("ResolvedRefs", False, "InvalidRouteKinds", "only HTTPRoute is supported", generation)
+        resolved = _condition("ResolvedRefs", False, "InvalidRouteKinds", "only HTTPRoute and GRPCRoute are supported",
+                              generation)
     elif certificate is not None:
         resolved = _condition("ResolvedRefs", False, certificate[0], certificate[1], generation)
     else:
@@ -313,7 +338,7 @@ def _listener_status(gateway: r.Gateway, listener: r.Listener, attached: int, se
                    _condition("Programmed", programmed, "Programmed" if programmed else "Invalid",
                               "listener programmed" if programmed else "listener not programmed", generation),
                    _condition("Conflicted", False, "NoConflicts", "no conflicts", generation)]
-    kinds = (dict(ROUTE_KIND),) if supported and (not listener.kinds or attachment.ROUTE_KIND in listener.kinds) else ()
+    kinds = tuple(dict(rendered) for rendered in served_kinds) if supported else ()
     return ListenerStatus(listener.name, kinds, attached if supported else 0, tuple(conditions))
 
 
@@ -343,12 +368,14 @@ def attached_counts(config: attachment.Config) -> dict[tuple[str, str, str], int
     counts: dict[tuple[str, str, str], int] = {}
     for gateway in config.gateways:
         for listener in gateway.listeners:
-            if not _accepts_routes(listener):
-                continue
             key = (gateway.meta.namespace, gateway.meta.name, listener.name)
-            counts[key] = sum(1 for route in config.routes
-                              if any(_selects(p, gateway) and _listener_named(p, listener) for p in route.parents)
-                              and attachment.allows(gateway, listener, route, labels))
+            for routes, kind in ((config.routes, attachment.ROUTE_KIND), (config.grpc_routes, grpc_attaching.GRPC_KIND)):
+                if not _accepts_routes(listener, kind):
+                    continue
+                counts[key] = counts.get(key, 0) + sum(
+                    1 for route in routes
+                    if any(_selects(p, gateway) and _listener_named(p, listener) for p in route.parents)
+                    and attachment.allows(gateway, listener, route, labels, kind))
     return counts
 
 
@@ -374,11 +401,11 @@ class RouteMemo:
             self._environment = environment
             self._routes = {}
 
-    def get(self, key: tuple[str, str], route: r.HTTPRoute) -> tuple[ParentStatus, ...] | None:
+    def get(self, key: tuple, route) -> tuple[ParentStatus, ...] | None:
         found = self._routes.get(key)
         return found[1] if found is not None and found[0] is route else None
 
-    def put(self, key: tuple[str, str], route: r.HTTPRoute, parents: tuple[ParentStatus, ...]) -> None:
+    def put(self, key: tuple, route, parents: tuple[ParentStatus, ...]) -> None:
         self._routes[key] = (route, parents)
 
 
@@ -394,27 +421,39 @@ def compute(config: attachment.Config, classes: tuple[GatewayClass, ...], contro
     """
     labels = attachment.namespace_labels(config)
     memo = memo if memo is not None else RouteMemo()
-    memo.check((config.gateways, config.namespaces, config.services, config.grants))
+    lost: dict[tuple, set] = {}
+    environment: tuple = (config.gateways, config.namespaces, config.services, config.grants)
+    if config.grpc_routes:
+        # A route's acceptance then depends on the routes of the other kind (hostname clashes).
+        environment += (config.routes, config.grpc_routes)
+        for item in grpc_attaching.settle(config).rejected:
+            key = (_group_kind(item.route)[1], item.route.meta.namespace, item.route.meta.name)
+            lost.setdefault(key, set()).add((item.gateway.meta.namespace, item.gateway.meta.name, item.listener.name))
+    memo.check(environment)
     resolver = attachment.Resolver(config)
     services = {(s.meta.namespace, s.meta.name): s for s in config.services}
     secrets = {(s.meta.namespace, s.meta.name): s for s in config.secrets}
     gateways = {(g.meta.namespace, g.meta.name): g for g in config.gateways}
-    refused = {(item.namespace, item.name): item for item in rejected}
-    routes = {}
-    for route in config.routes:
-        key = (route.meta.namespace, route.meta.name)
-        if key in refused:
-            continue
-        parents = memo.get(key, route)
-        if parents is None:
-            parents = route_parents(route, gateways, labels, resolver, services)
-            memo.put(key, route, parents)
-        routes[key] = parents
-    for key, item in refused.items():
-        routes[key] = _rejected_parents(item, gateways)
+    by_kind: dict[str, dict] = {"HTTPRoute": {}, "GRPCRoute": {}}
+    for kind, kind_routes in (("HTTPRoute", config.routes), ("GRPCRoute", config.grpc_routes)):
+        refused = {(item.namespace, item.name): item for item in rejected if item.kind == kind}
+        routes = by_kind[kind]
+        for route in kind_routes:
+            key = (route.meta.namespace, route.meta.name)
+            if key in refused:
+                continue
+            parents = memo.get((kind,) + key, route)
+            if parents is None:
+                parents = route_parents(route, gateways, labels, resolver, services,
+                                        frozenset(lost.get((kind,) + key, ())))
+                memo.put((kind,) + key, route, parents)
+            routes[key] = parents
+        for key, item in refused.items():
+            routes[key] = _rejected_parents(item, gateways)
     attached = attached_counts(config)
     return Statuses(
-        routes=routes,
+        routes=by_kind["HTTPRoute"],
+        grpc_routes=by_kind["GRPCRoute"],
         gateways={key: _gateway_status(g, attached, secrets, resolver, addresses) for key, g in gateways.items()},
         classes={c.name: ClassStatus((_condition("Accepted", True, "Accepted", "handled by the routeshift gateway proxy",
                                                  c.generation),), kube_features.SUPPORTED_FEATURES)

@@ -94,6 +94,10 @@ class StatusWriter:
             self._plan_one(kube_catalog.ROUTES, key, parents,
                            lambda existing, parents=parents: kube_conditions.route_status(existing, parents,
                                                                                           self.controller, now))
+        for key, parents in statuses.grpc_routes.items():
+            self._plan_one(kube_catalog.GRPC_ROUTES, key, parents,
+                           lambda existing, parents=parents: kube_conditions.route_status(existing, parents,
+                                                                                          self.controller, now))
         for key, gateway in statuses.gateways.items():
             self._plan_one(kube_catalog.GATEWAYS, key, gateway,
                            lambda existing, gateway=gateway: kube_conditions.gateway_status(existing, gateway, now))

@@ -1,8 +1,9 @@
 """grpc-success-rate judges gRPC calls by their grpc-status, not by the HTTP 200 they all end with.
 
 Rendering is checked as PromQL text; the judgement against a real Prometheus holding a
-backfilled hour of the proxy's counter, labelled as the proxy labels gRPC calls
-(``grpc_status``: the numeric code, empty for requests that are not gRPC).
+backfilled history of the proxy's counters as the proxy exports them: every request in
+``routeshift_gateway_requests_total`` by HTTP ``code``, and gRPC calls also in
+``routeshift_gateway_grpc_requests_total`` by ``grpc_status`` (the numeric code).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ VARS = {"namespace": "shop", "route": "cart", "backend": "cart-v2", "backend_nam
         "stable": "cart-v1", "canary": "cart-v2", "interval": "1m"}
 SELECTOR = 'namespace="shop",route="cart",backend_namespace="shop",backend="cart-v2"'
 REQUESTS = "routeshift_gateway_requests_total"
+GRPC = "routeshift_gateway_grpc_requests_total"
 
 
 def _metric(**fields) -> model.MetricSpec:
@@ -39,24 +41,26 @@ def test_the_success_rate_counts_calls_failed_with_the_chosen_codes_among_grpc_c
     fields = {} if codes is None else {"grpcFailureCodes": codes}
     resolved = templates.resolve(_metric(**fields), namespace="shop", templates={})
     assert templates.render(resolved.query, VARS) == (
-        f'100 * (1 - ((sum(rate({REQUESTS}{{{SELECTOR},grpc_status=~"{regex}"}}[1m])) or vector(0))'
-        f' / sum(rate({REQUESTS}{{{SELECTOR},grpc_status!=""}}[1m]))))')
+        f'100 * (1 - ((sum(rate({GRPC}{{{SELECTOR},grpc_status=~"{regex}"}}[1m])) or vector(0))'
+        f' / sum(rate({GRPC}{{{SELECTOR}}}[1m]))))')
     assert templates.render(resolved.counted.bad_query, VARS) == (
-        f'sum(increase({REQUESTS}{{{SELECTOR},grpc_status=~"{regex}"}}[1m])) or vector(0)')
+        f'sum(increase({GRPC}{{{SELECTOR},grpc_status=~"{regex}"}}[1m])) or vector(0)')
     assert resolved.direction is model.Direction.DECREASE
 
 
 def test_only_grpc_calls_make_the_sample():
     resolved = templates.resolve(_metric(), namespace="shop", templates={})
-    expected = f'sum(increase({REQUESTS}{{{SELECTOR},grpc_status!=""}}[1m]))'
+    expected = f'sum(increase({GRPC}{{{SELECTOR}}}[1m]))'
     assert templates.render(resolved.sample_size_query, VARS) == expected
     assert templates.render(resolved.counted.total_query, VARS) == expected
 
 
 def test_the_status_label_is_named_once():
     resolved = templates.resolve(_metric(), namespace="shop", templates={})
-    for query in (resolved.query, resolved.sample_size_query, resolved.counted.bad_query):
+    for query in (resolved.query, resolved.counted.bad_query):
         assert set(re.findall(r"(\w+)(?:!=|=~)", query)) == {templates.GRPC_STATUS_LABEL}
+    for query in (resolved.query, resolved.sample_size_query, resolved.counted.bad_query):
+        assert set(re.findall(r"(\w+)\{", query)) == {templates.GRPC_REQUESTS}
 
 
 def test_failure_codes_are_names_and_belong_to_the_grpc_template():
@@ -81,12 +85,20 @@ MIX = {
 
 
 def _history() -> str:
-    lines = ["# TYPE routeshift_gateway_requests counter"]
+    requests: dict[tuple[str, str], int] = {}  # every request by HTTP code, gRPC calls included
+    grpc: dict[tuple[str, str], int] = {}  # gRPC calls by status
     for (backend, code, status), per_step in MIX.items():
-        labels = (f'namespace="shop",route="cart",backend_namespace="shop",backend="{backend}",code="{code}",'
-                  f'grpc_status="{status}"')
-        for n, at in enumerate(range(NOW - 600, NOW + STEP, STEP)):
-            lines.append(f"{REQUESTS}{{{labels}}} {n * per_step} {at}")
+        requests[(backend, code)] = requests.get((backend, code), 0) + per_step
+        if status:
+            grpc[(backend, status)] = per_step
+    families = ((REQUESTS, "code", requests), (GRPC, "grpc_status", grpc))
+    lines = []
+    for name, label, counts in families:
+        lines.append(f"# TYPE {name.removesuffix('_total')} counter")
+        for (backend, value), per_step in counts.items():
+            labels = f'namespace="shop",route="cart",backend_namespace="shop",backend="{backend}",{label}="{value}"'
+            for n, at in enumerate(range(NOW - 600, NOW + STEP, STEP)):
+                lines.append(f"{name}{{{labels}}} {n * per_step} {at}")
     return "\n".join(lines) + "\n# EOF\n"
 
 

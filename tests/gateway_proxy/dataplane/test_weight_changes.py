@@ -12,6 +12,7 @@ import copy
 
 import pytest
 
+import dataplane_support
 from gateway_proxy import attachment, compiling, resources
 from gateway_proxy.dataplane import weight_changes
 from gw_harness import backend, gateway, listener, path_match, route, rule, service
@@ -125,3 +126,19 @@ def test_a_reload_that_made_most_rules_new_rebuilds_without_comparing(impl):
     before = _compile(documents, impl, compiling.CompileCache(), {})
     after = _compile(documents, impl, compiling.CompileCache(), {})
     assert weight_changes.weights_only(before, after) is None
+
+
+def test_the_c_loop_support_check_decides_every_rule_that_changed(impl):
+    # worker.unsupported keeps the verdict of the last table it passed and decides only the rules
+    # that are new objects: a route that gains a mirror must still send the table to asyncio.
+    worker = dataplane_support.compiled("worker")  # it drives the C loop: not in a build without it
+    cache, parsed, verdicts = compiling.CompileCache(), {}, worker.Verdicts()
+    documents = _base()
+    assert worker.unsupported(_compile(documents, impl, cache, parsed), verdicts) is None
+    mirrored = copy.deepcopy(documents)
+    _set(("s", "rules", 0, "filters"), _MIRROR)(mirrored)
+    assert "RequestMirror in default/s" in worker.unsupported(_compile(mirrored, impl, cache, parsed), verdicts)
+    assert worker.unsupported(_compile(documents, impl, cache, parsed), verdicts) is None
+    grown = copy.deepcopy(mirrored)
+    _add_rule(grown)  # another length: the rules the verdict does not know are decided
+    assert "RequestMirror" in worker.unsupported(_compile(grown, impl, cache, parsed), verdicts)

@@ -51,6 +51,7 @@ EVIDENCE = {
                      "test_preflight_from_an_allowed_origin_is_answered_by_the_proxy",
     "HTTPRouteBackendProtocolWebSocket": "websocket/test_backend_protocols_in_kubernetes_mode.py::"
                                          "test_a_websocket_service_port_resolves_and_carries_websocket",
+    "GRPCRoute": "grpc/test_grpcroute_in_kubernetes_mode.py::test_a_grpcroute_is_served_and_reported",
 }
 
 # sigs.k8s.io/gateway-api pkg/features (v1.4): a misspelt name would advertise nothing.
@@ -64,7 +65,7 @@ UPSTREAM = {
     "HTTPRouteRequestPercentageMirror", "HTTPRouteRequestTimeout", "HTTPRouteBackendTimeout",
     "HTTPRouteParentRefPort", "HTTPRouteBackendProtocolH2C", "HTTPRouteBackendProtocolWebSocket",
     "HTTPRouteNamedRouteRule", "HTTPRouteCORS", "HTTPRoute303RedirectStatusCode", "HTTPRoute307RedirectStatusCode",
-    "HTTPRoute308RedirectStatusCode", "ReferenceGrant",
+    "HTTPRoute308RedirectStatusCode", "ReferenceGrant", "GRPCRoute",
 }
 
 

@@ -37,7 +37,8 @@ def test_attached_routes_are_counted_per_listener(k8s_api, kube_proxy, echo_fact
     # whole-gateway: same, all, picky? no (default ns lacks the label); only-all: all; from-team: all, picky.
     assert {name: l["attachedRoutes"] for name, l in listeners.items()} == {
         "same": 1, "all": 3, "picky": 1, "raw-tcp": 0}
-    assert listeners["all"]["supportedKinds"] == [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}]
+    assert listeners["all"]["supportedKinds"] == [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"},
+                                                  {"group": "gateway.networking.k8s.io", "kind": "GRPCRoute"}]
     tcp = {c["type"]: (c["status"], c["reason"]) for c in listeners["raw-tcp"]["conditions"]}
     assert tcp["Accepted"] == ("False", "UnsupportedProtocol") and listeners["raw-tcp"]["supportedKinds"] == []
     gateway = k8s_api.get(kube_harness.GATEWAYS, "default", "gw")

@@ -30,10 +30,10 @@ def _counted(proxy, route_name: str) -> float:
         "code": "101"}) or 0.0
 
 
-async def test_an_idle_tunnel_is_closed_after_the_idle_timeout(proxy, websocket_backends):
+async def test_an_idle_tunnel_is_closed_after_the_idle_timeout(proxy, websocket_backends, tunnel_idle_timeout):
     echo = await websocket_backends("echo")
     deploy(proxy, {"echo": echo}, [route("idle", [rule([backend("echo")])])])
-    proxy.runtime.tunnel_idle_timeout = 0.5
+    tunnel_idle_timeout(0.5)
     async with aiohttp.ClientSession() as session:
         async with session.ws_connect(_url(proxy), autoping=False) as ws:
             await ws.receive_str(timeout=10)

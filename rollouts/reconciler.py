@@ -166,7 +166,7 @@ async def reconcile(controller: Controller, canary: CanaryObject, status: model.
         observed = await observe(controller, canary, spec, status, now=now, deleting=deleting, invalid_spec=invalid)
         decision = machine.decide(spec, status, observed, now=now)
         await _act(controller, canary, decision.actions)
-    if model.dump_status(decision.status) != model.dump_status(status):
+    if decision.status != status:  # compared as models: dumping both to JSON cost more than deciding
         await controller.cluster.patch_status(canary.namespace, canary.name, model.dump_status(decision.status))
     _announce(controller, canary, spec, decision, emit)
     controller.metrics.reconcile.observe(asyncio.get_running_loop().time() - started)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime
 
 import pytest
 
@@ -96,3 +97,15 @@ def test_a_rollout_in_flight_is_never_quiet():
     driver = Driver(spec())
     driver.tick()
     assert not machine.quiet(driver.canary, driver.status, generation=1, annotations={})
+
+
+@pytest.mark.parametrize("ticks", [pytest.param(n, id=f"after-{n}-ticks") for n in (2, 5, 8)])
+def test_deciding_leaves_the_status_it_was_given_as_it_was(ticks):
+    # The daemon keeps the status it passed in and writes only when the decision's differs
+    # from it: a decision that edited its input would be taken for "nothing changed".
+    driver = _progressing(ticks)
+    given = driver.status
+    before = copy.deepcopy(model.dump_status(given))
+    decided = machine.decide(driver.canary, given, driver.world.observations(driver.canary), now=driver.now + datetime.timedelta(seconds=60))
+    assert model.dump_status(given) == before
+    assert decided.status != given and len(decided.status.decisions) > len(given.decisions)

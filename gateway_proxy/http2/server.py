@@ -22,6 +22,7 @@ import h2.events
 import h2.exceptions
 
 from gateway_proxy.http2 import flow, relay
+from gateway_proxy.http2.corking import CorkedWrites
 
 logger = logging.getLogger("gateway_proxy")
 
@@ -54,7 +55,7 @@ class ClientStream:
         self.connection.reset(self.stream_id, code)
 
 
-class ServerProtocol(asyncio.Protocol):
+class ServerProtocol(CorkedWrites, asyncio.Protocol):
     """An HTTP/2 client connection (h2c with prior knowledge, or h2 negotiated by ALPN)."""
 
     def __init__(self, runtime, tls: bool = False):
@@ -80,11 +81,6 @@ class ServerProtocol(asyncio.Protocol):
         self.h2.initiate_connection()
         self.flush()
 
-    def flush(self) -> None:
-        data = self.h2.data_to_send()
-        if data and not self.closed:
-            self.transport.write(data)
-
     def data_received(self, data):
         if self.closed:
             return
@@ -104,7 +100,7 @@ class ServerProtocol(asyncio.Protocol):
             self.h2.close_connection(error_code=code)
         except h2.exceptions.ProtocolError:
             pass
-        self.flush()
+        self.flush_now()
         self.transport.close()
         self.closed = True
 

@@ -21,6 +21,7 @@ import h2.events
 import h2.exceptions
 
 from gateway_proxy.http2 import flow
+from gateway_proxy.http2.corking import CorkedWrites
 
 logger = logging.getLogger("gateway_proxy")
 
@@ -62,7 +63,7 @@ class BackendStream:
         self.connection.reset(self.stream_id)
 
 
-class BackendConnection(asyncio.Protocol):
+class BackendConnection(CorkedWrites, asyncio.Protocol):
     """The client side of one h2c connection to a backend endpoint."""
 
     def __init__(self, pool: "Pool", endpoint: tuple[str, int]):
@@ -85,11 +86,6 @@ class BackendConnection(asyncio.Protocol):
                 pass
         self.h2.initiate_connection()
         self.flush()
-
-    def flush(self) -> None:
-        data = self.h2.data_to_send()
-        if data and not self.closed:
-            self.transport.write(data)
 
     def usable(self) -> bool:
         if self.closed or self.draining:
@@ -128,7 +124,7 @@ class BackendConnection(asyncio.Protocol):
             events = self.h2.receive_data(data)
         except h2.exceptions.ProtocolError as error:
             logger.warning("gateway_proxy: backend %s:%d broke HTTP/2 (%s); closing", *self.endpoint, error)
-            self.flush()
+            self.flush_now()
             self.transport.close()
             return
         for event in events:

@@ -383,7 +383,7 @@ class AnalysisSpec(_Model):
         default=HoldOutcome.INCONCLUSIVE, description="What an expired insufficient-traffic hold becomes."
     )
     provider: ProviderSpec | None = Field(
-        default=None, description="Metrics provider; defaults to the controller's configured Prometheus."
+        default=None, description="Metrics provider; defaults to the controller's (--metrics-provider or --prometheus-url)."
     )
     metrics: list[MetricSpec] = Field(default_factory=list, description="Checks run every interval.")
     webhooks: list[WebhookSpec] = Field(default_factory=list, description="Hooks called by the controller.")

@@ -26,7 +26,8 @@ from typing import Any
 
 import kopf
 
-from rollouts import machine, model, patching, reconciler, workload_machine
+import analysis
+from rollouts import default_provider, machine, model, patching, reconciler, workload_machine
 from rollouts.caches import kinds
 from rollouts.caches.cached_cluster import CachedCluster
 from rollouts.caches.interest import Interest
@@ -197,7 +198,8 @@ async def operate(controller: Controller, *, namespaces: Sequence[str] = (), pee
     )
 
 
-def run(*, kubeconfig: str | None = None, namespaces: Sequence[str] = (), prometheus_url: str | None = None,
+def run(*, kubeconfig: str | None = None, namespaces: Sequence[str] = (),
+        metrics_provider: analysis.ProviderSpec | None = None, own_namespace: str | None = None,
         metrics_host: str = "0.0.0.0", metrics_port: int = 8080, poll_interval: float = 5.0,
         peering: str | None = None, priority: int = 0, liveness: str | None = None,
         watch_cache: bool = True, resync_interval: float = 30.0,
@@ -209,7 +211,8 @@ def run(*, kubeconfig: str | None = None, namespaces: Sequence[str] = (), promet
     interest = Interest()
     cluster = (CachedCluster(connection, namespaces=namespaces, interest=interest) if watch_cache
                else patching.Cluster(connection))
-    controller = Controller(cluster=cluster, interest=interest, prometheus_url=prometheus_url,
+    controller = Controller(cluster=cluster, interest=interest, metrics_provider=metrics_provider,
+                            own_namespace=own_namespace,
                             notifier=Notifier(notifications),
                             poll_interval=poll_interval, resync_interval=resync_interval,
                             metrics_host=metrics_host, metrics_port=metrics_port)
@@ -221,7 +224,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--kubeconfig", help="kubeconfig path (default: in-cluster, then KUBECONFIG)")
     parser.add_argument("--namespace", "-n", action="append", default=[],
                         help="watch only this namespace (repeatable; default: all)")
-    parser.add_argument("--prometheus-url", help="Prometheus for analysis when a Canary names no provider")
+    parser.add_argument("--prometheus-url", help="Prometheus for analysis when a Canary names no provider "
+                                                 "(short for --metrics-provider '{type: prometheus, address: URL}')")
+    parser.add_argument("--metrics-provider", metavar="SPEC|FILE",
+                        help="the metrics provider a Canary without analysis.provider is judged by: a ProviderSpec "
+                             "as YAML or JSON (e.g. '{type: datadog, secretName: datadog}') or a file holding one; "
+                             "its Secrets are read in --controller-namespace")
+    parser.add_argument("--controller-namespace", default=os.environ.get(default_provider.NAMESPACE_ENV),
+                        help="the controller's own namespace, where the --metrics-provider's Secrets are read "
+                             f"(default: ${default_provider.NAMESPACE_ENV}, which the chart sets from the downward "
+                             "API)")
     parser.add_argument("--metrics-address", default="0.0.0.0:8080", help="HOST:PORT of /metrics")
     parser.add_argument("--poll-interval", type=float, default=5.0,
                         help="seconds between reconciliations with --no-watch-cache, and before retrying a failed one")
@@ -245,10 +257,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         notifications = parse_subscriptions(args.notification_provider, os.environ.get(NOTIFICATION_PROVIDERS_ENV))
     except ValueError as error:
         parser.error(f"--notification-provider: {error}")
+    try:
+        metrics_provider = default_provider.choose(args.metrics_provider, args.prometheus_url)
+        default_provider.require_namespace(metrics_provider, args.controller_namespace)
+    except ValueError as error:
+        parser.error(str(error))
     if args.priority is None:
         args.priority = random.SystemRandom().randint(1, 2**31 - 1) if args.peering else 0
     host, _, port = args.metrics_address.rpartition(":")
-    run(kubeconfig=args.kubeconfig, namespaces=args.namespace, prometheus_url=args.prometheus_url,
+    run(kubeconfig=args.kubeconfig, namespaces=args.namespace, metrics_provider=metrics_provider,
+        own_namespace=args.controller_namespace,
         metrics_host=host or "0.0.0.0", metrics_port=int(port), poll_interval=args.poll_interval,
         peering=args.peering, priority=args.priority, liveness=args.liveness, watch_cache=args.watch_cache,
         resync_interval=args.resync_interval,

@@ -28,7 +28,8 @@ from typing import Any
 import pydantic
 
 import analysis
-from rollouts import actions, errors, machine, metrics, model, patching, routes, workload_io, workload_machine, workloads
+from rollouts import (actions, default_provider, errors, machine, metrics, model, patching, routes, workload_io,
+                      workload_machine, workloads)
 from rollouts.caches import kinds
 from rollouts.caches.cached_cluster import CachedCluster
 from rollouts.caches.interest import Interest, ObjectKey
@@ -54,7 +55,11 @@ class Controller:
     evaluate: Callable[..., Awaitable[tuple[analysis.IntervalVerdict, analysis.AnalysisState]]] = (
         analysis.evaluate_interval)
     call_webhook: Callable[..., Awaitable[analysis.WebhookOutcome]] = analysis.call_webhook
-    prometheus_url: str | None = None
+    # What judges a Canary without analysis.provider (--metrics-provider, or --prometheus-url as
+    # {type: prometheus, address: URL}); None: such a Canary's analyses are Error verdicts.
+    metrics_provider: analysis.ProviderSpec | None = None
+    # The controller's own namespace: the default provider's Secrets are read there, never in a Canary's.
+    own_namespace: str | None = None
     poll_interval: float = 5.0  # without the watch caches: how often every Canary is reconciled
     # With the caches: the longest a Canary sleeps when neither a watch nor a due time wakes it.
     resync_interval: float = 30.0
@@ -257,7 +262,7 @@ async def _analyse(controller: Controller, canary: CanaryObject, spec: model.Can
                              backend_namespace=spec.canary.namespace or route[0])
     state = status.analysis_state or analysis.AnalysisState()
     try:
-        provider = await _provider(controller, canary, spec.analysis.provider)
+        provider = await _provider(controller, canary, spec.analysis)
         templates = await _templates(controller, canary, spec.analysis)
         # MetricTemplates that name their own provider (Flagger's layout) query it through a
         # pool built for this interval, from Secret keys read here (the pool itself does no I/O).
@@ -266,7 +271,8 @@ async def _analyse(controller: Controller, canary: CanaryObject, spec: model.Can
                                       for ref in refs}, window=spec.analysis.interval)
     except (errors.RolloutsError, analysis.AnalysisError, ValueError) as error:
         return analysis.IntervalVerdict(analysis.Verdict.ERROR, f"cannot query metrics: {error}"), state
-    kind = spec.analysis.provider.type if spec.analysis.provider else "prometheus"
+    chosen = spec.analysis.provider or controller.metrics_provider
+    kind = chosen.type if chosen else "prometheus"
 
     def resolve(provider_spec: analysis.ProviderSpec) -> MeteredProvider:
         return MeteredProvider(pool.resolve(provider_spec), controller.metrics, kind=_kind(provider_spec.type))
@@ -290,10 +296,11 @@ def _kind(provider_type: Any) -> str:
 
 
 class _NoProvider:
-    """Stands in when no Prometheus is configured: every query is an Error verdict, never a rollback."""
+    """Stands in when no metrics provider is configured: every query is an Error verdict, never a rollback."""
 
     async def query(self, promql: str, *, at: datetime.datetime) -> float:
-        raise analysis.ProviderUnavailable("no Prometheus configured (controller --prometheus-url or spec.analysis.provider)")
+        raise analysis.ProviderUnavailable("no metrics provider configured (controller --metrics-provider or "
+                                           "--prometheus-url, or spec.analysis.provider)")
 
     async def query_range(self, promql: str, *, start: datetime.datetime, end: datetime.datetime,
                           step: float) -> list[float]:
@@ -304,18 +311,28 @@ class _NoProvider:
         return []
 
 
-async def _provider(controller: Controller, canary: CanaryObject, provider: analysis.ProviderSpec | None):
+async def _provider(controller: Controller, canary: CanaryObject, spec: analysis.AnalysisSpec):
+    """The provider this interval queries: the Canary's own, else the controller's default.
+
+    A Canary's own provider reads its Secrets in the Canary's namespace; the default reads
+    them in the controller's namespace (its Secrets are the cluster operator's), so what a
+    Canary says never makes the controller read a Secret of another namespace.
+    """
+    provider, namespace = spec.provider, canary.namespace
     if provider is None:
-        if controller.prometheus_url is None:
+        provider, namespace = controller.metrics_provider, controller.own_namespace
+        if provider is None:
             return _NoProvider()
-        return analysis.PrometheusProvider(analysis.PrometheusConfig(address=controller.prometheus_url))
+        unfit = default_provider.unfit(spec, provider)
+        if unfit is not None:
+            raise ValueError(unfit)
+        default_provider.require_namespace(provider, namespace)
     # build_provider reads secrets synchronously: fetch the keys it names first. A missing
     # required key is its MissingCredentials (an Error verdict), an optional one just absent.
-    found = {(ref.name, ref.key): await _secret(controller, canary.namespace, ref)
+    found = {(ref.name, ref.key): await _secret(controller, namespace, ref)
              for ref in analysis.provider_secret_keys(provider)}
     # Providers other than Prometheus query the time frame of the analysis interval by default.
-    interval = (canary.spec.get("analysis") or {}).get("interval") or analysis.AnalysisSpec().interval
-    return analysis.build_provider(provider, lambda ref: found.get((ref.name, ref.key)), window=interval)
+    return analysis.build_provider(provider, lambda ref: found.get((ref.name, ref.key)), window=spec.interval)
 
 
 async def _templates(controller: Controller, canary: CanaryObject,

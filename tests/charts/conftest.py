@@ -41,6 +41,10 @@ COMBINATIONS: dict[str, dict[str, Any]] = {
     "replicas-3": {"controller": {"replicas": 3}},
     "watch-namespaces": {"controller": {"watchNamespaces": ["shop", "payments"]}},
     "config-tracking": {"controller": {"configTracking": {"configMaps": True, "secrets": True}}},
+    # A default metrics provider with basic auth and a private CA: the controller may get those two Secrets.
+    "metrics-provider": {"controller": {"metricsProvider": {
+        "type": "prometheus", "address": "https://prometheus.monitoring:9090", "basicAuthSecretName": "prometheus-auth",
+        "tls": {"caSecretRef": {"name": "prometheus-ca", "key": "ca.crt"}}}}},
     "everything-optional-off": {"dashboards": {"enabled": False}, "prometheusRule": {"enabled": False},
                                 "controller": {"serviceMonitor": {"enabled": False},
                                                "leaderElection": {"mode": "none"}},

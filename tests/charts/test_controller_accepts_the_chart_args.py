@@ -3,6 +3,7 @@ and it means what the chart intends: metrics port, peering object, priority, Pro
 
 import pytest
 
+import analysis
 from rollouts import operator
 from routeshift import cli
 
@@ -36,7 +37,7 @@ def test_defaults_peer_and_serve_metrics_on_the_probed_port(render, parsed):
     assert run["metrics_host"] == "0.0.0.0" and run["metrics_port"] == 8080
     assert run["peering"] == "rs-routeshift-controller" and "--priority" not in command_line
     assert run["priority"] >= 1  # drawn at random by each process: a second replica will not tie with it
-    assert run["log_level"] == "INFO" and run["prometheus_url"] is None and run["namespaces"] == []
+    assert run["log_level"] == "INFO" and run["metrics_provider"] is None and run["namespaces"] == []
 
 
 def test_values_reach_the_controller(render, parsed):
@@ -45,9 +46,26 @@ def test_values_reach_the_controller(render, parsed):
         "leaderElection": {"name": "routeshift", "priority": 10},
         "extraArgs": ["--poll-interval", "2"]}})))
     assert run["metrics_port"] == 9100 and run["log_level"] == "DEBUG"
-    assert run["prometheus_url"] == "http://prometheus.monitoring:9090"
+    # --prometheus-url is the short form of a prometheus default metrics provider.
+    assert run["metrics_provider"] == analysis.ProviderSpec(type="prometheus",
+                                                            address="http://prometheus.monitoring:9090")
     assert run["peering"] == "routeshift" and run["priority"] == 10
     assert run["poll_interval"] == 2.0
+
+
+def test_the_default_metrics_provider_reaches_the_controller_with_its_namespace(render, parsed, monkeypatch):
+    provider = {"type": "datadog", "secretName": "datadog", "address": "https://api.datadoghq.eu", "window": "5m",
+                "headers": {"X-Team": 'say "hi"'}, "retries": 2}
+    documents = render({"controller": {"metricsProvider": provider}})
+    (deployment,) = [doc for doc in documents if doc["kind"] == "Deployment"
+                     and doc["metadata"]["name"] == "rs-routeshift-controller"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    # The Secrets are read in the Pod's own namespace, which the downward API puts in $POD_NAMESPACE.
+    assert {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}} in container["env"]
+    monkeypatch.setenv("POD_NAMESPACE", deployment["metadata"]["namespace"])
+    run = parsed(_command_line(documents))
+    assert run["metrics_provider"] == analysis.ProviderSpec.model_validate(provider)
+    assert run["own_namespace"] == "routeshift-system"
 
 
 def test_watched_namespaces_reach_the_controller(render, parsed):

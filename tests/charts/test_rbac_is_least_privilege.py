@@ -47,6 +47,8 @@ PROXY_TLS = {("", "secrets"): {"get", "list", "watch"}}
 CONFIG_TRACKING = {("", "configmaps"): {"get", "create", "update", "delete"},
                    ("", "secrets"): {"get", "create", "update", "delete"}}
 PEERING_NAME = "rs-routeshift-controller"
+# The default metrics provider's Secrets: get, by name, in the controller's own namespace only.
+METRICS_PROVIDER_ROLE = "rs-routeshift-controller-metrics-provider"
 
 
 def grants(role) -> dict[tuple[str, str], set[str]]:
@@ -89,13 +91,16 @@ def test_only_the_proxy_with_tls_may_read_secrets(combination):
         for name, role in combination.of_kind(kind).items():
             touches_secrets = any("secrets" in rule["resources"] for rule in role["rules"])
             allowed = ((combination.name == "proxy-tls" and name == "rs-routeshift-gateway-proxy")
-                       or (combination.name == "config-tracking" and name == "rs-routeshift-controller"))
+                       or (combination.name == "config-tracking" and name == "rs-routeshift-controller")
+                       or (combination.name == "metrics-provider" and name == METRICS_PROVIDER_ROLE))
             assert touches_secrets == allowed, name
 
 
 def test_peering_object_is_the_one_the_controller_is_told_to_use(combination):
     """No Leases, no namespaced Roles: leader election is kopf peering on one named object."""
-    assert combination.of_kind("Role") == {} and combination.of_kind("RoleBinding") == {}
+    provider_role = {METRICS_PROVIDER_ROLE} if combination.name == "metrics-provider" else set()
+    assert set(combination.of_kind("Role")) == provider_role
+    assert set(combination.of_kind("RoleBinding")) == provider_role
     (container,) = combination.of_kind("Deployment")["rs-routeshift-controller"]["spec"]["template"]["spec"][
         "containers"]
     peerings = combination.of_kind("ClusterKopfPeering")
@@ -122,3 +127,23 @@ def test_bindings_tie_each_role_to_its_own_service_account(combination):
         (subject,) = binding["subjects"]
         assert subject == {"kind": "ServiceAccount", "name": name, "namespace": "routeshift-system"}
         assert subject["name"] in accounts
+
+
+def test_the_default_metrics_provider_may_get_its_own_secrets_by_name_only(rendering):
+    """Not list, not watch, not another Secret, not another namespace: a Canary cannot widen it."""
+    rendered = rendering("metrics-provider")
+    role = rendered.of_kind("Role")[METRICS_PROVIDER_ROLE]
+    assert role["metadata"]["namespace"] == "routeshift-system"
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"],
+                              "resourceNames": ["prometheus-auth", "prometheus-ca"], "verbs": ["get"]}]
+    binding = rendered.of_kind("RoleBinding")[METRICS_PROVIDER_ROLE]
+    assert binding["metadata"]["namespace"] == "routeshift-system"
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                  "name": METRICS_PROVIDER_ROLE}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "rs-routeshift-controller",
+                                    "namespace": "routeshift-system"}]
+
+
+def test_a_default_metrics_provider_without_secrets_grants_nothing(render):
+    documents = render({"controller": {"metricsProvider": {"address": "http://prometheus.monitoring:9090"}}})
+    assert [doc["kind"] for doc in documents if doc["kind"] in {"Role", "RoleBinding"}] == []

@@ -46,6 +46,8 @@ class Tally:
 class LoadGenerator:
     """Send ``rate`` requests per second to ``url`` with a ``Host`` header until stopped."""
 
+    FAILURE_LABEL = "5xx"
+
     def __init__(self, url: str, *, host: str, rate: float, timeout: float = 5.0, concurrency: int = 64,
                  preview_headers: dict[str, str] | None = None, preview_share: float = 0.0) -> None:
         if rate <= 0:
@@ -65,6 +67,11 @@ class LoadGenerator:
         self._slots = asyncio.Semaphore(concurrency)
         self._task: asyncio.Task | None = None
         self._inflight: set[asyncio.Task] = set()
+
+    @staticmethod
+    def failed(status: int) -> bool:
+        """Whether a reply with ``status`` counts as a server failure."""
+        return status >= 500
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())

@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.live import Live
 
 from rollouts import workloads
+from routeshift.demo import grpc_load
 from routeshift.demo import load as load_generation
 from routeshift.demo import manifests, scenarios, view
 from routeshift.demo.stack import Stack, StackError
@@ -83,14 +84,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 class Traffic:
     """Keeps the last few one-second windows of the load generator's tally."""
 
-    def __init__(self, generator: load_generation.LoadGenerator, windows: int = 3) -> None:
+    def __init__(self, generator: load_generation.LoadGenerator | grpc_load.GrpcLoadGenerator,
+                 windows: int = 3) -> None:
         self.generator = generator
         self.windows: collections.deque = collections.deque(maxlen=windows)
         self.last_take = time.monotonic()
 
     def sample(self) -> tuple[dict[str, float], float, float, load_generation.Tally | None, float]:
-        """(shares by version, req/s, 5xx share) over the recent windows, the window that
-        closed with this call (if one did), and how many seconds the recent windows span."""
+        """(shares by version, req/s, share of server failures: 5xx, or failed gRPC calls) over
+        the recent windows, the window that closed with this call (if one did), and how many
+        seconds the recent windows span."""
         now = time.monotonic()
         closed = None
         if now - self.last_take >= 1.0:
@@ -106,7 +109,7 @@ class Traffic:
         answered = sum(versions.values())
         shares = {version: count / answered for version, count in versions.items()} if answered else {}
         total = sum(statuses.values())
-        errors = sum(count for code, count in statuses.items() if code >= 500)
+        errors = sum(count for code, count in statuses.items() if self.generator.failed(code))
         return shares, (total / seconds if seconds else 0.0), (errors / total if total else 0.0), closed, seconds
 
 
@@ -116,7 +119,9 @@ class Demo:
         self.console = console
         self.scenario = scenarios.SCENARIOS[args.scenario]
         cluster = Path(os.environ.get("KUBECONFIG", Path.home() / ".kube" / "config")) if args.cluster else None
-        self.stack = Stack(args.workdir, cluster_kubeconfig=cluster, log=self._say, workload=self.scenario.workload)
+        self.app = manifests.APPS[self.scenario.protocol]
+        self.stack = Stack(args.workdir, cluster_kubeconfig=cluster, log=self._say, workload=self.scenario.workload,
+                           app=self.app)
         self.live_service = "podinfo-blue"
 
     def _say(self, line: str) -> None:
@@ -129,12 +134,10 @@ class Demo:
         endpoints = await asyncio.to_thread(self.stack.start)
         self._say(f"export KUBECONFIG={endpoints.kubeconfig}   # kubectl / kubectl canary on this stack")
         await asyncio.to_thread(self._create_canary)
-        generator = load_generation.LoadGenerator(
-            f"{endpoints.gateway}/", host=manifests.HOSTNAME, rate=scenario.rate,
-            preview_headers={scenarios.PREVIEW_HEADER: scenarios.PREVIEW_VALUE},
-            preview_share=scenario.preview_share)
+        generator = self._load_generator(endpoints.gateway)
         generator.start()
-        self._say(f"load        {scenario.rate:g} req/s through the gateway to {manifests.HOSTNAME}")
+        unit = "gRPC calls" if scenario.protocol == "grpc" else "req"
+        self._say(f"load        {scenario.rate:g} {unit}/s through the gateway to {manifests.HOSTNAME}")
         results = []
         try:
             for release in scenario.releases:
@@ -146,6 +149,17 @@ class Demo:
             await generator.stop()
         return self._summarise(results)
 
+    def _load_generator(self, gateway: str) -> load_generation.LoadGenerator | grpc_load.GrpcLoadGenerator:
+        scenario = self.scenario
+        if scenario.protocol == "grpc":
+            # h2c prior knowledge on the gateway's one listener socket, as a gRPC client connects.
+            return grpc_load.GrpcLoadGenerator(gateway.removeprefix("http://"), authority=manifests.HOSTNAME,
+                                               rate=scenario.rate)
+        return load_generation.LoadGenerator(
+            f"{gateway}/", host=manifests.HOSTNAME, rate=scenario.rate,
+            preview_headers={scenarios.PREVIEW_HEADER: scenarios.PREVIEW_VALUE},
+            preview_share=scenario.preview_share)
+
     def _create_canary(self) -> None:
         blue, green = self.stack.backends["blue"], self.stack.backends["green"]
         prometheus = self.stack.endpoints.prometheus
@@ -153,7 +167,7 @@ class Demo:
                         analysis=scenarios.analysis(self.scenario, speed=self.args.speed, prometheus_url=prometheus),
                         progress_deadline_seconds=max(60, round(600 / self.args.speed)))
         if self.scenario.workload:
-            self.stack.apply([manifests.workload_canary(**settings)])
+            self.stack.apply([manifests.workload_canary(**settings, app=self.app)])
         else:
             self.stack.apply([manifests.canary(blue, green, **settings)])
         self.stack.wait_for_canary(lambda canary: (canary.get("status") or {}).get("phase") == "Initialized",
@@ -163,7 +177,7 @@ class Demo:
         """Ship the release the way the scenario's pipeline would; returns what status.release will say."""
         if self.scenario.workload:
             # The image's behaviour (v3's errors) comes from the emulator's image catalogue.
-            deployment = self.stack.set_image(manifests.app_image(release.version))
+            deployment = self.stack.set_image(manifests.app_image(release.version, self.app))
             return workloads.release_of(deployment)
         stable = self.live_service
         idle = "podinfo-green" if stable == "podinfo-blue" else "podinfo-blue"
@@ -205,7 +219,7 @@ class Demo:
                 snapshot = view.from_canary(canary, scenario=self.scenario.name, release=release.version,
                                             observed=observed, observed_rps=rps, error_share=errors,
                                             started=started, since=since, window_seconds=window or None,
-                                            deployments=deployments)
+                                            deployments=deployments, failure_label=traffic.generator.FAILURE_LABEL)
                 if live is not None:
                     live.update(view.render(snapshot))
                 else:

@@ -4,9 +4,10 @@ A scenario is data: a strategy, an analysis, the load, and a list of releases, a
 form of Canary it uses. In workload form (the default scenario, Flagger's model) the app
 is one Deployment and each release is ``kubectl set image``: the controller runs the rest.
 In Service form each release is deployed to the idle app, then started the way a
-pipeline would, with one patch of the Canary. Every release must end as expected:
-healthy releases promoted, faulty ones rolled back by analysis. Intervals scale with
-``--speed`` so CI can run the same scenarios faster.
+pipeline would, with one patch of the Canary. The ``grpc`` scenario is the workload form
+with a gRPC app behind a GRPCRoute, judged on ``grpc-status``. Every release must end as
+expected: healthy releases promoted, faulty ones rolled back by analysis. Intervals scale
+with ``--speed`` so CI can run the same scenarios faster.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class Scenario:
     hold_outcome: str = "Inconclusive"
     # Workload form: a Canary with targetRef on the Deployment "podinfo", releases by image.
     workload: bool = False
+    protocol: str = "http"  # http | grpc: the app, its route kind and how its calls are judged
+    steps: tuple[int, ...] = ()  # progressive canary weights; empty: the controller's default
 
     def interval(self, speed: float) -> int:
         """The analysis interval at ``speed`` in whole seconds: at least 3 s, so that a
@@ -91,6 +94,9 @@ SCENARIOS: dict[str, Scenario] = {
                  (HEALTHY,), strategy_kind="blueGreen", preview_share=0.3),
         Scenario("ab", "requests with the A/B header go to the new release while it is analysed, then it is promoted",
                  (HEALTHY,), strategy_kind="abTesting", preview_share=0.3),
+        Scenario("grpc", "a gRPC app behind a GRPCRoute, in steps of 10 and 50%: `kubectl set image` to v2 "
+                 "(healthy) is promoted, to v3 (5% of calls UNAVAILABLE) rolled back by grpc-success-rate",
+                 (HEALTHY, ERRORS), workload=True, protocol="grpc", steps=(10, 50)),
     )
 }
 
@@ -102,12 +108,16 @@ def strategy(scenario: Scenario) -> dict:
         return {"blueGreen": {"preview": match_, "iterations": 2}}
     if scenario.strategy_kind == "abTesting":
         return {"abTesting": {"match": match_, "iterations": 2}}
+    if scenario.steps:
+        return {"progressive": {"steps": list(scenario.steps)}}
     return {"progressive": {}}  # the default steps: 5, 10, 20, 50, then promotion to 100
 
 
 def analysis(scenario: Scenario, *, speed: float, prometheus_url: str) -> dict:
-    """The Canary ``spec.analysis``: the two built-in checks against the demo's Prometheus."""
+    """The Canary ``spec.analysis``: the two built-in checks against the demo's Prometheus
+    (gRPC calls end with HTTP 200 whatever happened: their success is read from grpc-status)."""
     interval = scenario.interval(speed)
+    success_rate = "grpc-success-rate" if scenario.protocol == "grpc" else "request-success-rate"
     return {
         "interval": f"{interval}s",
         "threshold": 3,
@@ -117,7 +127,7 @@ def analysis(scenario: Scenario, *, speed: float, prometheus_url: str) -> dict:
         "holdOutcome": scenario.hold_outcome,
         "provider": {"address": prometheus_url},
         "metrics": [
-            {"name": "request-success-rate", "thresholdRange": {"min": 99}},
+            {"name": success_rate, "thresholdRange": {"min": 99}},
             {"name": "request-duration-p99", "thresholdRange": {"max": 250}},
         ],
     }

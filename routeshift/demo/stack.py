@@ -57,10 +57,11 @@ class Stack:
 
     def __init__(self, workdir: Path | None = None, *, cluster_kubeconfig: Path | None = None,
                  log=print, controller_namespaces: tuple[str, ...] = (manifests.NAMESPACE,),
-                 workload: bool = False) -> None:
+                 workload: bool = False, app: manifests.App = manifests.HTTP_APP) -> None:
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="routeshift-demo-"))
         self.cluster_kubeconfig = cluster_kubeconfig
         self.workload = workload
+        self.app = app  # workload form: the HTTP app or the gRPC app
         # Where the controller watches Canaries (the examples' tests add their own namespace);
         # empty means every namespace.
         self.controller_namespaces = tuple(controller_namespaces)
@@ -181,10 +182,10 @@ class Stack:
         """Workload form: the app is a Deployment; the emulator's kubelet runs its Pods."""
         assert self.endpoints is not None
         self.endpoints.apps = {}
-        self.apply(manifests.workload_objects())
+        self.apply(manifests.workload_objects(self.app))
         self._wait("deployment", lambda: self.deployment_ready(manifests.DEPLOYMENT), timeout=60)
         self.log(f"app         Deployment {manifests.NAMESPACE}/{manifests.DEPLOYMENT}, "
-                 f"{manifests.REPLICAS} Pods of {manifests.app_image('v1')}")
+                 f"{manifests.REPLICAS} Pods of {manifests.app_image('v1', self.app)} behind a {self.app.route_kind}")
 
     def get_deployment(self, name: str) -> dict | None:
         result = self.kubectl("get", "deployment", name, "-n", manifests.NAMESPACE, "-o", "json", check=False)

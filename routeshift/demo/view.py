@@ -45,19 +45,20 @@ class Snapshot:
     canary_weight: int
     observed: dict[str, float]  # version -> share of answered requests in the last window
     observed_rps: float
-    error_share: float  # share of 5xx in the last window
+    error_share: float  # share of server failures (5xx, or failed gRPC calls) in the last window
     metrics: tuple[MetricLine, ...]
     decisions: tuple[str, ...]  # newest last
     elapsed: float
     window_seconds: float | None = None  # how much recent traffic observed/observed_rps/error_share cover
     # Workload form: "<deployment> <revision> <image tags> <ready>/<desired>" for primary, then canary.
     workloads: tuple[str, ...] = ()
+    failure_label: str = "5xx"  # what error_share counts, as the views print it
 
 
 def from_canary(canary: dict, *, scenario: str, release: str, observed: dict[str, float], observed_rps: float,
                 error_share: float, started: float, since: datetime.datetime | None = None,
                 decisions: int = 6, window_seconds: float | None = None,
-                deployments: dict[str, dict | None] | None = None) -> Snapshot:
+                deployments: dict[str, dict | None] | None = None, failure_label: str = "5xx") -> Snapshot:
     """Build a snapshot from a Canary object as read from the API.
 
     ``since`` drops decision log entries older than the current release's start, so the
@@ -91,6 +92,7 @@ def from_canary(canary: dict, *, scenario: str, release: str, observed: dict[str
         stable_weight=int(weights.get("stable", 100)), canary_weight=int(weights.get("canary", 0)),
         observed=observed, observed_rps=observed_rps, error_share=error_share,
         metrics=metrics, decisions=lines, elapsed=time.monotonic() - started, window_seconds=window_seconds,
+        failure_label=failure_label,
     )
 
 
@@ -186,7 +188,7 @@ def render(snapshot: Snapshot) -> RenderableType:
     weights.add_row(Text(f"{snapshot.canary_name:<14.14}"), _bar(snapshot.canary_weight, "green"),
                     Text(f"{snapshot.canary_weight:3d}% set"))
     traffic = Text(f"observed at the gateway ({window_label(snapshot)}): {_observed(snapshot)}  "
-                   f"({snapshot.observed_rps:.0f} req/s, {snapshot.error_share:.1%} 5xx)")
+                   f"({snapshot.observed_rps:.0f} req/s, {snapshot.error_share:.1%} {snapshot.failure_label})")
     metrics = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold")
     for column in ("metric", "value", "bound", "samples", "verdict"):
         metrics.add_column(column)
@@ -230,5 +232,5 @@ class PlainPrinter:
             self.console.print(
                 f"[{snapshot.release}] {snapshot.phase} step {snapshot.step} set canary {snapshot.canary_weight}% "
                 f"| observed ({window_label(snapshot)}) {_observed(snapshot)} at {snapshot.observed_rps:.0f} req/s, "
-                f"{snapshot.error_share:.1%} 5xx | {metrics or 'no analysis yet'}",
+                f"{snapshot.error_share:.1%} {snapshot.failure_label} | {metrics or 'no analysis yet'}",
                 markup=False, soft_wrap=True)

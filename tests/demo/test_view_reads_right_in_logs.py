@@ -118,3 +118,11 @@ def test_after_a_rollback_the_view_names_the_failed_revision():
                             started=0, deployments={"podinfo-primary": _deployment(2, 2), "podinfo": _deployment(0, 0)})
     assert "revision -" in snap.workloads[1], "no canary revision between rollouts"
     assert snap.workloads[-1] == "rolled back: revision b2 (v3)"
+
+
+def test_a_grpc_view_counts_failed_calls_rather_than_5xx():
+    # Failed gRPC calls arrive as HTTP 200: a "0.0% 5xx" next to UNAVAILABLE answers would mislead.
+    out = console(width=200)
+    view.PlainPrinter(out, traffic_every=0).update(snapshot(window_seconds=4, error_share=0.012,
+                                                            failure_label="failed"))
+    assert "v2 90%, v3 10% at 150 req/s, 1.2% failed | request-success-rate=94.8" in out.file.getvalue()

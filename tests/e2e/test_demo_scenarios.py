@@ -131,3 +131,38 @@ def test_default_scenario_set_image_promotes_v2_and_rolls_back_v3_on_pod_process
         assert_split_matches(counts, "v3", int(weight))
     lines = result.stdout.splitlines()
     assert any("rolled back: revision" in line for line in lines), "the view names the failed revision"
+
+
+def test_grpc_scenario_promotes_v2_and_rolls_back_v3_judged_on_grpc_status(tmp_path):
+    """A gRPC app behind a GRPCRoute: calls go through the proxy over HTTP/2 (h2c to the Pods),
+    every one ends with HTTP 200, and grpc-success-rate catches the release that ends 5% of its
+    calls with UNAVAILABLE."""
+    result, summary = run_demo("grpc", tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    v2, v3 = summary["releases"]
+    assert (v2["outcome"], v3["outcome"]) == ("promoted", "rolled back")
+    observed = v2["observedByWeight"]
+    # The scenario's steps are 10 and 50; as in the default scenario a window may also fall
+    # wholly inside the wait for the new Pods (0) or the primary's roll to v2 (100).
+    assert {10, 50} <= {int(weight) for weight in observed} <= {0, 10, 50, 100}, observed
+    for weight, counts in observed.items():
+        assert set(counts) <= {"v1", "v2"}, "answers name the release of the Pod that served the call"
+        assert_split_matches(counts, "v2", int(weight))
+    promoted = v2["finalStatus"]
+    assert promoted["workload"]["images"] == {"app": "ghcr.io/routeshift/demo-grpc-app:v2"}
+    failed = v3["finalStatus"]
+    assert (failed["phase"], failed["weights"]) == ("Failed", {"stable": 100, "canary": 0})
+    assert failed["workload"]["failed"]["images"] == {"app": "ghcr.io/routeshift/demo-grpc-app:v3"}
+    assert failed["workload"]["images"] == {"app": "ghcr.io/routeshift/demo-grpc-app:v2"}, "the primary still runs v2"
+    rollback = next(d for d in reversed(failed["decisions"])
+                    if d["phase"] == "RollingBack" and d.get("verdict") == "Failed")
+    assert "grpc-success-rate" in rollback["reason"]
+    failing = [m for m in rollback["metrics"] if m["verdict"] == "Failed"]
+    assert [m["metric"] for m in failing] == ["grpc-success-rate"]
+    assert failing[0]["value"] < 99
+    assert any(int(weight) > 0 for weight in v3["observedByWeight"]), v3["observedByWeight"]
+    for weight, counts in v3["observedByWeight"].items():
+        assert set(counts) <= {"v2", "v3"}
+        assert_split_matches(counts, "v3", int(weight))
+    assert any(line.startswith("[v3]") and "% failed |" in line for line in result.stdout.splitlines()), \
+        "the view counts failed gRPC calls (they are HTTP 200: no 5xx)"

@@ -1,11 +1,12 @@
 """The local kubelet's image catalogue: which container images it can "pull" and how each runs.
 
 There is no container runtime here, so an image is a recipe for a local process bound to the
-Pod's loopback IP: the demo app (``python -m routeshift.demo.app``) with the tag as its
-version and optional faults per tag, an image that crashes at once (CrashLoopBackOff), and a
-marker image whose Pods become Running and Ready without any process (scale runs). Entries
-are keyed by repository (any tag) or by ``repository:tag`` (that tag only, over the
-repository's entry). An image the catalogue does not name cannot be pulled. Pure.
+Pod's loopback IP: the demo app (``python -m routeshift.demo.app``) or the demo gRPC app
+(``python -m routeshift.demo.grpc_app``) with the tag as its version and optional faults per
+tag, an image that crashes at once (CrashLoopBackOff), and a marker image whose Pods become
+Running and Ready without any process (scale runs). Entries are keyed by repository (any tag)
+or by ``repository:tag`` (that tag only, over the repository's entry). An image the
+catalogue does not name cannot be pulled. Pure.
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ from collections.abc import Mapping
 from typing import Any
 
 DEMO_APP = "ghcr.io/routeshift/demo-app"
+DEMO_GRPC_APP = "ghcr.io/routeshift/demo-grpc-app"
 CRASH = "ghcr.io/routeshift/crash"
 NO_PROCESS = "ghcr.io/routeshift/no-process"
 
 RUN_DEMO_APP, RUN_CRASH, RUN_NOTHING, RUN_COMMAND = "demo-app", "crash", "no-process", "command"
+RUN_DEMO_GRPC_APP = "demo-grpc-app"
+# The demo apps take the same options (--host, --port, --version, --error-rate, --latency-ms).
+_DEMO_MODULES = {RUN_DEMO_APP: "routeshift.demo.app", RUN_DEMO_GRPC_APP: "routeshift.demo.grpc_app"}
 DEFAULT_PORT = 8080  # where an image listens when its container declares no port
 ERROR_RATE_ENV, LATENCY_ENV = "ERROR_RATE", "LATENCY_MS"
 _CRASH_CODE = "import sys, time; print('crashing on purpose', flush=True); time.sleep(0.05); sys.exit(1)"
@@ -45,6 +50,7 @@ class Image:
 
 DEFAULT_CATALOGUE: Mapping[str, Image] = {
     DEMO_APP: Image(RUN_DEMO_APP),
+    DEMO_GRPC_APP: Image(RUN_DEMO_GRPC_APP),
     CRASH: Image(RUN_CRASH),
     NO_PROCESS: Image(RUN_NOTHING),
 }
@@ -138,7 +144,7 @@ def launch(image: Image, reference: str, container: Mapping[str, Any], host: str
     latency = _env_float(env, LATENCY_ENV)
     error_rate = error_rate if error_rate is not None else image.error_rate or 0.0
     latency = latency if latency is not None else image.latency_ms or 0.0
-    argv = [python, "-m", "routeshift.demo.app", "--host", host, "--port", str(port), "--version", tag]
+    argv = [python, "-m", _DEMO_MODULES[image.runs], "--host", host, "--port", str(port), "--version", tag]
     if error_rate:
         argv += ["--error-rate", repr(error_rate)]
     if latency:

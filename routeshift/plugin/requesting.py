@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import random
 import secrets
 import time
 from typing import Any
@@ -26,8 +27,11 @@ from routeshift.plugin import canaries, errors
 from routeshift.plugin.cluster import Cluster
 
 Operation = operations.Operation
-# Conflicts mean the controller wrote status in between; a handful of re-reads always suffices.
-_ATTEMPTS = 5
+# Conflicts mean the controller wrote status in between. A Canary whose analysis interval is
+# short writes status several times a second, so re-reads back off (with jitter, so that two
+# clients do not collide again): 0.05 s doubling, about 6 s in all before giving up.
+_ATTEMPTS = 8
+_BACKOFF = 0.05
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,6 +123,7 @@ def request(cluster: Cluster, name: str, operation: Operation, *, weight: int | 
         except errors.Conflict:
             if attempt == _ATTEMPTS - 1:
                 raise
+            time.sleep(_BACKOFF * 2 ** attempt * random.uniform(0.5, 1.0))
             continue
         return change
     raise AssertionError("unreachable")  # the loop returns or raises

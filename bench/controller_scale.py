@@ -474,24 +474,26 @@ def histogram(text: str, name: str) -> tuple[int, float, float, float, float]:
     return count, total, quantile(0.5), quantile(0.99), max(finite, default=float("nan"))
 
 
-def labelled(text: str, name: str) -> dict[tuple[str, ...], float]:
-    """The samples of a labelled counter, by their label values in order."""
-    found = {}
+def labelled(text: str, name: str) -> list[tuple[dict[str, str], float]]:
+    """The samples of a labelled counter: (labels by name, value)."""
+    found = []
     for line in text.splitlines():
         if line.startswith(f"{name}{{"):
             labels, value = line[len(name) + 1:].rsplit("} ", 1)
-            found[tuple(part.split("=", 1)[1].strip('"') for part in labels.split(","))] = float(value)
+            pairs = (part.split("=", 1) for part in labels.split(","))
+            found.append(({key: raw.strip('"') for key, raw in pairs}, float(value)))
     return found
 
 
-def per_reconcile(requests: dict[tuple[str, ...], float], reconciles: int) -> str:
-    """API requests per reconcile: reads of routes/Services/Deployments, other reads, writes."""
-    objects = ("httproutes", "services", "deployments")
-    reads = sum(n for (verb, resource), n in requests.items() if verb == "GET" and resource in objects)
-    other = sum(n for (verb, resource), n in requests.items() if verb == "GET" and resource not in objects)
-    writes = sum(n for (verb, _), n in requests.items() if verb not in ("GET", "WATCH"))
-    return (f"{(reads + other + writes) / max(reconciles, 1):.2f} (object reads {reads / max(reconciles, 1):.2f}, "
-            f"other reads {other / max(reconciles, 1):.2f}, writes {writes / max(reconciles, 1):.2f})")
+def per_reconcile(requests: list[tuple[dict[str, str], float]], reconciles: int) -> str:
+    """API requests per reconcile: reads of routes/Services/Deployments, other reads, writes (watches left out)."""
+    objects = ("httproutes", "grpcroutes", "services", "deployments")
+    reads = sum(n for labels, n in requests if labels["verb"] == "GET" and labels["resource"] in objects)
+    other = sum(n for labels, n in requests if labels["verb"] == "GET" and labels["resource"] not in objects)
+    writes = sum(n for labels, n in requests if labels["verb"] not in ("GET", "WATCH"))
+    per = max(reconciles, 1)
+    return (f"{(reads + other + writes) / per:.2f} (object reads {reads / per:.2f}, other reads {other / per:.2f}, "
+            f"writes {writes / per:.2f})")
 
 
 def bucketed(seconds: float, top: float) -> str:
@@ -539,8 +541,8 @@ def report(args, r: dict) -> None:
         ("API requests per reconcile", per_reconcile(r["api_requests"], count)
          + ("" if args.watch_cache else "  [--no-watch-cache]")),
         ("reads answered by the cache / the API",
-         f"{sum(n for (_, source), n in r['cache_reads'].items() if source == 'cache'):.0f} / "
-         f"{sum(n for (_, source), n in r['cache_reads'].items() if source == 'api'):.0f}"),
+         f"{sum(n for labels, n in r['cache_reads'] if labels['source'] == 'cache'):.0f} / "
+         f"{sum(n for labels, n in r['cache_reads'] if labels['source'] == 'api'):.0f}"),
         ("Kubernetes Events in the namespace", f"{r['events']}"),
         ("CPU, of one core: controller / emulator / bench",
          f"{r['cpu_controller']:.0%} / {r['cpu_api']:.0%} / {r['cpu_bench']:.0%} "

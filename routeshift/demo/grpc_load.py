@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import time
 
 import grpc
 
-from routeshift.demo import grpc_app
+from routeshift.demo import grpc_app, load
 from routeshift.demo.load import Tally
 
 # Statuses that mean the server failed: the default failure codes of grpc-success-rate.
@@ -71,24 +70,7 @@ class GrpcLoadGenerator:
         options = [("grpc.default_authority", self.authority), ("grpc.enable_retries", 0)]
         async with grpc.aio.insecure_channel(self.target, options=options) as channel:
             call = channel.unary_unary(grpc_app.PATH)
-            period = 1.0 / self.rate
-            next_at = time.monotonic()
-            try:
-                while True:
-                    next_at += period
-                    await self._slots.acquire()
-                    task = asyncio.ensure_future(self._one(call))
-                    self._inflight.add(task)
-                    task.add_done_callback(self._inflight.discard)
-                    delay = next_at - time.monotonic()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    elif delay < -1.0:  # fell far behind (machine paused): do not burst to catch up
-                        next_at = time.monotonic()
-            finally:
-                for task in list(self._inflight):
-                    task.cancel()
-                await asyncio.gather(*self._inflight, return_exceptions=True)
+            await load.paced(self.rate, self._slots, self._inflight, lambda: self._one(call))
 
     async def _one(self, method: grpc.aio.UnaryUnaryMultiCallable) -> None:
         try:

@@ -12,6 +12,7 @@ import asyncio
 import collections
 import dataclasses
 import time
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 
@@ -41,6 +42,35 @@ class Tally:
     def share(self, version: str) -> float:
         answered = sum(self.by_version.values())
         return self.by_version[version] / answered if answered else 0.0
+
+
+async def paced(rate: float, slots: asyncio.Semaphore, inflight: set[asyncio.Future],
+                start_one: Callable[[], Awaitable[None]]) -> None:
+    """Start one request every ``1/rate`` seconds on a fixed schedule until cancelled.
+
+    A slow gateway does not lower the offered rate (the schedule does not wait for answers)
+    but ``slots`` bounds what is in flight; a loop that fell far behind (the machine paused)
+    starts afresh instead of bursting to catch up. On the way out the requests still in
+    flight are cancelled and awaited.
+    """
+    period = 1.0 / rate
+    next_at = time.monotonic()
+    try:
+        while True:
+            next_at += period
+            await slots.acquire()
+            task = asyncio.ensure_future(start_one())
+            inflight.add(task)
+            task.add_done_callback(inflight.discard)
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -1.0:
+                next_at = time.monotonic()
+    finally:
+        for task in list(inflight):
+            task.cancel()
+        await asyncio.gather(*inflight, return_exceptions=True)
 
 
 class LoadGenerator:
@@ -86,24 +116,7 @@ class LoadGenerator:
         connector = aiohttp.TCPConnector(limit=0)
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-            period = 1.0 / self.rate
-            next_at = time.monotonic()
-            try:
-                while True:
-                    next_at += period
-                    await self._slots.acquire()
-                    task = asyncio.ensure_future(self._one(session))
-                    self._inflight.add(task)
-                    task.add_done_callback(self._inflight.discard)
-                    delay = next_at - time.monotonic()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    elif delay < -1.0:  # fell far behind (machine paused): do not burst to catch up
-                        next_at = time.monotonic()
-            finally:
-                for task in list(self._inflight):
-                    task.cancel()
-                await asyncio.gather(*self._inflight, return_exceptions=True)
+            await paced(self.rate, self._slots, self._inflight, lambda: self._one(session))
 
     def _headers(self) -> dict[str, str]:
         self._sent += 1

@@ -5,18 +5,31 @@ produced by different steps of the relay within one turn of the loop. Writing ea
 produced cost the proxy about six write(2) calls per call and woke the peer as often; the
 bench measured the backend doing three times the reads of a direct call. Deferring the
 write with ``call_soon`` gathers what one turn produced into one write, at no added delay
-worth measuring. ``flush_now`` writes at once, for the last words before a close.
+worth measuring. ``flush_now`` writes at once, for the last words before a close; ``begin``
+is both ends' start of a connection (no Nagle delay, then h2's preface).
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 
 
 class CorkedWrites:
     """Mixin for a protocol with ``h2`` (an H2Connection), ``transport`` and ``closed``."""
 
     _flush_pending = False
+
+    def begin(self) -> None:
+        """A new connection (``transport`` just set): frames leave as soon as written, h2's preface first."""
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        self.h2.initiate_connection()
+        self.flush()
 
     def flush(self) -> None:
         if self._flush_pending or self.closed:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 
 import h2.config
 import h2.connection
@@ -72,14 +71,7 @@ class ServerProtocol(CorkedWrites, asyncio.Protocol):
         self.transport = transport
         peer = transport.get_extra_info("peername")
         self.peer = str(peer[0]) if peer else ""
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
-        self.h2.initiate_connection()
-        self.flush()
+        self.begin()
 
     def data_received(self, data):
         if self.closed:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 
 import h2.config
 import h2.connection
@@ -78,14 +77,7 @@ class BackendConnection(CorkedWrites, asyncio.Protocol):
 
     def connection_made(self, transport):
         self.transport = transport
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
-        self.h2.initiate_connection()
-        self.flush()
+        self.begin()
 
     def usable(self) -> bool:
         if self.closed or self.draining:

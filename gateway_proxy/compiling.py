@@ -213,20 +213,6 @@ class _Builder:
             found = self.memo[key] = self.resolver.resolve(ref, namespace)
         return found
 
-    def _slot(self, index, hostname: str | None, factory):
-        if hostname is None:
-            if index.default is None:
-                index.default = factory()
-            return index.default
-        if hostname.startswith("*."):
-            bucket, hostname = index.wildcard, hostname[1:]
-        else:
-            bucket = index.exact
-        value = bucket.get(hostname)
-        if value is None:
-            value = bucket[hostname] = factory()
-        return value
-
     def _rule(self, route: r.HTTPRoute, index: int, listener_port: int, scheme: str) -> tuple:
         """(Rule, description entry) for one rule of a route on a listener."""
         spec = route.rules[index]
@@ -306,7 +292,7 @@ class _Builder:
     def _add_to(self, table, seen: set, item: attachment.Attachment) -> None:
         impl = self.impl
         route = item.route
-        listener_index = self._slot(table, item.listener.hostname, impl.HostIndex)
+        listener_index = host_slot(table, item.listener.hostname, impl.HostIndex)
         rules, descriptions, matches = self._parts(route, item.listener)
         for rule, description in zip(rules, descriptions):
             key = (route.meta.namespace, route.meta.name, rule.index, rule.listener_port, rule.scheme)
@@ -320,7 +306,7 @@ class _Builder:
                 continue
             seen.add(dedupe)
             self.places[-1].append((table is self.tls_table, item.listener.hostname, hostname))
-            paths = self._slot(listener_index, hostname, impl.PathTable)
+            paths = host_slot(listener_index, hostname, impl.PathTable)
             for kind, value, compiled in matches:
                 if kind == exact:
                     paths.exact.setdefault(value, []).append(compiled)
@@ -357,6 +343,23 @@ def _values(index) -> list:
     if index.default is not None:
         values.append(index.default)
     return values
+
+
+def host_slot(index, hostname: str | None, factory):
+    """The entry of a host index (``default``, ``exact`` or ``wildcard`` by hostname) for
+    ``hostname``, made with ``factory`` the first time; HTTPRoute and GRPCRoute tables share it."""
+    if hostname is None:
+        if index.default is None:
+            index.default = factory()
+        return index.default
+    if hostname.startswith("*."):
+        bucket, hostname = index.wildcard, hostname[1:]
+    else:
+        bucket = index.exact
+    value = bucket.get(hostname)
+    if value is None:
+        value = bucket[hostname] = factory()
+    return value
 
 
 def compile_config(config: attachment.Config, impl: ModuleType, cache: CompileCache | None = None) -> Compiled:

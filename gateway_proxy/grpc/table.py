@@ -242,21 +242,6 @@ def _compile_rule(resolver: attachment.Resolver, route: r.GRPCRoute, index: int)
     return rule, (route, index, problem, tuple(zip(spec.backends, resolved)))
 
 
-def _slot(index, hostname: str | None, factory):
-    if hostname is None:
-        if index.default is None:
-            index.default = factory()
-        return index.default
-    if hostname.startswith("*."):
-        bucket, hostname = index.wildcard, hostname[1:]
-    else:
-        bucket = index.exact
-    value = bucket.get(hostname)
-    if value is None:
-        value = bucket[hostname] = factory()
-    return value
-
-
 def compile_table(config: attachment.Config, items) -> Table:
     """The table serving the GRPCRoute attachments ``items`` (see :func:`attaching.settle`)."""
     table = Table()
@@ -279,12 +264,12 @@ def compile_table(config: attachment.Config, items) -> Table:
             compiled[key] = per_rule
         targets = [table.plain] + ([table.tls] if item.listener.protocol == "HTTPS" else [])
         for target in targets:
-            listener_index = _slot(target, item.listener.hostname, host_index.HostIndex)
+            listener_index = compiling.host_slot(target, item.listener.hostname, host_index.HostIndex)
             for hostname in item.hostnames:
                 if (id(listener_index), hostname, key) in placed:
                     continue
                 placed.add((id(listener_index), hostname, key))
-                bucket = _slot(listener_index, hostname, list)
+                bucket = compiling.host_slot(listener_index, hostname, list)
                 for matches in compiled[key]:
                     bucket.extend(matches)
     for target in (table.plain, table.tls):

@@ -37,7 +37,7 @@ venv: $(DEPS_STAMP)
 $(DEPS_STAMP):
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip==25.3 setuptools==80.9.0 wheel==0.45.1
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q --no-compile -e '.[test]'
 	@rm -f $(VENV)/.deps-*
 	@touch $@
 

@@ -53,7 +53,16 @@ def _extensions():
 
 
 class OptionalBuildExt(build_ext):
-    """A failed compile (no gcc, no headers) falls back to pure Python instead of failing the install."""
+    """A failed compile (no gcc, no headers) falls back to pure Python instead of failing the install.
+
+    The modules compile in parallel, one per core: they are independent, and serially the C
+    compiler was a noticeable part of a fresh install (and so of every CI run).
+    """
+
+    def finalize_options(self):
+        super().finalize_options()
+        if self.parallel is None:
+            self.parallel = os.cpu_count() or 1
 
     def run(self):
         try:

@@ -6,13 +6,16 @@ produced cost the proxy about six write(2) calls per call and woke the peer as o
 bench measured the backend doing three times the reads of a direct call. Deferring the
 write with ``call_soon`` gathers what one turn produced into one write, at no added delay
 worth measuring. ``flush_now`` writes at once, for the last words before a close; ``begin``
-is both ends' start of a connection (no Nagle delay, then h2's preface).
+is both ends' start of a connection (no Nagle delay, then h2's preface), ``acknowledge``
+both ends' return of flow-control window once data was passed on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+
+import h2.exceptions
 
 
 class CorkedWrites:
@@ -42,3 +45,13 @@ class CorkedWrites:
         data = self.h2.data_to_send()
         if data and not self.closed and self.transport is not None:
             self.transport.write(data)
+
+    def acknowledge(self, stream_id: int, size: int) -> None:
+        """Give ``size`` bytes of the stream's flow-control window back (a stream already gone: nothing)."""
+        if self.closed or not size:
+            return
+        try:
+            self.h2.acknowledge_received_data(size, stream_id)
+        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError, KeyError):
+            return
+        self.flush()

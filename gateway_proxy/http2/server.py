@@ -132,15 +132,6 @@ class ServerProtocol(CorkedWrites, asyncio.Protocol):
             raise flow.StreamGone(str(error)) from error
         self.flush()
 
-    def acknowledge(self, stream_id: int, size: int) -> None:
-        if self.closed or not size:
-            return
-        try:
-            self.h2.acknowledge_received_data(size, stream_id)
-        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError, KeyError):
-            return
-        self.flush()
-
     def reset(self, stream_id: int, code: int) -> None:
         if self.closed:
             return

@@ -92,15 +92,6 @@ class BackendConnection(CorkedWrites, asyncio.Protocol):
         self.flush()
         return stream
 
-    def acknowledge(self, stream_id: int, size: int) -> None:
-        if self.closed or not size:
-            return
-        try:
-            self.h2.acknowledge_received_data(size, stream_id)
-        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError, KeyError):
-            return
-        self.flush()
-
     def reset(self, stream_id: int) -> None:
         self.streams.pop(stream_id, None)
         if self.closed:

@@ -8,6 +8,7 @@ the same units. This module is the one place that parses and formats them; it is
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 
 #: The JSON-schema pattern the CRD enforces: one or more ``<int><unit>`` groups, largest
@@ -19,6 +20,7 @@ _WHOLE = re.compile(DURATION_PATTERN)
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
+@functools.lru_cache(maxsize=1024)  # pure, and asked for the same few texts at every decision
 def parse_duration(text: str) -> datetime.timedelta:
     """Parse ``text`` into a timedelta; raise ValueError on anything else or on zero."""
     if not isinstance(text, str) or not _WHOLE.match(text):

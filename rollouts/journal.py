@@ -19,16 +19,30 @@ from rollouts import actions, health, model
 from rollouts.notifications import events as notification_events
 
 
+def working_copy(status: model.CanaryStatus) -> model.CanaryStatus:
+    """A copy that deciding may edit without editing ``status``, at a fraction of a deep copy's cost.
+
+    Deciding assigns fields rather than editing the models they hold (weights, routing,
+    backends, analysis state are replaced whole), except for what is copied here: the lists
+    and dicts it appends to or updates, the conditions it refreshes in place, and the
+    workload record. The decision log's records are only ever appended, never edited. A deep
+    copy of the whole status was the largest single cost of a reconciliation at scale
+    (``tests/rollouts/test_restarts.py`` checks that a decision leaves its input as it was).
+    """
+    return status.model_copy(update={
+        "decisions": list(status.decisions),
+        "conditions": [condition.model_copy() for condition in status.conditions],
+        "handled_operations": dict(status.handled_operations),
+        "workload": status.workload.model_copy(deep=True) if status.workload is not None else None,
+    })
+
+
 class Journal:
     """A mutable copy of the status plus the actions decided so far, for one ``decide`` call."""
 
     def __init__(self, spec: model.CanarySpec | None, status: model.CanaryStatus, *, now: datetime.datetime):
         self.spec = spec
-        # A deep copy, so that deciding never edits the caller's status; except the decision
-        # log's records, which are only ever appended, never edited: copying the list is enough
-        # (deep-copying 30 records with their metrics was most of a reconciliation's CPU).
-        self.status = status.model_copy(update={"decisions": []}).model_copy(deep=True)
-        self.status.decisions = list(status.decisions)
+        self.status = working_copy(status)
         self.now = now
         self.actions: list[actions.Action] = []
 
@@ -62,8 +76,15 @@ class Journal:
         self.notify(reason, message, warning=warning)
 
     def hold(self, reason: str, *, event_reason: str = "Waiting", warning: bool = False) -> None:
-        """Stay put; log and announce it only when the reason is new."""
-        if self.status.message != reason:
+        """Stay put; log it when the reason is new, and post an Event too unless it is a routine wait.
+
+        Routine waits (for a route to carry its weights, for the gateway to accept them, for
+        the dwell to end, for a Deployment to be ready) are the status message and the
+        decision log only: as Events they were most of what a rollout posted (three or four
+        per step), which buries the transitions in ``kubectl describe`` and loads the API
+        server at scale. A warning, or a wait with its own reason (a webhook), is an Event.
+        """
+        if self.status.message != reason and (warning or event_reason != "Waiting"):
             self.actions.append(actions.RecordEvent(
                 actions.EventType.WARNING if warning else actions.EventType.NORMAL, event_reason, reason))
         self.log(reason)

@@ -64,7 +64,9 @@ def abandon(status: model.CanaryStatus, problem: str, *, owner: str, now: dateti
     routes may still send traffic to the canary and carry the controller's rules.
     """
     journal = Journal(None, status, now=now)
-    if status.live_backend is None:
+    if status.phase == Phase.TERMINATED:
+        pass  # said already: kopf may run the delete handler once more from an older event
+    elif status.live_backend is None:
         journal.transition(Phase.TERMINATED, "never moved traffic: nothing to restore", event_reason="Terminated")
     else:
         journal.transition(
@@ -482,6 +484,8 @@ class _Machine(manual.ManualOperations):
     def _terminate(self) -> None:
         """Deletion: hand all traffic to the live backend and drop the controller's rules."""
         status, j = self.status, self.j
+        if status.phase == Phase.TERMINATED:
+            return  # done already: kopf may run the delete handler once more from an older event
         if status.live_backend is None:
             j.transition(Phase.TERMINATED, "never moved traffic: nothing to restore", event_reason="Terminated")
             return
@@ -569,10 +573,17 @@ class _Machine(manual.ManualOperations):
         if not failing:
             self.j.log(f"{type_.value} webhooks passed" + (f": {_replies(outcomes.values())}" if outcomes else ""))
             return True
+        waiting = f"waiting for {type_.value} webhook "
         if outcomes:
             # They were asked and said no: ask again in one interval (see gates_due).
             self.status.next_analysis_at = self.now + datetime.timedelta(seconds=self.spec.interval_seconds())
-        reason = f"waiting for {type_.value} webhook {failing[0]}"
+        elif self.status.message.startswith(waiting) and self.status.next_analysis_at is not None \
+                and self.now < self.status.next_analysis_at:
+            # Refused within this interval and not asked again yet: keep saying what it answered.
+            if waiting_phase is not None:
+                self.status.last_progress_at = self.now
+            return False
+        reason = f"{waiting}{failing[0]}"
         if waiting_phase is not None and self.status.phase != waiting_phase:
             self.j.transition(waiting_phase, reason, event_reason="WaitingForWebhook")
         else:

@@ -7,8 +7,10 @@ module stays a thin wiring layer and this sequence reads top to bottom:
 2. ``decide``;
 3. apply the route writes (each a resourceVersion-guarded JSON patch, retried on conflict)
    and, in workload form, the Deployment and Service changes, in the order decided;
-4. write the status in one merge patch, only when it changed;
-5. emit Events, metrics and notification webhooks.
+4. repeat 1-3 from the decided status until a decision changes nothing (``ROUNDS``), with
+   at most one round of writes before the status write;
+5. write the status in one merge patch, only when it changed;
+6. emit Events, metrics and notification webhooks.
 
 Routes are written before the status: if the process dies in between, the next
 controller sees the route one step ahead and the state machine resumes there instead of
@@ -129,28 +131,100 @@ def dependencies(spec: model.CanarySpec | None, namespace: str) -> frozenset[Obj
     return frozenset(keys)
 
 
+# Deciding again after acting reaches what the first decision led to (the route it wrote now
+# carries its weights; a promotion's last step finishes) in the same reconciliation, so one
+# status write says where the Canary ended up and no reconciliation waits for the watch to
+# echo that write back. Rounds stop at the first decision that changes nothing; this bounds
+# a decision that would keep changing something.
+ROUNDS = 6
+
+
+@dataclasses.dataclass(frozen=True)
+class Reconciled:
+    """What one reconciliation left behind."""
+
+    status: model.CanaryStatus  # the status now stored
+    # False when the last round still changed something: reconcile again at once.
+    settled: bool = True
+    # The resourceVersion our status write produced, or None: the watch event carrying it is
+    # our own write coming back, and nothing to reconcile for.
+    written: str | None = None
+
+
 async def reconcile(controller: Controller, canary: CanaryObject, status: model.CanaryStatus, *,
-                    emit: EmitFn, deleting: bool = False) -> model.CanaryStatus:
-    """Run one observe-decide-act cycle; return the status now stored."""
+                    emit: EmitFn, deleting: bool = False) -> Reconciled:
+    """Observe, decide and act, again until a decision changes nothing; write the status once."""
     now = controller.clock()
     started = asyncio.get_running_loop().time()
+    stored, decisions, settled, spec, acted = status, [], False, None, False
+    parsed = _parsed(canary)
+    for _ in range(ROUNDS):
+        if decisions and spec is not None and not deleting and (machine.gates_due(spec, status, now)
+                                                                or machine.analysis_due(spec, status, now)):
+            break  # webhooks and analysis are asked after this status is written and announced
+        decided_for, decision = await _round(controller, canary, parsed, status, now=now, deleting=deleting)
+        if decision is None:  # quiet: nothing can change
+            settled = True
+            break
+        changed = decision.status != status  # compared as models: cheaper than JSON
+        if decisions and not changed:
+            settled = True  # a fixed point: what this decision would do again is done
+            break
+        writes = any(isinstance(a, (actions.SetRouteWeights, actions.WorkloadAction)) for a in decision.actions)
+        if writes and acted:
+            # At most one round of writes per status write: a controller that dies before
+            # the status write finds the routes at most one step ahead (machine._catch_up).
+            break
+        await _act(controller, canary, decision.actions)
+        acted = acted or writes
+        spec, status = decided_for, decision.status
+        decisions.append(decision)
+        if not changed:
+            settled = True
+            break
+    if not decisions:
+        return Reconciled(stored)
+    written = None
+    if status != stored:
+        answer = await controller.cluster.patch_status(canary.namespace, canary.name, model.dump_status(status))
+        written = ((answer or {}).get("metadata") or {}).get("resourceVersion")
+    for decision in decisions:
+        _announce(controller, canary, spec, decision, emit)
+    if spec is not None:
+        controller.metrics.observe_status(canary.namespace, canary.name, status, spec.stable.name, spec.canary.name)
+        controller.metrics.observe_thresholds(canary.namespace, canary.name, spec)
+    controller.metrics.reconcile.observe(asyncio.get_running_loop().time() - started)
+    return Reconciled(status, settled=settled, written=written)
+
+
+def _parsed(canary: CanaryObject) -> tuple[model.CanarySpec | None, str | None]:
+    """(the spec, None) or (None, why it does not parse)."""
     try:
-        spec, invalid = model.parse_spec(dict(canary.spec)), None
+        return model.parse_spec(dict(canary.spec)), None
     except pydantic.ValidationError as error:
-        invalid = _summary(error)
+        return None, _summary(error)
+
+
+async def _round(controller: Controller, canary: CanaryObject,
+                 parsed: tuple[model.CanarySpec | None, str | None], status: model.CanaryStatus, *,
+                 now: datetime.datetime, deleting: bool) -> tuple[model.CanarySpec | None, machine.Decision | None]:
+    """One observation and decision: the spec as the route side sees it, and the decision (None
+    when the Canary is quiet and nothing was observed). The caller acts on it."""
+    spec, invalid = parsed
+    if spec is None:
         # A deletion must still hand traffic back: work from what status recorded of the
         # last valid spec, through the same decide path as any deletion.
         spec = model.recorded_spec(status) if deleting else None
         if spec is None:
-            decision = (machine.abandon(status, invalid, owner=canary.name, now=now) if deleting
-                        else machine.reject(status, invalid, generation=canary.generation, now=now))
-    if spec is not None and spec.target_ref is not None:
+            return None, (machine.abandon(status, invalid, owner=canary.name, now=now) if deleting
+                          else machine.reject(status, invalid, generation=canary.generation, now=now))
+    if spec.target_ref is not None:
         target = await workload_io.read_target(controller.cluster, canary.namespace, spec)
         configs, config_problem = await workload_io.read_configs(controller.cluster, canary.namespace, spec, target)
         release = workloads.release_of(target, configs)
         if not deleting and workload_machine.quiet(spec, status, target, release=release,
                                                    generation=canary.generation, annotations=canary.annotations):
-            return status
+            return spec, None
         workload_spec = spec
         # Everything route-side (observation, analysis, metrics) sees primary and canary Services.
         spec = workloads.service_form(spec, release)
@@ -163,19 +237,13 @@ async def reconcile(controller: Controller, canary: CanaryObject, status: model.
         observed = dataclasses.replace(observed, workload=workload)
         decision = workload_machine.decide(workload_spec, status, observed, owner=canary.name,
                                            namespace=canary.namespace, now=now)
-        await _act(controller, canary, decision.actions)
-    elif spec is not None:
+    else:
         if not deleting and machine.quiet(spec, status, generation=canary.generation,
                                           annotations=canary.annotations):
-            return status
+            return spec, None
         observed = await observe(controller, canary, spec, status, now=now, deleting=deleting, invalid_spec=invalid)
         decision = machine.decide(spec, status, observed, now=now)
-        await _act(controller, canary, decision.actions)
-    if decision.status != status:  # compared as models: dumping both to JSON cost more than deciding
-        await controller.cluster.patch_status(canary.namespace, canary.name, model.dump_status(decision.status))
-    _announce(controller, canary, spec, decision, emit)
-    controller.metrics.reconcile.observe(asyncio.get_running_loop().time() - started)
-    return decision.status
+    return spec, decision
 
 
 async def observe(controller: Controller, canary: CanaryObject, spec: model.CanarySpec,
@@ -389,9 +457,6 @@ def _announce(controller: Controller, canary: CanaryObject, spec: model.CanarySp
                 task.add_done_callback(controller.background.discard)
             case actions.Notify():
                 controller.notifier.submit(controller, canary, spec, action, emit)  # background, never awaited
-    if spec is not None:
-        controller.metrics.observe_status(canary.namespace, canary.name, status, spec.stable.name, spec.canary.name)
-        controller.metrics.observe_thresholds(canary.namespace, canary.name, spec)
 
 
 async def _notify(controller: Controller, canary: CanaryObject, hook: analysis.WebhookSpec,

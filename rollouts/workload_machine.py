@@ -305,6 +305,8 @@ class WorkloadMachine(_Machine):
         """Target back up, route handed back as the user wrote it, created objects removed."""
         status, j, w, ws = self.status, self.j, self.w, self.status.workload
         names = self.names
+        if status.phase == Phase.TERMINATED:
+            return  # done already: kopf may run the delete handler once more from an older event
         if ws is None:
             j.transition(Phase.TERMINATED, "never took over the Deployment: nothing to restore",
                          event_reason="Terminated")

@@ -137,6 +137,8 @@ class ThinTraffic:
 
 def test_a_rollout_paused_by_an_expired_hold_keeps_saying_so(cluster, gateway, start):
     controller, _ = start(ThinTraffic())
+    # A paused Canary sleeps until the resync: make that short, so that it looks again and again.
+    controller.resync_interval = 0.05
     cluster.create(CANARIES, canary(), "default")
     until(lambda: phase(cluster) == "Paused", timeout=20, description="paused for a person")
     reconciles = lambda: controller.metrics.registry.get_sample_value(  # noqa: E731

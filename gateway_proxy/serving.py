@@ -15,7 +15,7 @@ import socket
 import time
 from types import ModuleType
 
-from gateway_proxy import compiling, downstream, hotpath, tls, tunnel, upstream, watching
+from gateway_proxy import compiling, downstream, gc_pause, hotpath, tls, tunnel, upstream, watching
 from gateway_proxy.http2 import accepting as http2_accepting, upstream as http2_upstream
 from gateway_proxy.errors import ConfigError
 from gateway_proxy.loading import DirectoryLoader
@@ -90,15 +90,16 @@ class Runtime:
         self.plane = None
 
     def install(self, compiled: compiling.Compiled) -> None:
-        self.metrics.bind_rules(compiled.rules)
-        grpc = compiled.grpc
-        if grpc:
-            self.metrics.bind_grpc_rules(grpc.rules)
-        self.tls.update(compiled.certificates)
-        self.tls.offer_h2(grpc.tls_hosts() if grpc else None)
-        self.compiled = compiled
-        if self.plane is not None:
-            self.plane.install(compiled)
+        with gc_pause.paused():  # binding 10,000 rules and building their C table allocate for keeps
+            self.metrics.bind_rules(compiled.rules)
+            grpc = compiled.grpc
+            if grpc:
+                self.metrics.bind_grpc_rules(grpc.rules)
+            self.tls.update(compiled.certificates)
+            self.tls.offer_h2(grpc.tls_hosts() if grpc else None)
+            self.compiled = compiled
+            if self.plane is not None:
+                self.plane.install(compiled)
         self.loaded_at = time.time()
 
 
@@ -164,8 +165,13 @@ class Reloader:
         Small edits run inline on the event loop: a worker thread would wait for the GIL behind a
         busy loop and add tens of milliseconds to propagation, while parsing one small file and
         recompiling with a warm cache takes a few. Big parses and cold compiles (a Service changed,
-        a large table) go to a worker thread so the loop keeps serving meanwhile.
+        a large table) go to a worker thread so the loop keeps serving meanwhile. Full garbage
+        collections wait until the table is installed (:mod:`gateway_proxy.gc_pause`).
         """
+        with gc_pause.paused():
+            return await self._reload(force)
+
+    async def _reload(self, force: bool) -> bool:
         if not force and not self.loader.changed():
             return False
         started = time.perf_counter()

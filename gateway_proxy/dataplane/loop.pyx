@@ -129,6 +129,8 @@ cdef void _client_event(LoopState *L, Client *c, uint32_t events) noexcept nogil
         return
     if events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP):
         c.readable = 1
+    if events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP):
+        c.hangup = 1  # loop_exchange._read_all: read on until the end of stream shows
     if events & EPOLLOUT:
         client_flush(L, c)
         # A drained client lets a backend that was held back for it be read again.

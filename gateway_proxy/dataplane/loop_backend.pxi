@@ -195,6 +195,7 @@ cdef void _flush_upstream(LoopState *L, Upstream *u) noexcept nogil:
 cdef void _upstream_drive(LoopState *L, Upstream *u) noexcept nogil:
     cdef int step, result
     cdef int64_t n
+    cdef uint32_t room
     cdef Client *c
     for step in range(STEPS):
         if u.closed or u.client == NULL:
@@ -222,9 +223,12 @@ cdef void _upstream_drive(LoopState *L, Upstream *u) noexcept nogil:
             return  # a slow client: the backend is read again once it drained (loop.pyx)
         if not u.readable or not _inb_room(&u.inb):
             return
-        n = sock_recv(u.fd, u.inb.data + u.inb.end, u.inb.cap - u.inb.end)
+        room = u.inb.cap - u.inb.end
+        n = sock_recv(u.fd, u.inb.data + u.inb.end, room)
         if n > 0:
             u.inb.end += <uint32_t>n
+            if _read_all(n, room, u.hangup):
+                u.readable = 0
         elif n == -EAGAIN:
             u.readable = 0
             return
@@ -252,6 +256,8 @@ cdef void upstream_event(LoopState *L, Upstream *u, unsigned int events) noexcep
         u.phase = U_ACTIVE
     if events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP):
         u.readable = 1
+    if events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP):
+        u.hangup = 1
     if u.phase == U_IDLE:
         # Closed by the backend while idle, or bytes nobody asked for; a write-space edge is not news.
         if events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP):

@@ -59,6 +59,16 @@ cdef inline uint32_t _pending(const Out *o) noexcept nogil:
     return o.end - o.start
 
 
+cdef inline bint _read_all(int64_t got, uint32_t asked, uint8_t hangup) noexcept nogil:
+    """Whether a read of ``got`` bytes, ``asked`` for, left the stream socket empty, so that the
+    next bytes to arrive are a new epoll edge and no read has to find EAGAIN first: epoll(7), for
+    stream sockets, counts a read shorter than asked as exhausting them; nginx's ``ngx_unix_recv``
+    saves the same read. Not once epoll reported a shutdown or an error (``hangup``, nginx's
+    ``pending_eof``): the end of stream may then be queued behind those bytes, with no edge to
+    come, and only a read returning 0 finds it."""
+    return got < asked and not hangup
+
+
 cdef bint _inb_room(Out *o) noexcept nogil:
     """Make room to receive into ``o``; False when it is full at INB_MAX."""
     cdef uint32_t cap
@@ -476,6 +486,7 @@ cdef void client_drive(LoopState *L, Client *c) noexcept nogil:
     """Read and act until the client socket has nothing more for now (edge-triggered)."""
     cdef int step, result
     cdef int64_t n
+    cdef uint32_t room
     if c.phase == C_TUNNEL:
         _tunnel_pump(L, c)
         return
@@ -528,9 +539,12 @@ cdef void client_drive(LoopState *L, Client *c) noexcept nogil:
                 return
         if not c.readable or not _inb_room(&c.inb):
             return
-        n = sock_recv(c.fd, c.inb.data + c.inb.end, c.inb.cap - c.inb.end)
+        room = c.inb.cap - c.inb.end
+        n = sock_recv(c.fd, c.inb.data + c.inb.end, room)
         if n > 0:
             c.inb.end += <uint32_t>n
+            if _read_all(n, room, c.hangup):
+                c.readable = 0  # what was read is handled first; more bytes come with their own edge
         elif n == 0:
             c.eof = 1
             c.readable = 0

@@ -95,6 +95,7 @@ cdef struct Client:
     uint8_t shut          # tunnel: the backend's EOF was passed on to the client (shutdown SHUT_WR)
     uint8_t has_body
     uint8_t last          # answer the current request, then close (a drain asked for it)
+    uint8_t hangup        # epoll reported a shutdown or an error: a short read no longer means empty
     int fd
     Out inb               # received bytes; the current request starts at inb.start
     Out out               # bytes owed to the client
@@ -132,6 +133,7 @@ cdef struct Upstream:
     uint8_t framed
     uint8_t eof           # tunnel: the backend half-closed
     uint8_t shut          # tunnel: the client's EOF was passed on to the backend (shutdown SHUT_WR)
+    uint8_t hangup        # epoll reported a shutdown or an error: a short read no longer means empty
     int fd
     Out inb
     Out out

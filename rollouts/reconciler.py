@@ -30,8 +30,8 @@ from typing import Any
 import pydantic
 
 import analysis
-from rollouts import (actions, default_provider, errors, machine, metrics, model, patching, routes, workload_io,
-                      workload_machine, workloads)
+from rollouts import (actions, default_provider, errors, machine, metrics, model, patching, routes, steps,
+                      workload_io, workload_machine, workloads)
 from rollouts.caches import kinds
 from rollouts.caches.cached_cluster import CachedCluster
 from rollouts.caches.interest import Interest, ObjectKey
@@ -139,35 +139,71 @@ def dependencies(spec: model.CanarySpec | None, namespace: str) -> frozenset[Obj
 ROUNDS = 6
 
 
+# A step advance is written to status once the gateway has accepted its weights, not once
+# when the route is written and again when it is accepted: half the status writes, and half
+# the watch events every controller and GitOps tool must decode, at hundreds of Canaries.
+# Only while the gateway reports it has not caught up yet, and for at most this long; until
+# then the stored status is one weight step behind the route, which a restarted controller
+# resumes from without lowering the weight (``machine._catch_up``).
+DEFER_SECONDS = 2.0
+
+
 @dataclasses.dataclass(frozen=True)
 class Reconciled:
-    """What one reconciliation left behind."""
+    """What one reconciliation left behind; the next one starts from it."""
 
-    status: model.CanaryStatus  # the status now stored
+    status: model.CanaryStatus  # the status as decided
+    stored: model.CanaryStatus  # the status as written to the API server (a step behind while deferred)
     # False when the last round still changed something: reconcile again at once.
     settled: bool = True
     # The resourceVersion our status write produced, or None: the watch event carrying it is
     # our own write coming back, and nothing to reconcile for.
     written: str | None = None
+    # Decisions whose status is not written yet (a deferred step advance): their Events and
+    # notifications go out after it is.
+    unannounced: tuple[machine.Decision, ...] = ()
+
+    @property
+    def deferred_until(self) -> datetime.datetime | None:
+        """When the deferred status must be written at the latest (None: nothing deferred)."""
+        if self.status == self.stored or self.status.step_started_at is None:
+            return None
+        return self.status.step_started_at + datetime.timedelta(seconds=DEFER_SECONDS)
 
 
 async def reconcile(controller: Controller, canary: CanaryObject, status: model.CanaryStatus, *,
-                    emit: EmitFn, deleting: bool = False) -> Reconciled:
-    """Observe, decide and act, again until a decision changes nothing; write the status once."""
+                    emit: EmitFn, deleting: bool = False, stored: model.CanaryStatus | None = None,
+                    unannounced: tuple[machine.Decision, ...] = ()) -> Reconciled:
+    """Observe, decide and act, again until a decision changes nothing; then write the status.
+
+    ``status`` is where the last reconciliation left off, ``stored`` what the API server holds
+    (the same unless a step advance was deferred) and ``unannounced`` the decisions behind the
+    difference.
+    """
     now = controller.clock()
     started = asyncio.get_running_loop().time()
-    stored, decisions, settled, spec, acted = status, [], False, None, False
+    stored = status if stored is None else stored
+    pending, decided, settled, spec, acted, written = list(unannounced), False, False, None, False, None
     parsed = _parsed(canary)
+
+    async def write() -> None:
+        nonlocal stored, written
+        answer = await controller.cluster.patch_status(canary.namespace, canary.name, model.dump_status(status))
+        stored, written = status, ((answer or {}).get("metadata") or {}).get("resourceVersion")
+        for decision in pending:  # nothing is announced that was not recorded
+            _announce(controller, canary, spec, decision, emit)
+        pending.clear()
+
     for _ in range(ROUNDS):
-        if decisions and spec is not None and not deleting and (machine.gates_due(spec, status, now)
-                                                                or machine.analysis_due(spec, status, now)):
+        if decided and spec is not None and not deleting and (machine.gates_due(spec, status, now)
+                                                              or machine.analysis_due(spec, status, now)):
             break  # webhooks and analysis are asked after this status is written and announced
         decided_for, decision = await _round(controller, canary, parsed, status, now=now, deleting=deleting)
         if decision is None:  # quiet: nothing can change
             settled = True
             break
         changed = decision.status != status  # compared as models: cheaper than JSON
-        if decisions and not changed:
+        if decided and not changed:
             settled = True  # a fixed point: what this decision would do again is done
             break
         writes = any(isinstance(a, (actions.SetRouteWeights, actions.WorkloadAction)) for a in decision.actions)
@@ -175,26 +211,45 @@ async def reconcile(controller: Controller, canary: CanaryObject, status: model.
             # At most one round of writes per status write: a controller that dies before
             # the status write finds the routes at most one step ahead (machine._catch_up).
             break
+        if writes and status != stored:
+            spec = spec or decided_for
+            await write()  # a deferred step advance is recorded before the routes move again
         await _act(controller, canary, decision.actions)
-        acted = acted or writes
+        acted, decided = acted or writes, True
         spec, status = decided_for, decision.status
-        decisions.append(decision)
+        pending.append(decision)
         if not changed:
             settled = True
             break
-    if not decisions:
-        return Reconciled(stored)
-    written = None
-    if status != stored:
-        answer = await controller.cluster.patch_status(canary.namespace, canary.name, model.dump_status(status))
-        written = ((answer or {}).get("metadata") or {}).get("resourceVersion")
-    for decision in decisions:
-        _announce(controller, canary, spec, decision, emit)
+    if not decided and not pending:
+        return Reconciled(status, stored)
+    if status != stored and (deleting or spec is None or not deferrable(spec, stored, status, pending, now)):
+        await write()
+    elif status == stored:
+        for decision in pending:  # nothing to record, only to announce
+            _announce(controller, canary, spec, decision, emit)
+        pending.clear()
     if spec is not None:
         controller.metrics.observe_status(canary.namespace, canary.name, status, spec.stable.name, spec.canary.name)
         controller.metrics.observe_thresholds(canary.namespace, canary.name, spec)
-    controller.metrics.reconcile.observe(asyncio.get_running_loop().time() - started)
-    return Reconciled(status, settled=settled, written=written)
+    if decided:
+        controller.metrics.reconcile.observe(asyncio.get_running_loop().time() - started)
+    return Reconciled(status, stored, settled=settled, written=written, unannounced=tuple(pending))
+
+
+def deferrable(spec: model.CanarySpec, stored: model.CanaryStatus, status: model.CanaryStatus,
+                pending: list[machine.Decision], now: datetime.datetime) -> bool:
+    """True when the only news is one weight step that the gateway has not accepted yet."""
+    plan = machine.plan_of(spec)
+    accepted = status.condition("RouteAccepted")
+    return (stored.phase == status.phase == model.Phase.PROGRESSING and stored.release == status.release
+            and status.step == stored.step + 1 < len(plan)
+            and isinstance(plan[stored.step], steps.WeightStep) and isinstance(plan[status.step], steps.WeightStep)
+            and status.step_settled_at is None and status.step_started_at is not None
+            and (now - status.step_started_at).total_seconds() < DEFER_SECONDS
+            and accepted is not None and accepted.reason == "Pending"
+            and not any(isinstance(a, actions.RecordEvent) and a.type is actions.EventType.WARNING
+                        for decision in pending for a in decision.actions))
 
 
 def _parsed(canary: CanaryObject) -> tuple[model.CanarySpec | None, str | None]:

@@ -215,6 +215,10 @@ async def reconcile(controller: Controller, canary: CanaryObject, status: model.
             spec = spec or decided_for
             await write()  # a deferred step advance is recorded before the routes move again
         await _act(controller, canary, decision.actions)
+        if writes:
+            # What follows a write (the gateway's acceptance, the start of a dwell) happened
+            # after it, not when this reconciliation began; once, so that rounds still settle.
+            now = controller.clock()
         acted, decided = acted or writes, True
         spec, status = decided_for, decision.status
         pending.append(decision)

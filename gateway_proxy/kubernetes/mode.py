@@ -27,7 +27,7 @@ import time
 
 import aiohttp
 
-from gateway_proxy import compiling
+from gateway_proxy import compiling, gc_pause
 from gateway_proxy.kubernetes import (catalog as kube_catalog, client as kube_client,
                                        conditions as kube_conditions, status as kube_status)
 from gateway_proxy.kubernetes.relay import Fanout, Follower
@@ -207,11 +207,12 @@ class KubernetesMode:
             started = time.perf_counter()
             try:
                 impl = self.runtime.impl
-                if self._compile_cache.warm(config, impl) or len(config.routes) < INLINE_ROUTES:
-                    compiled = compiling.compile_config(config, impl, self._compile_cache)
-                else:
-                    compiled = await asyncio.get_running_loop().run_in_executor(
-                        None, compiling.compile_config, config, impl, self._compile_cache)
+                with gc_pause.paused():  # as a file reload: no full collections while the table grows
+                    if self._compile_cache.warm(config, impl) or len(config.routes) < INLINE_ROUTES:
+                        compiled = compiling.compile_config(config, impl, self._compile_cache)
+                    else:
+                        compiled = await asyncio.get_running_loop().run_in_executor(
+                            None, compiling.compile_config, config, impl, self._compile_cache)
             except Exception as error:  # a compile bug must not stop the watch; report it like a bad object
                 self.runtime.errors = dict(errors, config=f"cannot compile: {error!r}")
                 logger.exception("gateway_proxy: config could not be compiled")

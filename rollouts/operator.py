@@ -196,11 +196,12 @@ def _sleep_for(controller: Controller, status: model.CanaryStatus, spec: model.C
     the dwell, a timeout, a deadline: ``machine.due_times``), and at most
     ``resync_interval``. Without them it polls every ``poll_interval``, or sooner when the
     step's dwell ends sooner; so does a workload-form Canary while Pods (not watched) may
-    say why a Deployment is not ready (``workload_machine.pods_matter``).
+    say why a Deployment is not ready (``workload_machine.pods_matter``), and one with
+    ``trackConfigs``, whose ConfigMaps and Secrets are not watched either.
     """
     now = controller.clock()
     if controller.caches is None or (spec is not None and spec.target_ref is not None
-                                     and workload_machine.pods_matter(status)):
+                                     and (spec.track_configs or workload_machine.pods_matter(status))):
         due = status.next_analysis_at
         left = (due - now).total_seconds() if due is not None else 0.0
         # A past due time means the step waits for something else (acceptance, a hold): poll.

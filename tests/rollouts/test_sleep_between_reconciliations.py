@@ -60,6 +60,8 @@ def controller(cached: bool) -> Controller:
     pytest.param(dict(phase=model.Phase.PROGRESSING, next_analysis_at=at(20), workload={"canaryReady": True}),
                  WORKLOAD, True, 20.01, id="cache, workload: a ready canary sleeps until its dwell ends"),
     pytest.param(dict(phase=model.Phase.SUCCEEDED), WORKLOAD, True, 30.0, id="cache, workload: idle"),
+    pytest.param(dict(phase=model.Phase.SUCCEEDED), WORKLOAD.model_copy(update={"track_configs": True}), True, 5.0,
+                 id="cache, workload: idle, polls the ConfigMaps and Secrets it tracks (not watched)"),
 ])
 def test_sleep(status, canary_spec, cached, expected):
     sleep = operator._sleep_for(controller(cached), model.CanaryStatus(**status), canary_spec)

@@ -9,8 +9,9 @@ It wires kopf's lifecycle to ``rollouts.reconciler``:
   (``routeshift.dev/finalizer``) until the route carries it;
 - a startup handler sets persistence keys under ``routeshift.dev`` and serves ``/metrics``.
 
-Only one daemon drives a Canary, and it keeps the status it last wrote, so decisions never
-start from a status older than its own write. Several replicas coordinate through kopf
+Only one daemon drives a Canary, and it keeps the status it last decided (written, or a
+weight step held back until the gateway accepts it: ``reconciler.DEFER_SECONDS``), so
+decisions never start from a status older than its own. Several replicas coordinate through kopf
 peering (``--peering NAME``): the highest priority one works, the others stand by.
 """
 

@@ -242,7 +242,7 @@ async def reconcile(controller: Controller, canary: CanaryObject, status: model.
 
 
 def deferrable(spec: model.CanarySpec, stored: model.CanaryStatus, status: model.CanaryStatus,
-                pending: list[machine.Decision], now: datetime.datetime) -> bool:
+               pending: list[machine.Decision], now: datetime.datetime) -> bool:
     """True when the only news is one weight step that the gateway has not accepted yet."""
     plan = machine.plan_of(spec)
     accepted = status.condition("RouteAccepted")

@@ -287,9 +287,14 @@ class WatchStream:
         try:
             if shutdown is not None:
                 shutdown()
-            self._response.release_conn()
+        except (RuntimeError, ValueError):
+            pass  # the server ended the watch: its connection is back in the pool, no read to interrupt
         except (HTTPError, OSError):
             pass  # closing a broken stream: nothing left to release
+        try:
+            self._response.release_conn()
+        except (HTTPError, OSError):
+            pass
 
 
 def _event(line: bytes) -> tuple[str, dict[str, Any]] | None:

@@ -15,9 +15,14 @@ DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml setup.py | sha1sum | cut 
 demo: venv build system
 	$(BIN)/routeshift demo $(DEMO_ARGS)
 
+# Two pytest processes (pytest-xdist), a test file each at a time: most of the suite waits on
+# real servers, Prometheus scrapes and dwell times rather than on a core. TEST_WORKERS=0 runs
+# everything in one process.
+TEST_WORKERS ?= 2
+
 test: venv build system
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Debian packages: installed only when dpkg does not have them yet.
 system:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import logging
 import os
 import random
@@ -157,7 +158,7 @@ def build_registry(*, cached: bool = True) -> kopf.OperatorRegistry:
                 done = await reconciler.reconcile(controller, canary, status, emit=_emitter(body), stored=stored,
                                                   unannounced=unannounced)
                 status, stored, unannounced, written = done.status, done.stored, done.unannounced, done.written
-                timeout = _sleep_for(controller, status, spec) if done.settled else 0.0
+                timeout = _sleep_for(controller, status, spec, done.decided_at) if done.settled else 0.0
                 if done.deferred_until is not None:  # write the deferred step by then at the latest
                     timeout = min(timeout, max(0.0, (done.deferred_until - controller.clock()).total_seconds()))
             except Exception as error:  # the daemon must outlive any one failed reconciliation
@@ -189,7 +190,8 @@ def build_registry(*, cached: bool = True) -> kopf.OperatorRegistry:
     return registry
 
 
-def _sleep_for(controller: Controller, status: model.CanaryStatus, spec: model.CanarySpec | None) -> float:
+def _sleep_for(controller: Controller, status: model.CanaryStatus, spec: model.CanarySpec | None,
+               decided_at: datetime.datetime | None = None) -> float:
     """How long a Canary sleeps unless something wakes it.
 
     With the watch caches, a change of the Canary or of an object it reads wakes it, so it
@@ -199,16 +201,21 @@ def _sleep_for(controller: Controller, status: model.CanaryStatus, spec: model.C
     step's dwell ends sooner; so does a workload-form Canary while Pods (not watched) may
     say why a Deployment is not ready (``workload_machine.pods_matter``), and one with
     ``trackConfigs``, whose ConfigMaps and Secrets are not watched either.
+
+    A due moment counts from ``decided_at``, when the last decision was taken: one that passed
+    while the reconciliation was still running (a busy controller) is due at once, not
+    skipped until the next one.
     """
     now = controller.clock()
+    since = now if decided_at is None else min(decided_at, now)
     if controller.caches is None or (spec is not None and spec.target_ref is not None
                                      and (spec.track_configs or workload_machine.pods_matter(status))):
         due = status.next_analysis_at
-        left = (due - now).total_seconds() if due is not None else 0.0
-        # A past due time means the step waits for something else (acceptance, a hold): poll.
-        return min(controller.poll_interval, left + 0.01) if left > 0 else controller.poll_interval
-    ahead = [(due - now).total_seconds() for due in (machine.due_times(spec, status) if spec else ()) if due > now]
-    return min([controller.resync_interval] + [left + 0.01 for left in ahead])
+        if due is None or due <= since:  # past: the step waits for something else (acceptance, a hold): poll
+            return controller.poll_interval
+        return min(controller.poll_interval, max(0.0, (due - now).total_seconds() + 0.01))
+    ahead = [(due - now).total_seconds() for due in (machine.due_times(spec, status) if spec else ()) if due > since]
+    return min([controller.resync_interval] + [max(0.0, left + 0.01) for left in ahead])
 
 
 def _echoes(memo: kopf.Memo) -> Echoes:

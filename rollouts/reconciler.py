@@ -162,6 +162,9 @@ class Reconciled:
     # Decisions whose status is not written yet (a deferred step advance): their Events and
     # notifications go out after it is.
     unannounced: tuple[machine.Decision, ...] = ()
+    # The time the last decision was taken at: a due moment after it (the end of a dwell that
+    # passed while this reconciliation ran) has not been decided on yet.
+    decided_at: datetime.datetime | None = None
 
     @property
     def deferred_until(self) -> datetime.datetime | None:
@@ -184,6 +187,7 @@ async def reconcile(controller: Controller, canary: CanaryObject, status: model.
     started = asyncio.get_running_loop().time()
     stored = status if stored is None else stored
     pending, decided, settled, spec, acted, written = list(unannounced), False, False, None, False, None
+    decided_at = now
     parsed = _parsed(canary)
 
     async def write() -> None:
@@ -198,6 +202,7 @@ async def reconcile(controller: Controller, canary: CanaryObject, status: model.
         if decided and spec is not None and not deleting and (machine.gates_due(spec, status, now)
                                                               or machine.analysis_due(spec, status, now)):
             break  # webhooks and analysis are asked after this status is written and announced
+        decided_at = now
         decided_for, decision = await _round(controller, canary, parsed, status, now=now, deleting=deleting)
         if decision is None:  # quiet: nothing can change
             settled = True
@@ -226,7 +231,7 @@ async def reconcile(controller: Controller, canary: CanaryObject, status: model.
             settled = True
             break
     if not decided and not pending:
-        return Reconciled(status, stored)
+        return Reconciled(status, stored, decided_at=decided_at)
     if status != stored and (deleting or spec is None or not deferrable(spec, stored, status, pending, now)):
         await write()
     elif status == stored:
@@ -238,7 +243,8 @@ async def reconcile(controller: Controller, canary: CanaryObject, status: model.
         controller.metrics.observe_thresholds(canary.namespace, canary.name, spec)
     if decided:
         controller.metrics.reconcile.observe(asyncio.get_running_loop().time() - started)
-    return Reconciled(status, stored, settled=settled, written=written, unannounced=tuple(pending))
+    return Reconciled(status, stored, settled=settled, written=written, unannounced=tuple(pending),
+                      decided_at=decided_at)
 
 
 def deferrable(spec: model.CanarySpec, stored: model.CanaryStatus, status: model.CanaryStatus,

@@ -85,6 +85,9 @@ class Layout:
         self.regexes = []
         self.longest_query_text = 0
         self.longest_mirrors = 0
+        self.cors = []  # (any origin, credentials, any method, any header, expose any, first origin, origins,
+        #                 methods, headers, expose, max age): cors.Policy, strings as pool spans
+        self.cors_origins = []  # (https, port, wildcard, host)
         self.keep = []  # objects whose id() keys the dicts above stay alive while building
 
     def text(self, data):
@@ -227,8 +230,23 @@ class Layout:
                              request_ops, response_ops, redirect, redirect_status, rewrite, rewrite_kind,
                              self.text(rewrite_path), rewrite_host, self.text(rewrite_hostname),
                              rule.request_timeout or 0.0, rule.backend_timeout or 0.0, rule.listener_port or 0,
-                             1 if rule.scheme == "https" else 0)
+                             1 if rule.scheme == "https" else 0, self.cors_policy(rule.cors))
         return own
+
+    def cors_policy(self, policy):
+        """The id of a rule's cors.Policy in CTable.cors; -1 without one. Every value the policy
+        holds passed cors.problem, so it is ASCII."""
+        if policy is None:
+            return -1
+        first = len(self.cors_origins)
+        for origin in policy.origins:
+            self.cors_origins.append((1 if origin.scheme == "https" else 0, origin.port, 1 if origin.wildcard else 0,
+                                      self.text(origin.host.encode("latin-1"))))
+        self.cors.append((1 if policy.any_origin else 0, 1 if policy.credentials else 0, 1 if policy.any_method else 0,
+                          1 if policy.any_header else 0, 1 if policy.expose_any else 0, first, len(policy.origins),
+                          self.text(policy.methods.encode("latin-1")), self.text(policy.headers.encode("latin-1")),
+                          self.text(policy.expose.encode("latin-1")), self.text(str(policy.max_age).encode("latin-1"))))
+        return len(self.cors) - 1
 
     def backend(self, backend, rule, cumulative, request_ops, response_ops):
         own = len(self.backends)

@@ -5,7 +5,8 @@ Here the request path is C: :meth:`Loop.run` releases the GIL and runs ``epoll_w
 listening socket (SO_REUSEPORT spreads connections over worker processes), the client
 connections and the backend connections, edge-triggered and non-blocking, until :meth:`stop`.
 Connections are malloc'd structs (loop_types.pxd); what happens to a request is loop_exchange's
-job, the bytes written are loop_heads'. Python (gateway_proxy.dataplane.worker) keeps what is not
+job (its RequestMirror copies included, which have their own connections and deadline queue), the
+bytes written are loop_heads'. Python (gateway_proxy.dataplane.worker) keeps what is not
 per request and talks to the running loop through four atomics, read after every wakeup (and a
 fifth, ``set_tunnel_idle_timeout``, read when a tunnel's timer fires):
 
@@ -20,7 +21,8 @@ fifth, ``set_tunnel_idle_timeout``, read when a tunnel's timer fires):
 - ``drain()``: idle clients are closed and the others closed after their current answer, so that
   clients reconnect to whoever accepts now.
 
-An eventfd wakes the loop for each; ``epoll_wait`` otherwise sleeps until the earliest timer.
+An eventfd wakes the loop for each; ``epoll_wait`` otherwise sleeps until the earliest timer (a
+client's, or the oldest mirror copy's deadline).
 A second eventfd goes the other way: the loop rings it once it took a plan or a reweigh, and
 ``await_current``/``reweigh`` sleep on it (poll, GIL released) instead of polling the atomics.
 """
@@ -30,19 +32,21 @@ from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
 from posix.unistd cimport close
 
-from gateway_proxy import downstream as _downstream, tunnel as _tunnel
+from gateway_proxy import downstream as _downstream, mirroring as _mirroring, tunnel as _tunnel
 from gateway_proxy.dataplane.http1 cimport RequestHead, ResponseHead
 from gateway_proxy.dataplane.loop_exchange cimport (client_close, client_drive, client_flush, client_timeout,
-                                                    upstream_close, upstream_event)
+                                                    mirror_event, mirrors_close_all, mirrors_expire, upstream_close,
+                                                    upstream_event)
 from gateway_proxy.dataplane.loop_io cimport (EPOLL_CLOEXEC, EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP,
                                               epoll_add, epoll_create1, epoll_del, epoll_event, epoll_wait,
                                               sock_accept, wake_drain, wake_make, wake_ring, wake_wait)
 from gateway_proxy.dataplane.loop_plans cimport Counters, LoopPlan, Reweighing, reweigh_apply
 from gateway_proxy.dataplane.loop_support cimport (free_dead, now, rs_load_int, rs_load_ptr, rs_store_int,
                                                    rs_store_ptr, rs_swap_ptr, timer_due, timer_set)
-from gateway_proxy.dataplane.loop_types cimport (C_HEAD, KIND_CLIENT, KIND_LISTENER, KIND_UPSTREAM, KIND_WAKE,
-                                                 POOL_SLOTS, REWEIGH_APPLIED, REWEIGH_PENDING, REWEIGH_REFUSED,
-                                                 Client, LoopState, Marker, Plan, Reweigh, Upstream)
+from gateway_proxy.dataplane.loop_types cimport (C_HEAD, KIND_CLIENT, KIND_LISTENER, KIND_MIRROR, KIND_UPSTREAM,
+                                                 KIND_WAKE, POOL_SLOTS, REWEIGH_APPLIED, REWEIGH_PENDING,
+                                                 REWEIGH_REFUSED, Client, LoopState, Marker, Mirror, Plan, Reweigh,
+                                                 Upstream)
 from gateway_proxy.dataplane.table cimport rng_seed
 
 cdef enum:
@@ -148,8 +152,11 @@ cdef void _run(LoopState *L) noexcept nogil:
     cdef Client *c
     while not rs_load_int(&L.stop):
         timeout = -1
-        if L.heap_len:
-            wait = L.heap[0].deadline - now()
+        if L.heap_len or L.mirrors_first != NULL:
+            wait = L.heap[0].deadline if L.heap_len else L.mirrors_first.deadline
+            if L.mirrors_first != NULL and L.mirrors_first.deadline < wait:
+                wait = L.mirrors_first.deadline
+            wait -= now()
             timeout = 0 if wait <= 0 else <int>(wait * 1000.0) + 1
         n = epoll_wait(L.ep, events, EVENTS, timeout)
         if n < 0:
@@ -163,6 +170,8 @@ cdef void _run(LoopState *L) noexcept nogil:
                 _client_event(L, <Client *>events[i].data.ptr, events[i].events)
             elif kind == KIND_UPSTREAM:
                 upstream_event(L, <Upstream *>events[i].data.ptr, events[i].events)
+            elif kind == KIND_MIRROR:
+                mirror_event(L, <Mirror *>events[i].data.ptr, events[i].events)
             elif kind == KIND_LISTENER:
                 if L.listening:
                     _accept(L)
@@ -174,6 +183,7 @@ cdef void _run(LoopState *L) noexcept nogil:
             if c == NULL:
                 break
             client_timeout(L, c)
+        mirrors_expire(L, wait)
         free_dead(L)
     _shutdown(L)
 
@@ -182,6 +192,7 @@ cdef void _shutdown(LoopState *L) noexcept nogil:
     cdef uint32_t slot
     while L.clients != NULL:
         client_close(L, L.clients)
+    mirrors_close_all(L)
     for slot in range(POOL_SLOTS):
         while L.pool[slot].first != NULL:
             upstream_close(L, L.pool[slot].first)
@@ -225,6 +236,8 @@ cdef class Loop:
         L.limits.max_uri = _downstream.MAX_URI
         L.limits.max_head = _downstream.MAX_HEAD
         L.limits.max_headers = _downstream.MAX_HEADERS
+        L.mirror_buffer = _mirroring.MAX_BUFFER
+        L.mirror_deadline = _mirroring.MIRROR_DEADLINE
         rng_seed(&L.rng, seed)
         self.counters = counters
         L.unrouted = counters.block(unrouted)

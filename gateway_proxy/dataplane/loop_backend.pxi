@@ -88,10 +88,21 @@ cdef void _response_head(LoopState *L, Upstream *u, Client *c, uint32_t head_len
     cdef ResponseHead *h = u.head
     cdef const char *base = u.inb.data + u.inb.start
     cdef CTable *t = c.plan.table
-    cdef bint keep_alive = c.keep_alive, chunked = False
+    cdef bint keep_alive = c.keep_alive, chunked = False, built
+    cdef Out cors
     c.held.start = c.held.end = 0
-    if not out_response_head(&c.held, base, h, t, t.backends[c.backend].response_ops, c.head_request, c.client_11,
-                             &keep_alive, &chunked):
+    if c.cors:
+        # cors.response_fields: the filter's lines, and the backend's own fields it owns dropped.
+        memset(&cors, 0, sizeof(Out))
+        built = (cors_response_lines(&cors, t, &t.cors[t.rules[t.backends[c.backend].rule].cors], c.origin.data,
+                                     c.origin.end, base, h.headers, h.header_count)
+                 and out_response_head(&c.held, base, h, t, t.backends[c.backend].response_ops, c.head_request,
+                                       c.client_11, &keep_alive, &chunked, &cors))
+        out_free(&cors)
+    else:
+        built = out_response_head(&c.held, base, h, t, t.backends[c.backend].response_ops, c.head_request,
+                                  c.client_11, &keep_alive, &chunked, NULL)
+    if not built:
         client_close(L, c)
         return
     c.keep_alive = keep_alive

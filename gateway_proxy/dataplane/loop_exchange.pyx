@@ -9,15 +9,18 @@ reference decides. loop.pyx owns the epoll loop and calls in here per event.
 A client connection is in one phase at a time: C_HEAD (reading a request head), C_EXCHANGE (one
 request in flight: its body forwarded to the backend as it arrives, the response streamed back),
 C_TUNNEL (the backend agreed to an upgrade the request offered, a WebSocket say: bytes both ways,
-loop_tunnel.pxi) and C_CLOSING (flushing, then closing). Flow control is symmetric, as on the
-asyncio path: a client that reads slowly stops the backend socket being read once BACKLOG bytes
-wait for it, and a backend that reads slowly stops the client socket. The backend side lives in
-loop_backend.pxi and the tunnel in loop_tunnel.pxi, included at the end: both sides call each
-other at every step.
+loop_tunnel.pxi) and C_CLOSING (flushing, then closing). A request a RequestMirror copies also
+goes, head and body, to one connection per copy (loop_mirror.pxi) that nothing here waits on; a
+CORS preflight is answered here from the rule's compiled policy, and the filter's fields join
+the response head (loop_cors.pyx). Flow control is symmetric, as on the asyncio path: a client
+that reads slowly stops the backend socket being read once BACKLOG bytes wait for it, and a
+backend that reads slowly stops the client socket. The backend side lives in
+loop_backend.pxi, the tunnel in loop_tunnel.pxi and the copies in loop_mirror.pxi, included at
+the end: both sides call each other at every step.
 """
 
 from libc.errno cimport EAGAIN
-from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, realloc
 from libc.string cimport memcpy, memset
 from posix.unistd cimport close
@@ -29,7 +32,8 @@ from gateway_proxy.dataplane.http1 cimport (FLAG_CONNECTION_UPGRADE, FLAG_EXPECT
                                             RequestHead, ResponseHead, chunked_decode,
                                             chunked_done, chunked_reset, parse_request, parse_response,
                                             request_reset, response_reset)
-from gateway_proxy.dataplane.loop_heads cimport (Out, out_compact, out_effective_host, out_free, out_put,
+from gateway_proxy.dataplane.loop_cors cimport cors_preflight, cors_response_lines
+from gateway_proxy.dataplane.loop_heads cimport (Out, out_compact, out_effective_host, out_field, out_free, out_put,
                                                  out_put_hex_line, out_request_head, out_response_head, out_simple,
                                                  out_switch_head, response_framed)
 from gateway_proxy.dataplane.loop_io cimport (EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, epoll_add,
@@ -39,10 +43,12 @@ from gateway_proxy.dataplane.loop_support cimport (defer_free, give_request_head
                                                    pool_forget, pool_put, pool_take, rs_load_int, rs_store_int,
                                                    take_request_head,
                                                    take_response_head, timer_clear, timer_set)
-from gateway_proxy.dataplane.loop_types cimport (C_CLOSING, C_EXCHANGE, C_HEAD, C_TUNNEL, KIND_UPSTREAM, U_ACTIVE,
-                                                 U_CONNECTING, U_IDLE, Client, LoopState, Plan, Upstream)
+from gateway_proxy.dataplane.loop_types cimport (C_CLOSING, C_EXCHANGE, C_HEAD, C_TUNNEL, KIND_MIRROR, KIND_UPSTREAM,
+                                                 U_ACTIVE, U_CONNECTING, U_IDLE, Client, LoopState, Mirror, Plan,
+                                                 Upstream)
 from gateway_proxy.dataplane.spans cimport Span
-from gateway_proxy.dataplane.table cimport CEndpoint, CRule, CTable, Decision, RouteRequest, route_decide
+from gateway_proxy.dataplane.table cimport (STATUS_PREFLIGHT, CEndpoint, CRule, CTable, Decision, RouteRequest,
+                                            route_decide)
 
 cdef enum:
     INB_FIRST = 16 * 1024
@@ -127,12 +133,15 @@ cdef void client_close(LoopState *L, Client *c) noexcept nogil:
         observe(c.block, 101, now() - c.started)  # Tunnel.close: counted once, when it ends
     if c.up != NULL:
         upstream_close(L, c.up)
+    if c.mirrors != NULL:
+        _mirrors_release(L, c, False)
     _release_plan(L, c)
     close(c.fd)
     out_free(&c.inb)
     out_free(&c.out)
     out_free(&c.held)
     out_free(&c.retry)
+    out_free(&c.origin)
     give_request_head(L, c.head)
     c.head = NULL
     if c.prev != NULL:
@@ -261,13 +270,23 @@ cdef void _connect(LoopState *L, Client *c, const uint8_t *key) noexcept nogil:
     _attach(L, c, u)
 
 
+cdef void _endpoint_key(const CEndpoint *ep, uint8_t *key) noexcept nogil:
+    """The pool key of an address endpoint: family, port (2), address (16)."""
+    memset(key, 0, 19)
+    key[0] = <uint8_t>ep.family
+    key[1] = ep.port >> 8
+    key[2] = ep.port & 255
+    memcpy(key + 3, ep.addr, 16)
+
+
 cdef void _forward(LoopState *L, Client *c, Plan *p, const Decision *d, const char *base) noexcept nogil:
-    """Exchange.begin: the backend's request head, the 504 timer, a pooled or new connection."""
+    """Exchange.begin: the backend's request head, the copies for mirrors, the 504 timer, a
+    pooled or new connection."""
     cdef CTable *t = p.table
     cdef const CRule *rule = &t.rules[d.rule]
-    cdef const CEndpoint *ep = &t.endpoints[d.endpoint]
     cdef uint8_t key[19]
     cdef double timeout = rule.request_timeout
+    cdef uint32_t i
     cdef Upstream *u
     c.plan = p
     p.inflight += 1
@@ -286,11 +305,11 @@ cdef void _forward(LoopState *L, Client *c, Plan *p, const Decision *d, const ch
             return
     else:
         timer_clear(L, c)
-    memset(key, 0, 19)
-    key[0] = <uint8_t>ep.family
-    key[1] = ep.port >> 8
-    key[2] = ep.port & 255
-    memcpy(key + 3, ep.addr, 16)
+    if not c.tunnel:  # a mirror cannot join a tunnel: upgrades are not copied (exchange.begin)
+        for i in range(d.mirror_count):
+            if d.mirror_endpoints[i] >= 0:
+                _mirror_open(L, c, p, d.mirror_endpoints[i])
+    _endpoint_key(&t.endpoints[d.endpoint], key)
     u = pool_take(L, key)
     if u != NULL:
         u.reused = 1
@@ -329,6 +348,34 @@ cdef int _redirect(LoopState *L, Client *c, Plan *p, const Decision *d, const ch
         out_free(&scratch)
 
 
+cdef bint _keep_origin(Client *c, const char *base) noexcept nogil:
+    """Exchange.response_head reads the request's Origin for a CORS rule: kept until then."""
+    cdef bint found
+    c.origin.start = c.origin.end = 0
+    if not out_field(&c.origin, base, c.head.headers, c.head.header_count, b"origin", 6, &found):
+        return False
+    c.cors = found
+    return True
+
+
+cdef void _preflight(LoopState *L, Client *c, Plan *p, const Decision *d, const char *base) noexcept nogil:
+    """exchange.handle's CORS preflight: answered from the rule's policy, never forwarded."""
+    cdef CTable *t = p.table
+    cdef Out scratch
+    cdef int status
+    memset(&scratch, 0, sizeof(Out))
+    status = cors_preflight(&c.out, &scratch, base, c.head.headers, c.head.header_count, t,
+                            &t.cors[t.rules[d.rule].cors], c.keep_alive)
+    out_free(&scratch)
+    if status < 0:
+        client_close(L, c)
+        return
+    c.status = <uint16_t>status
+    c.responded = 1
+    observe(p.rule_blocks[d.rule], status, now() - c.started)
+    client_flush(L, c)
+
+
 cdef void _start(LoopState *L, Client *c, uint32_t head_len) noexcept nogil:
     """ClientProtocol.on_headers_complete then exchange.handle: answer or forward one request."""
     cdef RequestHead *h = c.head
@@ -340,7 +387,7 @@ cdef void _start(LoopState *L, Client *c, uint32_t head_len) noexcept nogil:
     L.requests += 1
     c.started = now()
     c.phase = C_EXCHANGE
-    c.responded = c.head_sent = c.out_chunked = c.retried = 0
+    c.responded = c.head_sent = c.out_chunked = c.retried = c.cors = 0
     c.status = 0
     c.block = NULL
     c.backend = -1
@@ -385,7 +432,12 @@ cdef void _start(LoopState *L, Client *c, uint32_t head_len) noexcept nogil:
         request.tls = False
         route_decide(p.table, &request, &L.rng, &d)
         if d.status == 0:
+            if p.table.rules[d.rule].cors >= 0 and not _keep_origin(c, base):
+                client_close(L, c)
+                return
             _forward(L, c, p, &d, base)
+        elif d.status == STATUS_PREFLIGHT:
+            _preflight(L, c, p, &d, base)
         elif d.status == 404:
             _answer(L, c, 404, c.keep_alive, NULL, 0)
             observe(L.unrouted, 404, now() - c.started)
@@ -434,6 +486,8 @@ cdef bint _body(LoopState *L, Client *c) noexcept nogil:
         if forward and not out_put(&c.up.out, c.inb.data + c.inb.start, n):
             _fail(L, c, 502)
             return False
+        if c.mirrors != NULL:
+            _mirrors_copy(L, c, c.inb.data + c.inb.start, n)
         c.inb.start += n
         c.body_left -= n
         if c.body_left == 0:
@@ -450,12 +504,19 @@ cdef bint _body(LoopState *L, Client *c) noexcept nogil:
                     and out_put(&c.up.out, "\r\n", 2)):
                 _fail(L, c, 502)
                 return False
+            if c.mirrors != NULL and spans[i].len:
+                _mirrors_copy(L, c, c.inb.data + spans[i].off, spans[i].len)
         if offset == c.inb.start and not chunked_done(&c.chunks):
             return False
         c.inb.start = <uint32_t>offset
         if chunked_done(&c.chunks):
             c.body_done = 1
             _request_end(L, c)
+    if c.mirrors != NULL:
+        if c.body_done:
+            _mirrors_release(L, c, True)
+        else:
+            _mirrors_flush(L, c)
     if c.up != NULL and not c.responded:
         _flush_upstream(L, c.up)
     return True
@@ -466,6 +527,7 @@ cdef void _next(LoopState *L, Client *c) noexcept nogil:
     timer_clear(L, c)
     out_free(&c.held)
     out_free(&c.retry)
+    out_free(&c.origin)
     if not c.keep_alive or c.upgrade or c.last or (c.eof and _pending(&c.inb) == 0):
         c.phase = C_CLOSING
         if not timer_set(L, c, now() + L.header_timeout):
@@ -579,3 +641,4 @@ cdef void client_timeout(LoopState *L, Client *c) noexcept nogil:
 
 include "loop_backend.pxi"
 include "loop_tunnel.pxi"
+include "loop_mirror.pxi"

@@ -3,6 +3,7 @@
 from libc.stdint cimport int32_t, uint32_t
 
 from gateway_proxy.dataplane.http1 cimport RequestHead, ResponseHead
+from gateway_proxy.dataplane.spans cimport HeaderSpan, Span
 from gateway_proxy.dataplane.table cimport CTable, Decision
 
 cdef enum:
@@ -26,8 +27,12 @@ cdef bint out_simple(Out *o, int status, bint keep_alive, const char *extra, uin
 cdef bint out_request_head(Out *o, const char *base, const RequestHead *h, const CTable *t, const Decision *d,
                            const char *peer, uint32_t peer_len, bint upgrade) noexcept nogil
 cdef bint out_response_head(Out *o, const char *base, const ResponseHead *h, const CTable *t, int32_t ops,
-                            bint head_request, bint client_11, bint *keep_alive, bint *out_chunked) noexcept nogil
+                            bint head_request, bint client_11, bint *keep_alive, bint *out_chunked,
+                            const Out *cors) noexcept nogil
 cdef bint out_switch_head(Out *o, const char *base, const ResponseHead *h, const CTable *t,
                           int32_t ops_id) noexcept nogil
 cdef bint response_framed(const char *base, const ResponseHead *h) noexcept nogil
 cdef bint out_effective_host(Out *o, const char *base, const RequestHead *h, bint *found) noexcept nogil
+cdef bint out_field(Out *o, const char *base, const HeaderSpan *headers, uint32_t count, const char *lname,
+                   uint32_t n, bint *found) noexcept nogil
+cdef bint cors_owned(const char *base, Span name) noexcept nogil

@@ -15,6 +15,7 @@ from libc.stdint cimport int32_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, realloc
 from libc.string cimport memcpy, memmove
 
+from gateway_proxy import cors as _cors
 from gateway_proxy.dataplane.http1 cimport FRAMING_CHUNKED, RequestHead, ResponseHead, TARGET_ORIGIN
 from gateway_proxy.dataplane.spans cimport HeaderSpan, Span
 from gateway_proxy.dataplane.table cimport (CAddItem, CHeaderOps, CMatch, CName, CRule, CTable, Decision,
@@ -171,6 +172,12 @@ cdef bint _joined(Out *o, const char *base, const HeaderSpan *headers, uint32_t 
     return True
 
 
+cdef bint out_field(Out *o, const char *base, const HeaderSpan *headers, uint32_t count, const char *lname,
+                   uint32_t n, bint *found) noexcept nogil:
+    """index_headers().get(lname, ""), for loop_cors."""
+    return _joined(o, base, headers, count, lname, n, found)
+
+
 cdef bint _has(const char *base, const HeaderSpan *headers, uint32_t count, const char *lname, uint32_t n) noexcept nogil:
     cdef uint32_t i
     for i in range(count):
@@ -246,6 +253,27 @@ for _i, _name in enumerate(_OWNED_NAMES):
     _OWNED_LEN[_i] = len(_name)
 
 
+# cors.OWNED: on a CORS rule, for a request with an Origin, the filter decides these response fields.
+_CORS_NAMES = tuple(sorted(_cors.OWNED))
+cdef const char *_CORS[8]
+cdef uint32_t _CORS_LEN[8]
+cdef uint32_t _CORS_COUNT = len(_CORS_NAMES)
+if _CORS_COUNT > 8:
+    raise ImportError("gateway_proxy.dataplane.loop_heads: cors.OWNED grew past 8 names")
+for _i, _name in enumerate(_CORS_NAMES):
+    _CORS[_i] = _name
+    _CORS_LEN[_i] = len(_name)
+
+
+cdef bint cors_owned(const char *base, Span name) noexcept nogil:
+    """``name`` is a field the CORS filter owns (cors.OWNED), in any case."""
+    cdef uint32_t i
+    for i in range(_CORS_COUNT):
+        if _is(base, name, _CORS[i], _CORS_LEN[i]):
+            return True
+    return False
+
+
 cdef bint _skip(const char *base, Span name, uint32_t owned, const HeaderSpan *headers, uint32_t count,
                 const CTable *t, const CHeaderOps *ops) noexcept nogil:
     """_hotpath_py._skip: hop-by-hop, owned by the proxy (the first ``owned`` of _OWNED), listed in
@@ -277,10 +305,14 @@ cdef bint _named(const CTable *t, const CHeaderOps *ops, uint32_t first, uint32_
 
 
 cdef bint _copy_fields(Out *o, const char *base, const HeaderSpan *headers, uint32_t count, uint32_t owned,
-                       const CTable *t, const CHeaderOps *ops) noexcept nogil:
+                       const CTable *t, const CHeaderOps *ops, bint cors=False) noexcept nogil:
+    """The fields _skip keeps; with ``cors``, not those the CORS filter owns either
+    (cors.response_fields drops them before the head is built)."""
     cdef uint32_t i
     for i in range(count):
         if _skip(base, headers[i].name, owned, headers, count, t, ops):
+            continue
+        if cors and cors_owned(base, headers[i].name):
             continue
         if not (out_put(o, base + headers[i].name.off, headers[i].name.len) and out_put(o, ": ", 2)
                 and out_put(o, base + headers[i].value.off, _value_len(base, headers[i].value))
@@ -417,10 +449,13 @@ cdef bint out_request_head(Out *o, const char *base, const RequestHead *h, const
 
 
 cdef bint out_response_head(Out *o, const char *base, const ResponseHead *h, const CTable *t, int32_t ops_id,
-                            bint head_request, bint client_11, bint *keep_alive, bint *out_chunked) noexcept nogil:
+                            bint head_request, bint client_11, bint *keep_alive, bint *out_chunked,
+                            const Out *cors) noexcept nogil:
     """exchange.Exchange.response_head's framing choice, then _hotpath_py.response_head.
     ``keep_alive`` comes in as the client's and may be turned off; ``out_chunked`` is set when the
-    body is re-chunked for the client."""
+    body is re-chunked for the client. ``cors``, for a request with an Origin on a CORS rule: the
+    lines the filter adds (loop_cors.cors_response_lines), written before the framing, and the
+    backend's own fields the filter owns are dropped; NULL otherwise."""
     cdef const CHeaderOps *ops = &t.ops[ops_id] if ops_id >= 0 else NULL
     cdef bint found
     cdef bint length = _has(base, h.headers, h.header_count, "content-length", 14)
@@ -430,8 +465,11 @@ cdef bint out_response_head(Out *o, const char *base, const ResponseHead *h, con
     if not (_lit(o, "HTTP/1.1 ") and _uint(o, status, 10) and out_put(o, " ", 1)):
         return False
     ok = out_put(o, base + h.reason.off, h.reason.len) if h.reason.len else out_put(o, "OK", 2)
-    if not (ok and out_put(o, "\r\n", 2) and _copy_fields(o, base, h.headers, h.header_count, 1, t, ops)
+    if not (ok and out_put(o, "\r\n", 2)
+            and _copy_fields(o, base, h.headers, h.header_count, 1, t, ops, cors != NULL)
             and _apply_ops(o, base, h.headers, h.header_count, t, ops, NULL)):
+        return False
+    if cors != NULL and not out_put(o, cors.data + cors.start, cors.end - cors.start):
         return False
     if head_request or status == 204 or status == 304:
         if length and status != 204:

@@ -17,6 +17,7 @@ cdef enum:
     KIND_WAKE = 2
     KIND_CLIENT = 3
     KIND_UPSTREAM = 4
+    KIND_MIRROR = 5
 
     # Client.phase
     C_HEAD = 0            # waiting for, or reading, a request head
@@ -72,6 +73,7 @@ cdef struct Reweigh:
 
 cdef struct Upstream
 cdef struct Client
+cdef struct Mirror
 
 
 cdef struct Client:
@@ -96,15 +98,18 @@ cdef struct Client:
     uint8_t has_body
     uint8_t last          # answer the current request, then close (a drain asked for it)
     uint8_t hangup        # epoll reported a shutdown or an error: a short read no longer means empty
+    uint8_t cors          # the request has an Origin and its rule a CORS filter: ``origin`` holds it
     int fd
     Out inb               # received bytes; the current request starts at inb.start
     Out out               # bytes owed to the client
     Out held              # the response head, held until body bytes follow (exchange.held)
     Out retry             # the request head, kept to resend once if a pooled connection was dead
+    Out origin            # the request's Origin (index_headers' value), for the CORS fields of its response
     RequestHead *head     # only while a head is being parsed
     ChunkedDecoder chunks
     uint64_t body_left
     Upstream *up
+    Mirror *mirrors       # the copies still owed the request body (loop_mirror.pxi), sibling-linked
     Plan *plan
     MetricBlock *block
     int32_t backend
@@ -145,6 +150,35 @@ cdef struct Upstream:
     int32_t pool_slot
     Upstream *pool_prev
     Upstream *pool_next
+
+
+# One copy of a request for a RequestMirror backend (loop_mirror.pxi, mirroring.Mirror): its own
+# connection, never pooled, closed once its response arrived. It outlives its client's exchange
+# (the client never waits for it), so it holds no plan, only its backend's counter block, which
+# lives as long as the loop's Counters.
+cdef struct Mirror:
+    uint8_t kind
+    uint8_t connected
+    uint8_t readable
+    uint8_t hangup        # epoll reported a shutdown or an error: a short read no longer means empty
+    uint8_t closed
+    uint8_t got_head
+    uint8_t head_request  # the copy is a HEAD: its response has no body
+    uint8_t framing       # of its response
+    int fd
+    Out out               # the copy still to write: at most LoopState.mirror_buffer bytes
+    Out inb               # its response, parsed and discarded
+    ResponseHead *head    # only while the response head is being read
+    ChunkedDecoder chunks
+    uint64_t body_left
+    uint16_t status
+    MetricBlock *block    # the mirror backend's counters
+    double started
+    double deadline       # started + mirroring.MIRROR_DEADLINE: LoopState's list is in this order
+    Client *client        # while the client's request body is still copied to it
+    Mirror *sibling       # the next copy of the same request (Client.mirrors)
+    Mirror *prev          # LoopState.mirrors_first/last: every open copy, oldest first
+    Mirror *next
 
 
 cdef struct PoolSlot:
@@ -190,6 +224,12 @@ cdef struct LoopState:
     uint32_t dead_len
     uint32_t dead_cap
     Client *clients
+    # Open mirror copies, oldest first: all share one deadline length, so this list is also their
+    # timer queue (the head expires first) and needs no heap.
+    Mirror *mirrors_first
+    Mirror *mirrors_last
+    uint32_t mirror_buffer    # mirroring.MAX_BUFFER
+    double mirror_deadline    # mirroring.MIRROR_DEADLINE
     MetricBlock *unrouted
     uint64_t accepted
     uint64_t requests

@@ -12,8 +12,9 @@ cdef enum:
     PATH_EXACT = 0
     PATH_REGEX = 1
     PATH_PREFIX = 2
-    # Decision.status when no rule matched.
+    # Decision.status when no rule matched, and for a CORS preflight the rule's policy answers.
     STATUS_NOT_FOUND = 404
+    STATUS_PREFLIGHT = 1
     # CRule.rewrite_kind
     REWRITE_NONE = 0
     REWRITE_FULL_PATH = 1
@@ -79,6 +80,29 @@ cdef struct CBackend:
     int32_t response_ops
 
 
+# A rule's CORS filter (cors.Policy): the request-independent parts, every string in the pool.
+cdef struct CCors:
+    uint8_t any_origin
+    uint8_t credentials
+    uint8_t any_method
+    uint8_t any_header
+    uint8_t expose_any
+    uint32_t origin_first    # into CTable.cors_origins
+    uint32_t origin_count
+    CName methods        # Access-Control-Allow-Methods value; empty = omitted
+    CName headers        # Access-Control-Allow-Headers value; empty = omitted
+    CName expose         # Access-Control-Expose-Headers value; empty = omitted
+    CName max_age        # Access-Control-Max-Age value, as text
+
+
+# One allowed origin (cors.Origin): ``host`` exact, or the suffix a ``*`` stands before.
+cdef struct COrigin:
+    uint8_t https
+    uint8_t wildcard
+    uint32_t port
+    CName host
+
+
 cdef struct CRule:
     uint32_t backend_first
     uint32_t backend_count
@@ -98,6 +122,7 @@ cdef struct CRule:
     double backend_timeout
     uint16_t listener_port
     uint8_t https
+    int32_t cors         # index into CTable.cors, -1 none
 
 
 cdef struct CCondition:
@@ -156,6 +181,8 @@ cdef struct CTable:
     CHeaderOps *ops
     CName *names
     CAddItem *add_items
+    CCors *cors
+    COrigin *cors_origins
     uint32_t match_count
     uint32_t rule_count
     uint32_t backend_count
@@ -169,9 +196,10 @@ cdef struct CTable:
 
 
 # One request's decision, in the order the reference data path takes it (exchange.handle/begin):
-# route, redirect, weighted pick, backend status, mirrors, endpoint. Ids index the CTable arrays.
+# route, CORS preflight, redirect, weighted pick, backend status, mirrors, endpoint. Ids index the
+# CTable arrays.
 cdef struct Decision:
-    int32_t status       # 0 forward; 404 no route; 3xx redirect (see CRule.redirect); 500; 503
+    int32_t status       # 0 forward; 404 no route; STATUS_PREFLIGHT (CRule.cors answers); 3xx redirect; 500; 503
     int32_t match
     int32_t rule
     int32_t backend      # -1 when no backend was picked (404, redirect, all weights zero)

@@ -481,6 +481,20 @@ cdef int32_t next_endpoint(CTable *t, int32_t backend) noexcept nogil:
     return b.endpoint_first + index
 
 
+cdef bint _has_field(const RouteRequest *r, const char *lname, uint32_t n) noexcept nogil:
+    cdef uint32_t i
+    for i in range(r.header_count):
+        if r.headers[i].name.len == n and _folded_equal(r.base + r.headers[i].name.off, lname, n):
+            return True
+    return False
+
+
+cdef bint _preflight(const RouteRequest *r) noexcept nogil:
+    """cors.is_preflight: OPTIONS with Origin and Access-Control-Request-Method."""
+    return (r.method.len == 7 and memcmp(r.base + r.method.off, b"OPTIONS", 7) == 0
+            and _has_field(r, b"origin", 6) and _has_field(r, b"access-control-request-method", 29))
+
+
 cdef void route_decide(CTable *t, const RouteRequest *request, Rng *rng, Decision *out) noexcept nogil:
     """One request's decisions in exchange.handle/begin's order, drawing randomness as it does."""
     cdef const CRule *rule
@@ -495,6 +509,9 @@ cdef void route_decide(CTable *t, const RouteRequest *request, Rng *rng, Decisio
         return
     out.rule = t.matches[out.match].rule
     rule = &t.rules[out.rule]
+    if rule.cors >= 0 and _preflight(request):  # answered by the CORS filter, before any draw
+        out.status = STATUS_PREFLIGHT
+        return
     if rule.redirect >= 0:  # answered before any draw, as the reference does
         out.status = rule.redirect_status
         return
@@ -587,6 +604,7 @@ cdef int _copy_matches(CTable *t, layout) except -1:
 
 cdef int _copy_rules(CTable *t, layout) except -1:
     cdef CRule *r
+    cdef CCors *c
     cdef CBackend *b
     cdef CEndpoint *e
     cdef size_t i, k
@@ -596,7 +614,7 @@ cdef int _copy_rules(CTable *t, layout) except -1:
         r = &t.rules[i]
         (r.backend_first, r.backend_count, r.total, r.mirror_first, r.mirror_count, r.request_ops,
          r.response_ops, r.redirect, r.redirect_status, r.rewrite, r.rewrite_kind, path, r.rewrite_host,
-         hostname, r.request_timeout, r.backend_timeout, r.listener_port, r.https) = values
+         hostname, r.request_timeout, r.backend_timeout, r.listener_port, r.https, r.cors) = values
         r.rewrite_path.off, r.rewrite_path.len = path
         r.rewrite_hostname.off, r.rewrite_hostname.len = hostname
     t.backend_count = len(layout.c_backends)
@@ -605,6 +623,21 @@ cdef int _copy_rules(CTable *t, layout) except -1:
         b = &t.backends[i]
         (b.status, b.weight, b.cumulative, b.endpoint_first, b.endpoint_count, b.cursor, b.rule,
          b.request_ops, b.response_ops) = values
+    t.cors = <CCors *>_allocate(len(layout.cors), sizeof(CCors))
+    for i, (any_origin, credentials, any_method, any_header, expose_any, first, count, methods, headers, expose,
+            max_age) in enumerate(layout.cors):
+        c = &t.cors[i]
+        c.any_origin, c.credentials, c.any_method, c.any_header, c.expose_any = (
+            any_origin, credentials, any_method, any_header, expose_any)
+        c.origin_first, c.origin_count = first, count
+        c.methods.off, c.methods.len = methods
+        c.headers.off, c.headers.len = headers
+        c.expose.off, c.expose.len = expose
+        c.max_age.off, c.max_age.len = max_age
+    t.cors_origins = <COrigin *>_allocate(len(layout.cors_origins), sizeof(COrigin))
+    for i, (https, port, wildcard, host) in enumerate(layout.cors_origins):
+        t.cors_origins[i].https, t.cors_origins[i].port, t.cors_origins[i].wildcard = https, port, wildcard
+        t.cors_origins[i].host.off, t.cors_origins[i].host.len = host
     t.endpoint_count = len(layout.endpoints)
     t.endpoints = <CEndpoint *>_allocate(t.endpoint_count, sizeof(CEndpoint))
     for i, (host, port, family, address, backend) in enumerate(layout.endpoints):
@@ -682,6 +715,8 @@ cdef class RouteTable:
         free(t.ops)
         free(t.names)
         free(t.add_items)
+        free(t.cors)
+        free(t.cors_origins)
         free(t.scratch)
         free(t.mirror_out)
 

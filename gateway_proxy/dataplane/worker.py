@@ -6,9 +6,10 @@ module is the seam. :class:`CDataPlane` owns one loop thread per process (``--wo
 processes, each on its own SO_REUSEPORT socket) and is told of every table the runtime installs.
 
 Not every table can be served by the loop. :func:`unsupported` names why one cannot (today:
-GRPCRoutes, RequestMirror filters, retries, CORS filters and session persistence, and backends
-whose endpoints are host names the loop would have to resolve; upgrades, WebSocket included, are
-tunnelled by the loop itself, loop_tunnel.pxi); for such a table the loop stops accepting, ends its
+GRPCRoutes, retries and session persistence, and backends whose endpoints are host names the
+loop would have to resolve; upgrades, WebSocket included, are tunnelled by the loop itself,
+loop_tunnel.pxi, RequestMirror copies are sent by it, loop_mirror.pxi, and CORS filters are
+answered by it, loop_cors.pyx); for such a table the loop stops accepting, ends its
 keep-alive connections after their current answer, and the asyncio path (``runtime.client_side``)
 accepts on the same socket until a table the loop can serve comes back. Each switch is logged in
 one line with its reason, so a fallback is never silent. TLS listeners stay on the asyncio path: they have their own socket.
@@ -94,13 +95,10 @@ def unsupported(compiled, verdicts: Verdicts | None = None) -> str | None:
 
 
 def _rule_unsupported(rule) -> str | None:
-    if rule.mirrors:
-        return f"RequestMirror in {rule.namespace}/{rule.route} (mirroring runs on the asyncio path only)"
-    for policy, feature in ((rule.retry, "retry"), (rule.cors, "a CORS filter"),
-                            (rule.session, "sessionPersistence")):
+    for policy, feature in ((rule.retry, "retry"), (rule.session, "sessionPersistence")):
         if policy is not None:
             return f"{feature} in {rule.namespace}/{rule.route} (it runs on the asyncio path only)"
-    for backend in rule.backends:
+    for backend in rule.backends + rule.mirrors:
         for host, _ in backend.endpoints:
             if not _address_literal(host):
                 return f"endpoint {host!r} of {backend.namespace}/{backend.name} is a name, not an address"

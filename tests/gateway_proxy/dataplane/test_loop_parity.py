@@ -29,6 +29,8 @@ _SCRIPTS = {
     b"/eof": b"HTTP/1.1 200 OK\r\nX-Kind: eof\r\n\r\nuntil the backend closes",
     b"/204": b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nX-Kind: none\r\n\r\n",
     b"/304": b"HTTP/1.1 304 Not Modified\r\nContent-Length: 12\r\nETag: \"x\"\r\n\r\n",
+    b"/acao": (b"HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: *\r\nX-Multi: 1\r\naccess-control-expose-headers: x\r\n"
+               b"x-multi: 2\r\nX-Multi: 3\r\nContent-Length: 2\r\n\r\nok"),
     b"/close": b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 3\r\n\r\nbye",
     b"/continue": b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
     b"/cut": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789",

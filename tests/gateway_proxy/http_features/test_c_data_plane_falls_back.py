@@ -1,6 +1,7 @@
-"""The opt-in C data plane does not implement retries, CORS or session persistence: a table using
-any of them is served by the asyncio path on the same socket, with one log line saying why, and
-the C loop takes over again once the table no longer needs them (as for RequestMirror).
+"""The opt-in C data plane does not implement retries or session persistence: a table using
+either is served by the asyncio path on the same socket, with one log line saying why, and the C
+loop takes over again once the table no longer needs them. (RequestMirror and CORS it serves
+itself: dataplane/test_loop_mirrors.py, dataplane/test_loop_cors.py.)
 """
 
 from __future__ import annotations
@@ -32,8 +33,6 @@ def c_proxy(monkeypatch, tmp_path):
 
 FEATURES = [
     pytest.param({"retry": {"codes": [503], "attempts": 1}}, "retry", id="retry"),
-    pytest.param({"filters": [{"type": "CORS", "cors": {"allowOrigins": ["https://a.com"]}}]}, "a CORS filter",
-                 id="cors"),
     pytest.param({"sessionPersistence": {"sessionName": "s"}}, "sessionPersistence", id="session"),
 ]
 
@@ -55,8 +54,6 @@ def test_a_table_using_the_feature_is_served_by_asyncio_and_back(c_proxy, echo_f
     status, headers, _ = c_proxy.request(headers={"Origin": "https://a.com"})
     assert status == 200
     assert plane.loop.stats[1] == served_by_c  # the asyncio path answered, with the feature:
-    if named == "a CORS filter":
-        assert headers["access-control-allow-origin"] == "https://a.com"
     if named == "sessionPersistence":
         assert headers["set-cookie"].startswith("s=")
     g.deploy(c_proxy, echoes, [g.route("r", [g.rule([g.backend("v1")])])])

@@ -1,12 +1,17 @@
-"""The HTTPRoute CORS filter over real sockets, in both builds, with the upstream conformance cases
-(``HTTPRouteCORS``, ``CORSAllowCredentialsBehavior``) and the spec's wording on wildcards.
+"""The HTTPRoute CORS filter over real sockets, in both builds and on the C data plane, with the
+upstream conformance cases (``HTTPRouteCORS``, ``CORSAllowCredentialsBehavior``) and the spec's
+wording on wildcards. (tests/gateway_proxy/dataplane/test_loop_cors.py compares the C loop's
+answers with the asyncio path's byte for byte.)
 """
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from gw_harness import backend, deploy, path_match, route, rule
+from gw_harness import Proxy, backend, deploy, path_match, route, rule
+from gateway_proxy import hotpath
 
 MULTIPLE = {"allowOrigins": ["https://www.foo.com", "https://*.bar.com"], "allowMethods": ["GET", "OPTIONS"],
             "allowHeaders": ["x-header-1", "x-header-2"], "exposeHeaders": ["x-header-3", "x-header-4"],
@@ -21,12 +26,40 @@ def cors_rule(prefix: str, cors: dict):
     return rule([backend("v1")], [path_match(prefix)], filters=[{"type": "CORS", "cors": cors}])
 
 
+@pytest.fixture(scope="module")
+def c_loop(tmp_path_factory):
+    """A proxy served by the C event loop (``--data-plane c``), compiled build, for this module."""
+    build = hotpath.compiled()
+    if build is None:
+        return None
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ROUTESHIFT_DATA_PLANE", "c")
+        running = Proxy(build, str(tmp_path_factory.mktemp("features-c-loop"))).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(params=["pure", "compiled", "c-loop"])
+def gw(request, proxies, c_loop):
+    """The conftest's proxy of each hot-path build, then the C data plane's."""
+    running = c_loop if request.param == "c-loop" else proxies.get(request.param)
+    if running is None:
+        if os.environ.get("ROUTESHIFT_NO_EXTENSIONS") == "1":
+            pytest.skip("compiled hot path not built (ROUTESHIFT_NO_EXTENSIONS=1)")
+        pytest.fail("the Cython hot path or data path is not built")
+    if request.param == "c-loop" and running.runtime.plane is None:
+        pytest.fail("the C data plane did not start")
+    return running
+
+
 @pytest.fixture
 def v1(gw, echo_factory):
     echo = echo_factory("v1")
     deploy(gw, {"v1": echo}, [route("r", [cors_rule("/cors-1", MULTIPLE), cors_rule("/cors-2", WILDCARD_METHODS),
                                           cors_rule("/cors-wildcard-origin", WILDCARD_ORIGIN),
                                           cors_rule("/cors-creds", CREDENTIALED_WILDCARDS)])])
+    if gw.runtime.plane is not None:
+        assert gw.runtime.plane.serving_c is True, gw.runtime.plane.reason  # the C loop answers, no fallback
     return echo
 
 

@@ -13,12 +13,20 @@ Pure and synchronous, so that every interleaving is a table test.
 
 from __future__ import annotations
 
+import collections
+
+# How many of its own writes a Canary recognises. A write's echo arrives within a
+# reconciliation or two, and the Canary writes at most once per reconciliation.
+RECENT_WRITES = 4
+
 
 class Echoes:
     """One Canary's record of its own writes; the daemon and kopf's event handler share it."""
 
     def __init__(self) -> None:
-        self.written: str | None = None  # resourceVersion of the last status write
+        # resourceVersions of the last few status writes: the echo of one may arrive while the
+        # next reconciliation runs and writes again.
+        self.written: collections.deque[str] = collections.deque(maxlen=RECENT_WRITES)
         self._reconciling = False
         self._seen: list[str | None] = []
 
@@ -37,9 +45,9 @@ class Echoes:
         """It ended, having written ``written`` (or nothing): True when an event it saw must wake
         the Canary again."""
         if written is not None:
-            self.written = written
+            self.written.append(written)
         self._reconciling = False
         return any(self._foreign(version) for version in self._seen)
 
     def _foreign(self, version: str | None) -> bool:
-        return version is None or version != self.written
+        return version is None or version not in self.written

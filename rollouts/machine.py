@@ -296,7 +296,9 @@ class _Machine(manual.ManualOperations):
         if spec.paused or status.manual_pause:
             # Say the real reason for as long as it holds (an expired analysis hold, not "an operation").
             why = "paused by spec.paused" if spec.paused else status.paused_message or "paused by the pause operation"
-            status.last_progress_at = self.now  # a paused rollout cannot miss its deadline
+            # A paused rollout cannot miss its deadline (_deadline_exceeded); the deadline starts
+            # afresh when it resumes. Not refreshed here at every decision: that made every wake
+            # of a paused Canary a status write.
             if status.phase != Phase.PAUSED:
                 j.transition(Phase.PAUSED, why, event_reason="Paused")
             else:
@@ -304,6 +306,7 @@ class _Machine(manual.ManualOperations):
             return
         if status.phase == Phase.PAUSED and not isinstance(step, steps.PauseStep):
             j.transition(Phase.PROGRESSING, f"resumed at {steps.describe(step)}", event_reason="Resumed")
+            status.last_progress_at = self.now  # the progress deadline starts when the pause ends
         if self._deadline_exceeded():
             return
         if any(g.ok for g in self.obs.gate(WebhookType.ROLLBACK.value)):
@@ -323,6 +326,7 @@ class _Machine(manual.ManualOperations):
             if not self._gate(WebhookType.CONFIRM_PROMOTION, waiting_phase=Phase.WAITING_PROMOTION):
                 return
             status.promotion_confirmed = True
+            status.last_progress_at = self.now  # the wait for confirmation is over: the deadline starts now
         if isinstance(step, steps.PromoteStep) and status.phase != Phase.PROMOTING:
             j.transition(Phase.PROMOTING, f"promoting {spec.canary.name} to 100%", event_reason="Promoting")
         traffic = steps.traffic(step)
@@ -580,23 +584,20 @@ class _Machine(manual.ManualOperations):
         elif self.status.message.startswith(waiting) and self.status.next_analysis_at is not None \
                 and self.now < self.status.next_analysis_at:
             # Refused within this interval and not asked again yet: keep saying what it answered.
-            if waiting_phase is not None:
-                self.status.last_progress_at = self.now
             return False
         reason = f"{waiting}{failing[0]}"
         if waiting_phase is not None and self.status.phase != waiting_phase:
             self.j.transition(waiting_phase, reason, event_reason="WaitingForWebhook")
         else:
             self.j.hold(reason, event_reason="WaitingForWebhook")
-        if waiting_phase is not None:
-            # Waiting for a person's confirmation is not a failure to make progress.
-            self.status.last_progress_at = self.now
+        # Waiting for a person's confirmation (waiting_phase) is not a failure to make progress:
+        # _deadline_exceeded leaves that phase alone, and the deadline starts afresh once confirmed.
         return False
 
     def _deadline_exceeded(self) -> bool:
         status = self.status
         waited = self.j.seconds_since(status.last_progress_at)
-        if status.phase in (Phase.PAUSED, Phase.WAITING_PROMOTION):
+        if status.phase in (Phase.PAUSED, Phase.WAITING_PROMOTION) or status.weight_override is not None:
             return False  # waiting for a person (or their approval hook), however long that takes
         if status.last_progress_at is None or waited <= self.spec.progress_deadline_seconds:
             return False
@@ -632,7 +633,8 @@ class _Machine(manual.ManualOperations):
         if status.step_started_at is None:
             status.step_started_at = self.now
         settled, why = self._settle(traffic, timeout_from=status.step_started_at)
-        status.last_progress_at = self.now  # a person chose this weight: no deadline
+        # A person chose this weight: no deadline (_deadline_exceeded) until the hold ends, which
+        # restarts the step clock.
         j.hold(f"held at canary {status.weight_override}% by set-weight"
                + ("" if settled else f": {why}"))
 

@@ -30,6 +30,10 @@ def run(script: list[tuple]) -> list[bool]:
     pytest.param([("begin",), ("end", "7"), ("begin",), ("end", None), ("event", "7")], [False, False, False],
                  id="a-reconciliation-without-write-keeps-the-last-write"),
     pytest.param([("begin",), ("event", None), ("end", "7")], [False, True], id="an-event-without-version"),
+    pytest.param([("begin",), ("end", "7"), ("begin",), ("event", "7"), ("end", "9")], [False, False, False],
+                 id="the-last-write-echoes-during-the-next-one-that-writes-again"),
+    pytest.param([("begin",), ("end", "7"), ("begin",), ("event", "7"), ("event", "8"), ("end", "9")],
+                 [False, False, False, True], id="and-a-change-beside-that-echo-still-wakes"),
 ])
 def test_only_other_changes_wake_the_canary(script, wakes):
     assert run(script) == wakes

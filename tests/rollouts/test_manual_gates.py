@@ -199,3 +199,33 @@ def test_the_paused_condition_names_a_manual_pause_step():
     assert driver.status.paused_reason is None  # not a manual pause: resume skips the step
     driver.tick(annotations=_op("resume", "go"))
     assert driver.status.condition("Paused").status.value == "False"
+
+
+@pytest.mark.parametrize("hold", [
+    pytest.param({"annotations": _op("pause", "p")}, id="pause-operation"),
+    pytest.param({"annotations": _op("set-weight", "30@a")}, id="set-weight"),
+])
+def test_a_waiting_rollout_decided_again_changes_nothing(hold):
+    """Each wake of a paused or held Canary (a resync, a route's status, any event) used to
+    refresh its progress deadline clock, and so rewrite its status, for nothing."""
+    driver = _started(progressDeadlineSeconds=30)
+    driver.tick(**hold)
+    driver.tick(1, **hold)
+    before = driver.status
+    for _ in range(3):
+        decided = driver.tick(40, **hold)  # past the 30 s deadline: a wait is no failure to progress
+        assert decided.status == before and not decided.actions
+    assert driver.status.phase in (Phase.PAUSED, Phase.PROGRESSING)
+
+
+@pytest.mark.parametrize(("hold", "release"), [
+    pytest.param(_op("pause", "p"), _op("resume", "r"), id="pause-then-resume"),
+    pytest.param(_op("set-weight", "30@a"), _op("resume", "r"), id="set-weight-then-resume"),
+])
+def test_the_deadline_starts_afresh_when_the_wait_ends(hold, release):
+    driver = _started(progressDeadlineSeconds=30)
+    driver.tick(annotations=hold)
+    driver.tick(3600, annotations=hold)
+    driver.tick(annotations={**hold, **release})
+    driver.tick(5, annotations={**hold, **release})
+    assert driver.status.phase == Phase.PROGRESSING, driver.status.message

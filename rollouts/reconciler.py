@@ -24,8 +24,8 @@ import asyncio
 import dataclasses
 import datetime
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 import pydantic
 
@@ -40,6 +40,7 @@ from rollouts.observations import GateOutcome, Observations
 from rollouts.provider_metering import MeteredProvider
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 EmitFn = Callable[[str, str, str], None]  # (type, reason, message) -> posts a Kubernetes Event
 
@@ -104,12 +105,13 @@ class CanaryObject:
                    annotations=dict(meta.get("annotations") or {}), uid=meta.get("uid"))
 
 
-def parse_spec(canary: CanaryObject) -> model.CanarySpec | None:
-    """The Canary's spec, or None while it does not parse (``reconcile`` reports why)."""
+def parse(canary: CanaryObject) -> tuple[model.CanarySpec | None, str | None]:
+    """(the spec, None) or (None, why it does not parse). Only a new generation can change it,
+    so the daemon parses once per generation and hands the result to every ``reconcile``."""
     try:
-        return model.parse_spec(dict(canary.spec))
-    except pydantic.ValidationError:
-        return None
+        return model.parse_spec(dict(canary.spec)), None
+    except pydantic.ValidationError as error:
+        return None, _summary(error)
 
 
 def dependencies(spec: model.CanarySpec | None, namespace: str) -> frozenset[ObjectKey]:
@@ -176,19 +178,20 @@ class Reconciled:
 
 async def reconcile(controller: Controller, canary: CanaryObject, status: model.CanaryStatus, *,
                     emit: EmitFn, deleting: bool = False, stored: model.CanaryStatus | None = None,
-                    unannounced: tuple[machine.Decision, ...] = ()) -> Reconciled:
+                    unannounced: tuple[machine.Decision, ...] = (),
+                    parsed: tuple[model.CanarySpec | None, str | None] | None = None) -> Reconciled:
     """Observe, decide and act, again until a decision changes nothing; then write the status.
 
     ``status`` is where the last reconciliation left off, ``stored`` what the API server holds
     (the same unless a step advance was deferred) and ``unannounced`` the decisions behind the
-    difference.
+    difference; ``parsed`` is :func:`parse` of this generation, when the caller has it already.
     """
     now = controller.clock()
     started = asyncio.get_running_loop().time()
     stored = status if stored is None else stored
     pending, decided, settled, spec, acted, written = list(unannounced), False, False, None, False, None
     decided_at = now
-    parsed = _parsed(canary)
+    parsed = parse(canary) if parsed is None else parsed
 
     async def write() -> None:
         nonlocal stored, written
@@ -198,10 +201,17 @@ async def reconcile(controller: Controller, canary: CanaryObject, status: model.
             _announce(controller, canary, spec, decision, emit)
         pending.clear()
 
+    asked = False  # whether a round of this reconciliation asked webhooks or analysis
     for _ in range(ROUNDS):
-        if decided and spec is not None and not deleting and (machine.gates_due(spec, status, now)
-                                                              or machine.analysis_due(spec, status, now)):
-            break  # webhooks and analysis are asked after this status is written and announced
+        asks = (spec or parsed[0]) is not None and not deleting and (
+            machine.gates_due(spec or parsed[0], status, now) or machine.analysis_due(spec or parsed[0], status, now))
+        if decided and asks:
+            # Webhooks and analysis are asked after this status is written and announced: at
+            # once, unless they were asked in this reconciliation already and the decision left
+            # them due (a hold, a pause): asking again would spin until something else changed.
+            settled = asked
+            break
+        asked = asked or asks
         decided_at = now
         decided_for, decision = await _round(controller, canary, parsed, status, now=now, deleting=deleting)
         if decision is None:  # quiet: nothing can change
@@ -262,14 +272,6 @@ def deferrable(spec: model.CanarySpec, stored: model.CanaryStatus, status: model
                         for decision in pending for a in decision.actions))
 
 
-def _parsed(canary: CanaryObject) -> tuple[model.CanarySpec | None, str | None]:
-    """(the spec, None) or (None, why it does not parse)."""
-    try:
-        return model.parse_spec(dict(canary.spec)), None
-    except pydantic.ValidationError as error:
-        return None, _summary(error)
-
-
 async def _round(controller: Controller, canary: CanaryObject,
                  parsed: tuple[model.CanarySpec | None, str | None], status: model.CanaryStatus, *,
                  now: datetime.datetime, deleting: bool) -> tuple[model.CanarySpec | None, machine.Decision | None]:
@@ -318,7 +320,7 @@ async def observe(controller: Controller, canary: CanaryObject, spec: model.Cana
     cluster = controller.cluster
     refs = spec.routes(canary.namespace)
     fetched = ([read.routes[ref] for ref in refs] if read is not None
-               else await asyncio.gather(*(cluster.get_route(*ref) for ref in refs)))
+               else await _together(controller, (cluster.get_route(*ref) for ref in refs)))
     observed = tuple(
         routes.observe(route, namespace=ref.namespace, name=ref.name, stable=spec.stable, canary=spec.canary,
                        owner=canary.name, kind=ref.kind)
@@ -327,8 +329,8 @@ async def observe(controller: Controller, canary: CanaryObject, spec: model.Cana
     backend_ns = refs[0].namespace
     backends = [(b.namespace or backend_ns, b.name) for b in (spec.stable, spec.canary)]
     known = read.services if read is not None else {}
-    exists = await asyncio.gather(*(_known(known[ref] is not None) if ref in known else cluster.service_exists(*ref)
-                                    for ref in backends))
+    exists = await _together(controller, (_known(known[ref] is not None) if ref in known
+                                          else cluster.service_exists(*ref) for ref in backends))
     missing = tuple(f"{ns}/{name}" for (ns, name), found in zip(backends, exists) if not found)
     gates: tuple[GateOutcome, ...] = ()
     verdict = state = None
@@ -343,6 +345,15 @@ async def observe(controller: Controller, canary: CanaryObject, spec: model.Cana
 
 async def _known(value: bool) -> bool:
     return value
+
+
+async def _together(controller: Controller, reads: Iterable[Awaitable[T]]) -> list[T]:
+    """The results of ``reads``: concurrent API requests without the watch caches; with them,
+    awaited one after another, since a cached read completes at once and a task per read
+    (``gather``) would cost more than the read."""
+    if controller.caches is None:
+        return list(await asyncio.gather(*reads))
+    return [await read for read in reads]
 
 
 def _payload(canary: CanaryObject, status: model.CanaryStatus, **extra: Any) -> dict[str, Any]:

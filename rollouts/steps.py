@@ -3,13 +3,16 @@
 Every strategy (progressive, blue-green, A/B, mirroring) compiles into the same small
 vocabulary, so the state machine has one loop (settle the traffic, dwell, judge, advance)
 instead of one code path per strategy, as in Argo Rollouts' ``rollout/canary.go``. The
-plan is derived from the spec every time and never stored: status keeps only the index
-of the current step.
+plan is derived from the spec and never stored: status keeps only the index of the current
+step. Each parsed strategy's plan is compiled once, while that strategy object lives (a parsed
+spec is never edited in place; copies of it share the strategy): deciding asks for it several
+times per reconciliation.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import weakref
 
 from analysis import durations
 from rollouts import model
@@ -79,9 +82,23 @@ class PromoteStep:
 Step = WeightStep | PauseStep | MirrorStep | MatchStep | PromoteStep
 
 
+# id(strategy) -> (a weak reference to it, its plan); an entry goes when its strategy does.
+_plans: dict[int, tuple[weakref.ref, tuple[Step, ...]]] = {}
+
+
 def plan(spec: model.CanarySpec) -> tuple[Step, ...]:
     """Compile the spec's strategy into steps; the last one is always the promotion."""
     strategy = spec.strategy
+    key = id(strategy)
+    known = _plans.get(key)
+    if known is not None and known[0]() is strategy:
+        return known[1]
+    compiled = _compile(strategy)
+    _plans[key] = (weakref.ref(strategy, lambda _, key=key: _plans.pop(key, None)), compiled)
+    return compiled
+
+
+def _compile(strategy: model.Strategy) -> tuple[Step, ...]:
     if strategy.blue_green is not None:
         return (MatchStep(strategy.blue_green.preview, strategy.blue_green.iterations), PromoteStep())
     if strategy.ab_testing is not None:

@@ -6,13 +6,14 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-DEBIAN_PACKAGES := prometheus openssl lua5.1 chromium fonts-dejavu-core
+# libssl-dev: OpenSSL's headers, for the C data plane's session tokens (HMAC), at build time.
+DEBIAN_PACKAGES := prometheus openssl libssl-dev lua5.1 chromium fonts-dejavu-core
 # Reinstall the Python packages when the dependency pins change.
 DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml setup.py | sha1sum | cut -c1-12)
 
 .PHONY: demo test system venv build clean
 
-demo: venv build system
+demo: system venv build
 	$(BIN)/routeshift demo $(DEMO_ARGS)
 
 # Two pytest processes (pytest-xdist), a test file each at a time: most of the suite waits on
@@ -20,7 +21,7 @@ demo: venv build system
 # everything in one process.
 TEST_WORKERS ?= 2
 
-test: venv build system
+test: system venv build
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 

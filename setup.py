@@ -16,6 +16,9 @@ from setuptools.command.build_ext import build_ext
 
 ROOT = pathlib.Path(__file__).parent
 HOT_PATH_PACKAGE = "gateway_proxy"
+# Modules that link OpenSSL's libcrypto, with the header they need: built only where it is
+# (Debian: libssl-dev); without them the C loop leaves session persistence to the asyncio path.
+LIBCRYPTO_MODULES = {"loop_sessions": "openssl/hmac.h"}
 
 
 def _extension_sources():
@@ -24,6 +27,13 @@ def _extension_sources():
         source = pyx if pyx.exists() else pxd.with_suffix(".py")
         if source.exists():
             yield source.relative_to(ROOT)
+
+
+def _has_header(name):
+    folders = ["/usr/include", "/usr/local/include"]
+    for variable in ("CPATH", "C_INCLUDE_PATH"):
+        folders += [folder for folder in os.environ.get(variable, "").split(os.pathsep) if folder]
+    return any((pathlib.Path(folder) / name).exists() for folder in folders)
 
 
 def _extensions():
@@ -40,15 +50,23 @@ def _extensions():
         return []
     extensions = []
     for source in sources:
+        header = LIBCRYPTO_MODULES.get(pathlib.Path(source).stem)
+        if header is not None and not _has_header(header):
+            print(f"routeshift: {source} not built (no <{header}>: install libssl-dev)", file=sys.stderr)
+            continue
         # One module at a time: a Cython error in one (a new data-plane module, say) must not
         # turn off the others, which the runtime selectors would then report as missing.
         try:
             # Types come from the .pxd alone: the annotations in the shared sources document the pure
             # build, and Cython would read them as C types (``tuple[str, int]`` as a C tuple).
-            extensions += cythonize([source], language_level="3",
-                                    compiler_directives={"binding": False, "annotation_typing": False})
+            built = cythonize([source], language_level="3",
+                              compiler_directives={"binding": False, "annotation_typing": False})
         except Exception as error:  # a Cython compile error: that module is served pure or not at all
             print(f"routeshift: Cython could not translate {source} ({error}); it is not built", file=sys.stderr)
+            continue
+        for extension in built if header is not None else ():
+            extension.libraries.append("crypto")
+        extensions += built
     return extensions
 
 

@@ -12,6 +12,8 @@ The key kinds and rewrite kinds below are the numbers of the C enums in ``table.
 
 import socket
 
+from gateway_proxy import retries, sessions
+
 # Key kinds of the shared hash table (the low two bits of CEntry.scope): table.pyx's KEY_* enum.
 KEY_HOST_EXACT = 0
 KEY_HOST_WILDCARD = 1
@@ -22,6 +24,11 @@ KEY_PATH_PREFIX = 3
 REWRITE_NONE = 0
 REWRITE_FULL_PATH = 1
 REWRITE_PREFIX = 2
+
+PATH_REGEX = 1  # CMatch.path_kind: table.pxd's PATH_REGEX, _hotpath_py.PATH_REGEX
+
+# CRule.retry_codes: one bit per status retries.LOWEST_CODE..HIGHEST_CODE, table.pxd's RETRY_CODE_BYTES.
+RETRY_CODE_BYTES = (retries.HIGHEST_CODE - retries.LOWEST_CODE + 8) // 8
 
 
 def _latin1(text):
@@ -51,6 +58,19 @@ def _address(host):
         except (OSError, ValueError):
             continue
     return 0, b""
+
+
+def retry_policy(policy):
+    """A rule's retries.Policy as CRule holds it, decided by retries.py and only copied here:
+    (attempts after the first, base interval, cap, the codes as a bitmap); attempts 0 means the
+    rule does not retry (no stanza, or an explicit 0)."""
+    if policy is None:
+        return 0, 0.0, 0.0, bytes(RETRY_CODE_BYTES)
+    bits = bytearray(RETRY_CODE_BYTES)
+    for code in policy.codes:
+        offset = code - retries.LOWEST_CODE  # retries.problem kept every code within the range
+        bits[offset >> 3] |= 1 << (offset & 7)
+    return policy.attempts, policy.backoff, retries.cap(policy), bytes(bits)
 
 
 class Layout:
@@ -88,6 +108,9 @@ class Layout:
         self.cors = []  # (any origin, credentials, any method, any header, expose any, first origin, origins,
         #                 methods, headers, expose, max age): cors.Policy, strings as pool spans
         self.cors_origins = []  # (https, port, wildcard, host)
+        self.sessions = []  # (name, lower name, header, permanent, secure, absolute, idle, scope, key, first tag,
+        #                    tags): sessions.Policy, strings as pool spans, timeouts 0 when unset
+        self.session_tags = []  # pool spans
         self.keep = []  # objects whose id() keys the dicts above stay alive while building
 
     def text(self, data):
@@ -173,8 +196,12 @@ class Layout:
         own = self.match_ids[id(match)] = len(self.matches)
         self.keep.append(match)
         self.matches.append(match)
+        cookie_path = b""
+        if match.rule.session is not None:
+            cookie_path = sessions.cookie_path(match.path_kind == PATH_REGEX, match.path_value).encode("latin-1")
         self.c_matches.append((rule, match.path_kind, self.text(path), self.regex(match.path_regex),
-                               method is not None, self.text(method or b""), first, headers, queries, never))
+                               method is not None, self.text(method or b""), first, headers, queries, never,
+                               self.text(cookie_path)))
         return own
 
     def header_ops(self, ops):
@@ -230,8 +257,21 @@ class Layout:
                              request_ops, response_ops, redirect, redirect_status, rewrite, rewrite_kind,
                              self.text(rewrite_path), rewrite_host, self.text(rewrite_hostname),
                              rule.request_timeout or 0.0, rule.backend_timeout or 0.0, rule.listener_port or 0,
-                             1 if rule.scheme == "https" else 0, self.cors_policy(rule.cors))
+                             1 if rule.scheme == "https" else 0, self.cors_policy(rule.cors),
+                             *retry_policy(rule.retry), self.session_policy(rule.session))
         return own
+
+    def session_policy(self, policy):
+        """The id of a rule's sessions.Policy in CTable.sessions; -1 without one."""
+        if policy is None:
+            return -1
+        first = len(self.session_tags)
+        self.session_tags.extend(self.text(tag.encode("ascii")) for tag in policy.tags)
+        self.sessions.append((self.text(policy.name.encode("ascii")), self.text(policy.lower_name.encode("ascii")),
+                              1 if policy.header else 0, 1 if policy.permanent else 0, 1 if policy.secure else 0,
+                              policy.absolute or 0.0, policy.idle or 0.0, self.text(policy.scope),
+                              self.text(policy.key), first, len(policy.tags)))
+        return len(self.sessions) - 1
 
     def cors_policy(self, policy):
         """The id of a rule's cors.Policy in CTable.cors; -1 without one. Every value the policy

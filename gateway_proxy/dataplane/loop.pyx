@@ -28,11 +28,16 @@ A second eventfd goes the other way: the loop rings it once it took a plan or a 
 """
 
 from libc.errno cimport EINTR, errno
-from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from libc.stdint cimport uint8_t, uint32_t, uint64_t, uintptr_t
 from libc.stdlib cimport calloc, free
 from posix.unistd cimport close
 
 from gateway_proxy import downstream as _downstream, mirroring as _mirroring, tunnel as _tunnel
+
+try:  # built only where OpenSSL's headers were (setup.py): without it session rules stay on asyncio
+    from gateway_proxy.dataplane import loop_sessions as _loop_sessions
+except ImportError:
+    _loop_sessions = None
 from gateway_proxy.dataplane.http1 cimport RequestHead, ResponseHead
 from gateway_proxy.dataplane.loop_exchange cimport (client_close, client_drive, client_flush, client_timeout,
                                                     mirror_event, mirrors_close_all, mirrors_expire, upstream_close,
@@ -46,7 +51,7 @@ from gateway_proxy.dataplane.loop_support cimport (free_dead, now, rs_load_int, 
 from gateway_proxy.dataplane.loop_types cimport (C_HEAD, KIND_CLIENT, KIND_LISTENER, KIND_MIRROR, KIND_UPSTREAM,
                                                  KIND_WAKE, POOL_SLOTS, REWEIGH_APPLIED, REWEIGH_PENDING,
                                                  REWEIGH_REFUSED, Client, LoopState, Marker, Mirror, Plan, Reweigh,
-                                                 Upstream)
+                                                 SessionHooks, Upstream)
 from gateway_proxy.dataplane.table cimport rng_seed
 
 cdef enum:
@@ -204,6 +209,11 @@ cdef void _shutdown(LoopState *L) noexcept nogil:
     free_dead(L)
 
 
+def serves_sessions():
+    """Whether the loop can serve sessionPersistence (loop_sessions was built)."""
+    return _loop_sessions is not None
+
+
 cdef class Loop:
     """One worker's C event loop over ``listen_fd`` (a listening, non-blocking socket Python owns).
 
@@ -239,6 +249,8 @@ cdef class Loop:
         L.mirror_buffer = _mirroring.MAX_BUFFER
         L.mirror_deadline = _mirroring.MIRROR_DEADLINE
         rng_seed(&L.rng, seed)
+        if _loop_sessions is not None:
+            L.sessions = <const SessionHooks *><uintptr_t>_loop_sessions.hooks_address()
         self.counters = counters
         L.unrouted = counters.block(unrouted)
 

@@ -37,7 +37,7 @@ cdef void _upstream_failed(LoopState *L, Upstream *u) noexcept nogil:
     """Exchange.upstream_failed: no response head. A pooled connection the backend closed while
     idle is retried once on a fresh one for a request without body; anything else is 502."""
     cdef Client *c = u.client
-    cdef bint reused = u.reused
+    cdef bint reused = u.reused, connecting = u.phase == U_CONNECTING
     cdef uint8_t key[19]
     memcpy(key, u.key, 19)
     upstream_close(L, u)
@@ -47,7 +47,10 @@ cdef void _upstream_failed(LoopState *L, Upstream *u) noexcept nogil:
         c.retried = 1
         _connect(L, c, key)
         return
-    _fail(L, c, 502)
+    if connecting:
+        _connect_failed(L, c)  # the request never left
+        return
+    _fail(L, c, 502)  # lost after the request was sent: never retried
 
 
 cdef void _send_body(LoopState *L, Client *c, const char *data, uint32_t n) noexcept nogil:
@@ -90,18 +93,32 @@ cdef void _response_head(LoopState *L, Upstream *u, Client *c, uint32_t head_len
     cdef CTable *t = c.plan.table
     cdef bint keep_alive = c.keep_alive, chunked = False, built
     cdef Out cors
+    cdef Out lead
+    cdef const CRule *rule
+    if c.retries and _retried_status(_rule_of(c), h.status) and _retry(L, c, h.status):
+        return
     c.held.start = c.held.end = 0
+    memset(&lead, 0, sizeof(Out))
+    if c.session and L.sessions != NULL:
+        # sessions.response_field, before the CORS lines: a new, re-pinned or refreshed session.
+        rule = _rule_of(c)
+        if not L.sessions.field(&lead, t, t.backends[c.backend].rule, &c.affinity,
+                                c.backend - <int32_t>rule.backend_first, wall_clock(), t.matches[c.match].cookie_path):
+            out_free(&lead)
+            client_close(L, c)
+            return
     if c.cors:
         # cors.response_fields: the filter's lines, and the backend's own fields it owns dropped.
         memset(&cors, 0, sizeof(Out))
         built = (cors_response_lines(&cors, t, &t.cors[t.rules[t.backends[c.backend].rule].cors], c.origin.data,
                                      c.origin.end, base, h.headers, h.header_count)
                  and out_response_head(&c.held, base, h, t, t.backends[c.backend].response_ops, c.head_request,
-                                       c.client_11, &keep_alive, &chunked, &cors))
+                                       c.client_11, &keep_alive, &chunked, &lead if lead.end else NULL, &cors))
         out_free(&cors)
     else:
         built = out_response_head(&c.held, base, h, t, t.backends[c.backend].response_ops, c.head_request,
-                                  c.client_11, &keep_alive, &chunked, NULL)
+                                  c.client_11, &keep_alive, &chunked, &lead if lead.end else NULL, NULL)
+    out_free(&lead)
     if not built:
         client_close(L, c)
         return

@@ -12,11 +12,14 @@ C_TUNNEL (the backend agreed to an upgrade the request offered, a WebSocket say:
 loop_tunnel.pxi) and C_CLOSING (flushing, then closing). A request a RequestMirror copies also
 goes, head and body, to one connection per copy (loop_mirror.pxi) that nothing here waits on; a
 CORS preflight is answered here from the rule's compiled policy, and the filter's fields join
-the response head (loop_cors.pyx). Flow control is symmetric, as on the asyncio path: a client
+the response head (loop_cors.pyx); a rule's retry policy may end an attempt before anything
+reached the client and start another after a backoff, to a backend picked by weight again
+(loop_retry.pxi); a session rule's valid token picks the backend before any draw, and the
+response head carries the session's cookie or header (loop_sessions.pyx). Flow control is symmetric, as on the asyncio path: a client
 that reads slowly stops the backend socket being read once BACKLOG bytes wait for it, and a
 backend that reads slowly stops the client socket. The backend side lives in
-loop_backend.pxi, the tunnel in loop_tunnel.pxi and the copies in loop_mirror.pxi, included at
-the end: both sides call each other at every step.
+loop_backend.pxi, the tunnel in loop_tunnel.pxi, the copies in loop_mirror.pxi and the retries
+in loop_retry.pxi, included at the end: both sides call each other at every step.
 """
 
 from libc.errno cimport EAGAIN
@@ -25,7 +28,7 @@ from libc.stdlib cimport calloc, free, realloc
 from libc.string cimport memcpy, memset
 from posix.unistd cimport close
 
-from gateway_proxy import filters as _filters
+from gateway_proxy import filters as _filters, retries as _retries
 from gateway_proxy._hotpath_py import normalize_host as _normalize_host, replace_prefix as _replace_prefix
 from gateway_proxy.dataplane.http1 cimport (FLAG_CONNECTION_UPGRADE, FLAG_EXPECT_CONTINUE, FRAMING_CHUNKED,
                                             FRAMING_CLOSE, FRAMING_LENGTH, FRAMING_NONE, METHOD_GET, METHOD_HEAD,
@@ -40,15 +43,17 @@ from gateway_proxy.dataplane.loop_io cimport (EPOLLERR, EPOLLHUP, EPOLLIN, EPOLL
                                               epoll_rearm, sock_connect, sock_recv, sock_send, sock_shut_write)
 from gateway_proxy.dataplane.loop_plans cimport LoopPlan
 from gateway_proxy.dataplane.loop_support cimport (defer_free, give_request_head, give_response_head, now, observe,
+                                                   wall_clock,
                                                    pool_forget, pool_put, pool_take, rs_load_int, rs_store_int,
                                                    take_request_head,
                                                    take_response_head, timer_clear, timer_set)
 from gateway_proxy.dataplane.loop_types cimport (C_CLOSING, C_EXCHANGE, C_HEAD, C_TUNNEL, KIND_MIRROR, KIND_UPSTREAM,
-                                                 U_ACTIVE, U_CONNECTING, U_IDLE, Client, LoopState, Mirror, Plan,
-                                                 Upstream)
+                                                 U_ACTIVE, U_CONNECTING, U_IDLE, Affinity, Client, LoopState, Mirror,
+                                                 Plan, Upstream)
 from gateway_proxy.dataplane.spans cimport Span
-from gateway_proxy.dataplane.table cimport (STATUS_PREFLIGHT, CEndpoint, CRule, CTable, Decision, RouteRequest,
-                                            route_decide)
+from gateway_proxy.dataplane.table cimport (RETRY_CODE_BYTES, RETRY_LOWEST_CODE, STATUS_PREFLIGHT, CEndpoint, CRule,
+                                            CTable, Decision, PinBackend, RouteRequest, RouteTable, next_endpoint,
+                                            pick_backend, rng_random, route_decide)
 
 cdef enum:
     INB_FIRST = 16 * 1024
@@ -142,6 +147,7 @@ cdef void client_close(LoopState *L, Client *c) noexcept nogil:
     out_free(&c.held)
     out_free(&c.retry)
     out_free(&c.origin)
+    out_free(&c.replay)
     give_request_head(L, c.head)
     c.head = NULL
     if c.prev != NULL:
@@ -216,6 +222,7 @@ cdef void _fail(LoopState *L, Client *c, int status) noexcept nogil:
     if c.closed or c.phase != C_EXCHANGE or c.responded:
         return
     timer_clear(L, c)
+    c.waiting = 0
     if c.up != NULL:
         upstream_close(L, c.up)
     out_free(&c.held)
@@ -247,6 +254,9 @@ cdef void _attach(LoopState *L, Client *c, Upstream *u) noexcept nogil:
     if c.upgrade and c.chunked and not out_put(&u.out, _LAST_CHUNK, 5):
         _fail(L, c, 502)
         return
+    if c.retries and not _replay_into(c, u):
+        _fail(L, c, 502)
+        return
     _flush_upstream(L, u)
 
 
@@ -265,7 +275,7 @@ cdef void _connect(LoopState *L, Client *c, const uint8_t *key) noexcept nogil:
         if u.fd >= 0:
             close(u.fd)
         free(u)
-        _fail(L, c, 502)
+        _connect_failed(L, c)
         return
     _attach(L, c, u)
 
@@ -297,14 +307,16 @@ cdef void _forward(LoopState *L, Client *c, Plan *p, const Decision *d, const ch
         client_close(L, c)
         return
     # request and backendRequest both end in 504; with one attempt per request the nearer wins.
-    if rule.backend_timeout and (not timeout or rule.backend_timeout < timeout):
+    # With retries the request timeout covers every attempt and backendRequest each one.
+    c.retries = rule.retry_attempts > 0
+    if c.retries:
+        c.attempt_deadline = c.started + rule.backend_timeout if rule.backend_timeout else 0
+    elif rule.backend_timeout and (not timeout or rule.backend_timeout < timeout):
         timeout = rule.backend_timeout
-    if timeout:
-        if not timer_set(L, c, c.started + timeout):
-            client_close(L, c)
-            return
-    else:
-        timer_clear(L, c)
+    c.request_deadline = c.started + timeout if timeout else 0
+    if not _arm(L, c):
+        client_close(L, c)
+        return
     if not c.tunnel:  # a mirror cannot join a tunnel: upgrades are not copied (exchange.begin)
         for i in range(d.mirror_count):
             if d.mirror_endpoints[i] >= 0:
@@ -376,18 +388,38 @@ cdef void _preflight(LoopState *L, Client *c, Plan *p, const Decision *d, const 
     client_flush(L, c)
 
 
+cdef struct _Pinning:
+    LoopState *L
+    Client *c
+
+
+cdef int32_t _pin(void *context, const CTable *t, int32_t rule, const RouteRequest *request) noexcept nogil:
+    """exchange.handle's sessions.resume: the backend of the request's valid session, or -1."""
+    cdef Client *c = (<_Pinning *>context).c
+    (<_Pinning *>context).L.sessions.resume(t, rule, request, wall_clock(), &c.affinity)
+    return <int32_t>t.rules[rule].backend_first + c.affinity.index if c.affinity.index >= 0 else -1
+
+
 cdef void _start(LoopState *L, Client *c, uint32_t head_len) noexcept nogil:
     """ClientProtocol.on_headers_complete then exchange.handle: answer or forward one request."""
     cdef RequestHead *h = c.head
     cdef const char *base = c.inb.data + c.inb.start
     cdef RouteRequest request
     cdef Decision d
+    cdef _Pinning pinning
+    cdef PinBackend pin
     cdef Plan *p = L.current
     cdef uint64_t buffered = _pending(&c.inb) - head_len
     L.requests += 1
     c.started = now()
     c.phase = C_EXCHANGE
     c.responded = c.head_sent = c.out_chunked = c.retried = c.cors = 0
+    c.retries = c.waiting = c.replay_lost = c.session = 0
+    c.affinity.index = -1
+    c.match = -1
+    c.attempts = 1
+    c.replayed = 0
+    c.request_deadline = c.attempt_deadline = 0
     c.status = 0
     c.block = NULL
     c.backend = -1
@@ -430,8 +462,13 @@ cdef void _start(LoopState *L, Client *c, uint32_t head_len) noexcept nogil:
         request.headers = h.headers
         request.header_count = h.header_count
         request.tls = False
-        route_decide(p.table, &request, &L.rng, &d)
+        pinning.L = L
+        pinning.c = c
+        pin = _pin if L.sessions != NULL else <PinBackend>NULL
+        route_decide(p.table, &request, &L.rng, &d, pin, &pinning)
         if d.status == 0:
+            c.match = d.match
+            c.session = p.table.rules[d.rule].session >= 0
             if p.table.rules[d.rule].cors >= 0 and not _keep_origin(c, base):
                 client_close(L, c)
                 return
@@ -475,6 +512,8 @@ cdef bint _body(LoopState *L, Client *c) noexcept nogil:
     cdef uint32_t count = 0, i, n
     cdef int64_t offset
     cdef bint forward = c.up != NULL and not c.responded
+    if _body_held(c):
+        return False  # kept in the receive buffer until an attempt has a connection (loop_retry.pxi)
     if forward and _pending(&c.up.out) >= BACKLOG:
         return False  # the backend reads slowly: leave the rest in the receive buffer
     if not c.chunked:
@@ -483,7 +522,8 @@ cdef bint _body(LoopState *L, Client *c) noexcept nogil:
             n = <uint32_t>c.body_left
         if n == 0:
             return False
-        if forward and not out_put(&c.up.out, c.inb.data + c.inb.start, n):
+        if forward and not (out_put(&c.up.out, c.inb.data + c.inb.start, n)
+                            and (not c.retries or _replay_keep(c, c.inb.data + c.inb.start, n))):
             _fail(L, c, 502)
             return False
         if c.mirrors != NULL:
@@ -501,7 +541,8 @@ cdef bint _body(LoopState *L, Client *c) noexcept nogil:
         for i in range(count):
             if forward and spans[i].len and not (
                     out_put_hex_line(&c.up.out, spans[i].len) and out_put(&c.up.out, c.inb.data + spans[i].off, spans[i].len)
-                    and out_put(&c.up.out, "\r\n", 2)):
+                    and out_put(&c.up.out, "\r\n", 2)
+                    and (not c.retries or _replay_keep(c, c.inb.data + spans[i].off, spans[i].len))):
                 _fail(L, c, 502)
                 return False
             if c.mirrors != NULL and spans[i].len:
@@ -528,6 +569,7 @@ cdef void _next(LoopState *L, Client *c) noexcept nogil:
     out_free(&c.held)
     out_free(&c.retry)
     out_free(&c.origin)
+    out_free(&c.replay)
     if not c.keep_alive or c.upgrade or c.last or (c.eof and _pending(&c.inb) == 0):
         c.phase = C_CLOSING
         if not timer_set(L, c, now() + L.header_timeout):
@@ -564,6 +606,8 @@ cdef void client_drive(LoopState *L, Client *c) noexcept nogil:
                 _next(L, c)
                 continue
             if c.eof:
+                if not c.body_done and _body_held(c):
+                    return  # the body read so far goes out once an attempt has a connection
                 if not c.body_done:
                     # eof_received mid-body: a 400 if nothing was answered yet, else just close.
                     if c.responded or c.head_sent:
@@ -631,8 +675,12 @@ cdef void client_timeout(LoopState *L, Client *c) noexcept nogil:
         else:
             client_close(L, c)
     elif c.phase == C_EXCHANGE:
-        _fail(L, c, 504)
-        client_drive(L, c)
+        if c.attempt_deadline and (not c.request_deadline or c.attempt_deadline < c.request_deadline):
+            _attempt_expired(L, c)
+        else:
+            _fail(L, c, 504)
+        if not c.closed:
+            client_drive(L, c)
     elif c.phase == C_TUNNEL:
         _tunnel_idle(L, c)
     else:
@@ -642,3 +690,4 @@ cdef void client_timeout(LoopState *L, Client *c) noexcept nogil:
 include "loop_backend.pxi"
 include "loop_tunnel.pxi"
 include "loop_mirror.pxi"
+include "loop_retry.pxi"

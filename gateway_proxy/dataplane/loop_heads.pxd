@@ -28,7 +28,7 @@ cdef bint out_request_head(Out *o, const char *base, const RequestHead *h, const
                            const char *peer, uint32_t peer_len, bint upgrade) noexcept nogil
 cdef bint out_response_head(Out *o, const char *base, const ResponseHead *h, const CTable *t, int32_t ops,
                             bint head_request, bint client_11, bint *keep_alive, bint *out_chunked,
-                            const Out *cors) noexcept nogil
+                            const Out *lead, const Out *cors) noexcept nogil
 cdef bint out_switch_head(Out *o, const char *base, const ResponseHead *h, const CTable *t,
                           int32_t ops_id) noexcept nogil
 cdef bint response_framed(const char *base, const ResponseHead *h) noexcept nogil

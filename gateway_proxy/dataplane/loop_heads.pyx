@@ -450,12 +450,13 @@ cdef bint out_request_head(Out *o, const char *base, const RequestHead *h, const
 
 cdef bint out_response_head(Out *o, const char *base, const ResponseHead *h, const CTable *t, int32_t ops_id,
                             bint head_request, bint client_11, bint *keep_alive, bint *out_chunked,
-                            const Out *cors) noexcept nogil:
+                            const Out *lead, const Out *cors) noexcept nogil:
     """exchange.Exchange.response_head's framing choice, then _hotpath_py.response_head.
     ``keep_alive`` comes in as the client's and may be turned off; ``out_chunked`` is set when the
     body is re-chunked for the client. ``cors``, for a request with an Origin on a CORS rule: the
     lines the filter adds (loop_cors.cors_response_lines), written before the framing, and the
-    backend's own fields the filter owns are dropped; NULL otherwise."""
+    backend's own fields the filter owns are dropped; NULL otherwise. ``lead``: lines written
+    before those (a session's Set-Cookie, loop_sessions), or NULL."""
     cdef const CHeaderOps *ops = &t.ops[ops_id] if ops_id >= 0 else NULL
     cdef bint found
     cdef bint length = _has(base, h.headers, h.header_count, "content-length", 14)
@@ -468,6 +469,8 @@ cdef bint out_response_head(Out *o, const char *base, const ResponseHead *h, con
     if not (ok and out_put(o, "\r\n", 2)
             and _copy_fields(o, base, h.headers, h.header_count, 1, t, ops, cors != NULL)
             and _apply_ops(o, base, h.headers, h.header_count, t, ops, NULL)):
+        return False
+    if lead != NULL and not out_put(o, lead.data + lead.start, lead.end - lead.start):
         return False
     if cors != NULL and not out_put(o, cors.data + cors.start, cors.end - cors.start):
         return False

@@ -20,6 +20,7 @@ cdef extern from *:
     void *rs_swap_ptr(void **p, void *v) nogil
 
 cdef double now() noexcept nogil
+cdef double wall_clock() noexcept nogil
 
 cdef bint timer_set(LoopState *L, Client *c, double deadline) noexcept nogil
 cdef void timer_clear(LoopState *L, Client *c) noexcept nogil

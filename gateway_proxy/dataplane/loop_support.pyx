@@ -18,7 +18,7 @@ Why each piece is shaped the way it is:
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcmp, memcpy
-from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
+from posix.time cimport CLOCK_MONOTONIC, CLOCK_REALTIME, clock_gettime, timespec
 
 from gateway_proxy import metrics as _metrics
 from gateway_proxy.dataplane.http1 cimport RequestHead, ResponseHead
@@ -39,6 +39,13 @@ for _i, _bound in enumerate(_metrics.BUCKETS):
 cdef double now() noexcept nogil:
     cdef timespec ts
     clock_gettime(CLOCK_MONOTONIC, &ts)
+    return ts.tv_sec + ts.tv_nsec * 1e-9
+
+
+cdef double wall_clock() noexcept nogil:
+    """time.time(): seconds since the epoch, for what outlives the process (session tokens)."""
+    cdef timespec ts
+    clock_gettime(CLOCK_REALTIME, &ts)
     return ts.tv_sec + ts.tv_nsec * 1e-9
 
 

@@ -5,7 +5,7 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 from gateway_proxy.dataplane.http1 cimport ChunkedDecoder, Limits, RequestHead, ResponseHead
 from gateway_proxy.dataplane.loop_heads cimport Out
-from gateway_proxy.dataplane.table cimport CTable, Rng
+from gateway_proxy.dataplane.table cimport CName, CTable, RouteRequest, Rng
 
 cdef enum:
     BUCKET_COUNT = 24     # metrics.BUCKETS and +Inf
@@ -71,6 +71,24 @@ cdef struct Reweigh:
     int outcome           # REWEIGH_*: written by the loop (atomics)
 
 
+# A request's session on a sessionPersistence rule (sessions.Affinity): the pinned backend's index
+# in the rule, -1 when weighed afresh, and the token's timestamps (whole seconds).
+cdef struct Affinity:
+    int32_t index
+    int64_t began
+    int64_t seen
+
+
+# What loop_sessions.pyx provides, reached through LoopState.sessions (NULL when it was not built:
+# it links OpenSSL's libcrypto, and worker.py then leaves session rules to the asyncio path).
+# ``resume`` is sessions.resume for rule ``rule``; ``field`` writes sessions.response_field's line.
+cdef struct SessionHooks:
+    void (*resume)(const CTable *t, int32_t rule, const RouteRequest *request, double now,
+                   Affinity *out) noexcept nogil
+    bint (*field)(Out *o, const CTable *t, int32_t rule, const Affinity *affinity, int32_t index, double now,
+                  CName path) noexcept nogil
+
+
 cdef struct Upstream
 cdef struct Client
 cdef struct Mirror
@@ -99,12 +117,17 @@ cdef struct Client:
     uint8_t last          # answer the current request, then close (a drain asked for it)
     uint8_t hangup        # epoll reported a shutdown or an error: a short read no longer means empty
     uint8_t cors          # the request has an Origin and its rule a CORS filter: ``origin`` holds it
+    uint8_t retries       # the request's rule retries (CRule.retry_attempts > 0)
+    uint8_t session       # the request's rule has session persistence: ``affinity`` holds its session
+    uint8_t waiting       # a retry's backoff runs (loop_retry.pxi): no backend, the body waits in ``inb``
+    uint8_t replay_lost   # this attempt sent more than retries.REPLAY_LIMIT body bytes: it cannot be resent
     int fd
     Out inb               # received bytes; the current request starts at inb.start
     Out out               # bytes owed to the client
     Out held              # the response head, held until body bytes follow (exchange.held)
     Out retry             # the request head, kept to resend once if a pooled connection was dead
     Out origin            # the request's Origin (index_headers' value), for the CORS fields of its response
+    Out replay            # the request body as sent to the backend (framed), kept for a retry to resend
     RequestHead *head     # only while a head is being parsed
     ChunkedDecoder chunks
     uint64_t body_left
@@ -118,6 +141,12 @@ cdef struct Client:
     double deadline
     int64_t heap_index
     double timeout        # the exchange's 504 timeout, 0 none
+    double request_deadline   # the exchange's 504 (timeouts.request, or the nearer of both without retries), 0 none
+    double attempt_deadline   # with retries: this attempt's backendRequest 504, or the backoff's end; 0 none
+    uint64_t replayed     # body bytes (decoded) this attempt sent, against retries.REPLAY_LIMIT
+    uint32_t attempts     # attempts made, the first included (rules[].retry)
+    Affinity affinity
+    int32_t match         # the matched CMatch (for a session cookie's Path)
     double last_read      # tunnel: when a byte was last read from either side
     Client *prev
     Client *next
@@ -231,5 +260,6 @@ cdef struct LoopState:
     uint32_t mirror_buffer    # mirroring.MAX_BUFFER
     double mirror_deadline    # mirroring.MIRROR_DEADLINE
     MetricBlock *unrouted
+    const SessionHooks *sessions
     uint64_t accepted
     uint64_t requests

@@ -19,6 +19,9 @@ cdef enum:
     REWRITE_NONE = 0
     REWRITE_FULL_PATH = 1
     REWRITE_PREFIX = 2
+    # CRule.retry_codes: one bit per status 400-599 (retries.LOWEST_CODE..HIGHEST_CODE).
+    RETRY_LOWEST_CODE = 400
+    RETRY_CODE_BYTES = 25
 
 
 # CPython's random.Random state (MT19937) and its functions live in rng.pxd; cimported here so that
@@ -123,6 +126,30 @@ cdef struct CRule:
     uint16_t listener_port
     uint8_t https
     int32_t cors         # index into CTable.cors, -1 none
+    # The rule's retries.Policy, as retries.py decided it (layout.retry_policy): retries after
+    # the first attempt (0: the rule does not retry), the base interval and the cap in seconds,
+    # and bit (status - RETRY_LOWEST_CODE) set for each status retried.
+    uint32_t retry_attempts
+    double retry_backoff
+    double retry_cap
+    uint8_t retry_codes[RETRY_CODE_BYTES]
+    int32_t session      # index into CTable.sessions (sessions.Policy), -1 none
+
+
+# A rule's session persistence (sessions.Policy), every string in the pool; the decisions on it
+# are loop_sessions.pyx's (built only with OpenSSL's headers: the token is an HMAC).
+cdef struct CSession:
+    CName name           # cookie or header name
+    CName lower_name     # the request header read back (type Header)
+    uint8_t header       # type Header
+    uint8_t permanent
+    uint8_t secure
+    double absolute      # seconds, 0 none
+    double idle          # seconds, 0 none
+    CName scope
+    CName key
+    uint32_t tag_first   # into CTable.session_tags: the opaque tag of each backend of the rule, in order
+    uint32_t tag_count
 
 
 cdef struct CCondition:
@@ -142,6 +169,7 @@ cdef struct CMatch:
     uint32_t header_count
     uint32_t query_count
     uint8_t never        # a condition no request can meet (a value not representable on the wire)
+    CName cookie_path    # sessions.cookie_path of this match, for a session rule's Set-Cookie
 
 
 cdef struct CPathTable:
@@ -183,6 +211,8 @@ cdef struct CTable:
     CAddItem *add_items
     CCors *cors
     COrigin *cors_origins
+    CSession *sessions
+    CName *session_tags
     uint32_t match_count
     uint32_t rule_count
     uint32_t backend_count
@@ -221,7 +251,14 @@ cdef class RouteTable:
     cdef bytes _text(self, CName name)
 
 
+# A session rule's pinned backend (loop_sessions): the backend id a valid session names, or -1 to
+# weigh afresh. route_decide asks it, when given, before it draws, as exchange.handle does.
+ctypedef int32_t (*PinBackend)(void *context, const CTable *t, int32_t rule,
+                               const RouteRequest *request) noexcept nogil
+
+
 cdef int32_t route_match(CTable *t, const RouteRequest *request) noexcept nogil
 cdef int32_t pick_backend(const CTable *t, int32_t rule, double fraction) noexcept nogil
 cdef int32_t next_endpoint(CTable *t, int32_t backend) noexcept nogil
-cdef void route_decide(CTable *t, const RouteRequest *request, Rng *rng, Decision *out) noexcept nogil
+cdef void route_decide(CTable *t, const RouteRequest *request, Rng *rng, Decision *out, PinBackend pin,
+                       void *context) noexcept nogil

@@ -36,7 +36,7 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
 from libc.string cimport memcmp, memcpy
 
-from gateway_proxy import mirroring
+from gateway_proxy import mirroring, retries as _retries
 from gateway_proxy.dataplane import layout as _layout
 
 # Key kinds of the shared hash table (the low two bits of CEntry.scope).
@@ -49,10 +49,11 @@ cdef enum:
 # The reload-time layout (layout.py, plain Python) writes these numbers into the arrays the C
 # code reads; a drift would misfile every key, so it stops the import instead.
 if (_layout.KEY_HOST_EXACT, _layout.KEY_HOST_WILDCARD, _layout.KEY_PATH_EXACT, _layout.KEY_PATH_PREFIX,
-        _layout.REWRITE_NONE, _layout.REWRITE_FULL_PATH, _layout.REWRITE_PREFIX) != (
+        _layout.REWRITE_NONE, _layout.REWRITE_FULL_PATH, _layout.REWRITE_PREFIX, _layout.RETRY_CODE_BYTES,
+        _retries.LOWEST_CODE, _layout.PATH_REGEX) != (
         KEY_HOST_EXACT, KEY_HOST_WILDCARD, KEY_PATH_EXACT, KEY_PATH_PREFIX,
-        REWRITE_NONE, REWRITE_FULL_PATH, REWRITE_PREFIX):
-    raise ImportError("gateway_proxy.dataplane.layout's key or rewrite kinds differ from table.pxd's")
+        REWRITE_NONE, REWRITE_FULL_PATH, REWRITE_PREFIX, RETRY_CODE_BYTES, RETRY_LOWEST_CODE, PATH_REGEX):
+    raise ImportError("gateway_proxy.dataplane.layout's key, rewrite or retry code kinds differ from table.pxd's")
 
 cdef uint64_t _FNV_OFFSET = 0xcbf29ce484222325ULL
 cdef uint64_t _FNV_PRIME = 0x100000001b3ULL
@@ -495,8 +496,10 @@ cdef bint _preflight(const RouteRequest *r) noexcept nogil:
             and _has_field(r, b"origin", 6) and _has_field(r, b"access-control-request-method", 29))
 
 
-cdef void route_decide(CTable *t, const RouteRequest *request, Rng *rng, Decision *out) noexcept nogil:
-    """One request's decisions in exchange.handle/begin's order, drawing randomness as it does."""
+cdef void route_decide(CTable *t, const RouteRequest *request, Rng *rng, Decision *out, PinBackend pin,
+                       void *context) noexcept nogil:
+    """One request's decisions in exchange.handle/begin's order, drawing randomness as it does;
+    ``pin`` (NULL: none) names the backend of a session rule's valid session."""
     cdef const CRule *rule
     cdef const CBackend *mirror
     cdef uint32_t i
@@ -515,7 +518,10 @@ cdef void route_decide(CTable *t, const RouteRequest *request, Rng *rng, Decisio
     if rule.redirect >= 0:  # answered before any draw, as the reference does
         out.status = rule.redirect_status
         return
-    out.backend = pick_backend(t, out.rule, rng_random(rng))
+    if rule.session >= 0 and pin != NULL:
+        out.backend = pin(context, t, out.rule, request)  # a pinned session draws nothing
+    if out.backend < 0:
+        out.backend = pick_backend(t, out.rule, rng_random(rng))
     if out.backend < 0:
         out.status = 500
         return
@@ -587,10 +593,11 @@ cdef int _copy_matches(CTable *t, layout) except -1:
     cdef size_t i
     t.match_count = len(layout.c_matches)
     t.matches = <CMatch *>_allocate(t.match_count, sizeof(CMatch))
-    for i, (rule, kind, path, regex, has_method, method, first, headers, queries, never) in enumerate(
+    for i, (rule, kind, path, regex, has_method, method, first, headers, queries, never, cookie_path) in enumerate(
             layout.c_matches):
         m = &t.matches[i]
         m.rule, m.path_kind, m.path_regex, m.has_method = rule, kind, regex, has_method
+        m.cookie_path.off, m.cookie_path.len = cookie_path
         m.path.off, m.path.len = path
         m.method.off, m.method.len = method
         m.cond_first, m.header_count, m.query_count, m.never = first, headers, queries, never
@@ -604,6 +611,7 @@ cdef int _copy_matches(CTable *t, layout) except -1:
 
 cdef int _copy_rules(CTable *t, layout) except -1:
     cdef CRule *r
+    cdef CSession *session
     cdef CCors *c
     cdef CBackend *b
     cdef CEndpoint *e
@@ -614,7 +622,10 @@ cdef int _copy_rules(CTable *t, layout) except -1:
         r = &t.rules[i]
         (r.backend_first, r.backend_count, r.total, r.mirror_first, r.mirror_count, r.request_ops,
          r.response_ops, r.redirect, r.redirect_status, r.rewrite, r.rewrite_kind, path, r.rewrite_host,
-         hostname, r.request_timeout, r.backend_timeout, r.listener_port, r.https, r.cors) = values
+         hostname, r.request_timeout, r.backend_timeout, r.listener_port, r.https, r.cors, r.retry_attempts,
+         r.retry_backoff, r.retry_cap, codes, r.session) = values
+        for k in range(RETRY_CODE_BYTES):
+            r.retry_codes[k] = codes[k]
         r.rewrite_path.off, r.rewrite_path.len = path
         r.rewrite_hostname.off, r.rewrite_hostname.len = hostname
     t.backend_count = len(layout.c_backends)
@@ -638,6 +649,20 @@ cdef int _copy_rules(CTable *t, layout) except -1:
     for i, (https, port, wildcard, host) in enumerate(layout.cors_origins):
         t.cors_origins[i].https, t.cors_origins[i].port, t.cors_origins[i].wildcard = https, port, wildcard
         t.cors_origins[i].host.off, t.cors_origins[i].host.len = host
+    t.sessions = <CSession *>_allocate(len(layout.sessions), sizeof(CSession))
+    for i, (name, lower_name, header, permanent, secure, absolute, idle, scope, key, tag_first, tag_count) in enumerate(
+            layout.sessions):
+        session = &t.sessions[i]
+        session.name.off, session.name.len = name
+        session.lower_name.off, session.lower_name.len = lower_name
+        session.header, session.permanent, session.secure = header, permanent, secure
+        session.absolute, session.idle = absolute, idle
+        session.scope.off, session.scope.len = scope
+        session.key.off, session.key.len = key
+        session.tag_first, session.tag_count = tag_first, tag_count
+    t.session_tags = <CName *>_allocate(len(layout.session_tags), sizeof(CName))
+    for i, tag in enumerate(layout.session_tags):
+        t.session_tags[i].off, t.session_tags[i].len = tag
     t.endpoint_count = len(layout.endpoints)
     t.endpoints = <CEndpoint *>_allocate(t.endpoint_count, sizeof(CEndpoint))
     for i, (host, port, family, address, backend) in enumerate(layout.endpoints):
@@ -717,6 +742,8 @@ cdef class RouteTable:
         free(t.add_items)
         free(t.cors)
         free(t.cors_origins)
+        free(t.sessions)
+        free(t.session_tags)
         free(t.scratch)
         free(t.mirror_out)
 
@@ -808,7 +835,7 @@ cdef class RouteTable:
         buffer = _request(&request, &spans, method, path, query, host, headers, tls)
         try:
             for i in range(count):
-                route_decide(&self.c, &request, &source.rng, &out)
+                route_decide(&self.c, &request, &source.rng, &out, NULL, NULL)
         finally:
             PyMem_Free(spans)
         return out.status
@@ -825,7 +852,7 @@ cdef class RouteTable:
         cdef uint32_t i
         buffer = _request(&request, &spans, method, path, query, host, headers, tls)
         try:
-            route_decide(&self.c, &request, &source.rng, &out)
+            route_decide(&self.c, &request, &source.rng, &out, NULL, NULL)
         finally:
             PyMem_Free(spans)
         mirrors = tuple([out.mirror_endpoints[i] for i in range(out.mirror_count)])

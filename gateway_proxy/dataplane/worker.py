@@ -6,10 +6,12 @@ module is the seam. :class:`CDataPlane` owns one loop thread per process (``--wo
 processes, each on its own SO_REUSEPORT socket) and is told of every table the runtime installs.
 
 Not every table can be served by the loop. :func:`unsupported` names why one cannot (today:
-GRPCRoutes, retries and session persistence, and backends whose endpoints are host names the
+GRPCRoutes, a retrying rule whose backendRefs carry their own RequestHeaderModifier, session
+persistence in a build without OpenSSL's headers, and backends whose endpoints are host names the
 loop would have to resolve; upgrades, WebSocket included, are tunnelled by the loop itself,
-loop_tunnel.pxi, RequestMirror copies are sent by it, loop_mirror.pxi, and CORS filters are
-answered by it, loop_cors.pyx); for such a table the loop stops accepting, ends its
+loop_tunnel.pxi, RequestMirror copies are sent by it, loop_mirror.pxi, CORS filters are answered
+by it, loop_cors.pyx, retries are made by it, loop_retry.pxi, and sessions pinned by it,
+loop_sessions.pyx); for such a table the loop stops accepting, ends its
 keep-alive connections after their current answer, and the asyncio path (``runtime.client_side``)
 accepts on the same socket until a table the loop can serve comes back. Each switch is logged in
 one line with its reason, so a fallback is never silent. TLS listeners stay on the asyncio path: they have their own socket.
@@ -95,9 +97,14 @@ def unsupported(compiled, verdicts: Verdicts | None = None) -> str | None:
 
 
 def _rule_unsupported(rule) -> str | None:
-    for policy, feature in ((rule.retry, "retry"), (rule.session, "sessionPersistence")):
-        if policy is not None:
-            return f"{feature} in {rule.namespace}/{rule.route} (it runs on the asyncio path only)"
+    if rule.session is not None and not c_loop.serves_sessions():
+        return (f"sessionPersistence in {rule.namespace}/{rule.route} (the C loop was built without OpenSSL's "
+                "headers; it runs on the asyncio path)")
+    if rule.retry is not None and any(backend.request_headers is not None for backend in rule.backends):
+        # A retry to another backend rebuilds the request head with that backend's own filter
+        # (exchange._next_attempt); the loop keeps only the head it sent first.
+        return (f"retry with a backendRef RequestHeaderModifier in {rule.namespace}/{rule.route} "
+                "(it runs on the asyncio path only)")
     for backend in rule.backends + rule.mirrors:
         for host, _ in backend.endpoints:
             if not _address_literal(host):

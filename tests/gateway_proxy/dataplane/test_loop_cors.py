@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 
 from gw_harness import backend, path_match, route, rule
-from test_loop_parity import Pair, RawBackend, start_proxy
+from test_loop_parity import RawBackend, serving_pair
 
 _STRICT = {"allowOrigins": ["https://www.foo.com", "https://*.bar.com", "http://local.test:8080"],
            "allowMethods": ["GET", "OPTIONS"], "allowHeaders": ["x-header-1", "x-header-2"],
@@ -88,19 +88,8 @@ _CASES = [
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
     """Both data paths serving _ROUTES, once for every case (each case is one connection)."""
-    backends = {"a": RawBackend("a")}
-    with pytest.MonkeyPatch.context() as patch:
-        tmp_path = tmp_path_factory.mktemp("cors")
-        reference = start_proxy(patch, tmp_path, "asyncio", "reference")
-        candidate = start_proxy(patch, tmp_path, "c", "candidate")
-    try:
-        running = Pair(reference, candidate, backends)
-        running.deploy(_ROUTES)
+    with serving_pair(tmp_path_factory, "cors", {"a": RawBackend("a")}, _ROUTES) as running:
         yield running
-    finally:
-        reference.stop()
-        candidate.stop()
-        backends["a"].stop()
 
 
 @pytest.mark.parametrize("data", [pytest.param(data, id=name) for name, data in _CASES])

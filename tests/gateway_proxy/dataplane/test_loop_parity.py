@@ -12,6 +12,7 @@ This module also holds what the other test_loop_* modules share: :class:`RawBack
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -201,6 +202,26 @@ class Pair:
             seen = {name: list(server.seen) for name, server in self.backends.items() if server is not None}
             results.append((reply, seen))
         return results
+
+
+@contextlib.contextmanager
+def serving_pair(tmp_path_factory, name: str, backends: dict, routes, **deploy_options):
+    """Both data paths serving ``routes`` for a whole module (each case is one connection);
+    the backends (those with a ``stop``) are stopped with them."""
+    with pytest.MonkeyPatch.context() as patch:
+        tmp_path = tmp_path_factory.mktemp(name)
+        reference = start_proxy(patch, tmp_path, "asyncio", "reference")
+        candidate = start_proxy(patch, tmp_path, "c", "candidate")
+    try:
+        running = Pair(reference, candidate, backends)
+        running.deploy(routes, **deploy_options)
+        yield running
+    finally:
+        reference.stop()
+        candidate.stop()
+        for server in backends.values():
+            if hasattr(server, "stop"):
+                server.stop()
 
 
 @pytest.fixture

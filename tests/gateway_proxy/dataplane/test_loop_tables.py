@@ -1,8 +1,9 @@
 """Route tables reaching the C event loop: weighted splits, reloads, and the fallback to asyncio.
 
 A reload hands the loop a new table and waits until the loop took it, so the next request sees
-it. A table the loop cannot serve (one with a retry policy) is served by the asyncio path on the same
-socket, with one log line saying why, and the loop takes over again when the table allows.
+it. A table the loop cannot serve (a retry whose backendRef has its own filter) is served by the
+asyncio path on the same socket, with one log line saying why, and the loop takes over again when
+the table allows.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def test_reload_is_seen_by_the_next_request_and_old_tables_are_dropped(c_proxy, 
     assert len(c_proxy.runtime.plane.plans) <= 2  # retired tables were let go
 
 
-def test_table_with_a_retry_falls_back_to_asyncio_and_back(c_proxy, servers, caplog):
+def test_table_the_loop_cannot_serve_falls_back_to_asyncio_and_back(c_proxy, servers, caplog):
     plane = c_proxy.runtime.plane
     deploy(c_proxy, servers, [route("r", [rule([backend("a")])])])
     assert plane.serving_c is True
@@ -69,12 +70,13 @@ def test_table_with_a_retry_falls_back_to_asyncio_and_back(c_proxy, servers, cap
     assert answered_by(c_proxy) == b"a"
     assert plane.loop.stats[1] == served_by_c + 1
     with caplog.at_level(logging.WARNING, logger="gateway_proxy"):
-        retried = rule([backend("a")])
+        retried = rule([dict(backend("a"), filters=[{"type": "RequestHeaderModifier",
+                                                     "requestHeaderModifier": {"set": [{"name": "X-To", "value": "a"}]}}])])
         retried["retry"] = {"codes": [503], "attempts": 1}
         deploy(c_proxy, servers, [route("r", [retried])])
     assert plane.serving_c is False
-    assert any("retry in default/r" in record.getMessage() and "asyncio path serves" in record.getMessage()
-               for record in caplog.records)
+    assert any("retry with a backendRef RequestHeaderModifier in default/r" in record.getMessage()
+               and "asyncio path serves" in record.getMessage() for record in caplog.records)
     before = plane.loop.stats[1]
     assert answered_by(c_proxy) == b"a"  # served, with its retry policy, by the asyncio path
     assert plane.loop.stats[1] == before

@@ -130,15 +130,19 @@ def test_a_reload_that_made_most_rules_new_rebuilds_without_comparing(impl):
 
 def test_the_c_loop_support_check_decides_every_rule_that_changed(impl):
     # worker.unsupported keeps the verdict of the last table it passed and decides only the rules
-    # that are new objects: a route that gains a retry must still send the table to asyncio.
+    # that are new objects: a route that gains what the loop cannot serve must still send the table to
+    # asyncio (a retry whose backendRef carries its own RequestHeaderModifier).
     worker = dataplane_support.compiled("worker")  # it drives the C loop: not in a build without it
     cache, parsed, verdicts = compiling.CompileCache(), {}, worker.Verdicts()
     documents = _base()
     assert worker.unsupported(_compile(documents, impl, cache, parsed), verdicts) is None
-    retried = copy.deepcopy(documents)
-    _set(("s", "rules", 0, "retry"), {"codes": [503], "attempts": 1})(retried)
-    assert "retry in default/s" in worker.unsupported(_compile(retried, impl, cache, parsed), verdicts)
+    pinned = copy.deepcopy(documents)
+    _set(("s", "rules", 0, "retry"), {"codes": [503], "attempts": 1})(pinned)
+    _set(("s", "rules", 0, "backendRefs"), [dict(backend("a"), filters=[{
+        "type": "RequestHeaderModifier", "requestHeaderModifier": {"set": [{"name": "X-To", "value": "a"}]}}])])(pinned)
+    assert "retry with a backendRef RequestHeaderModifier in default/s" in worker.unsupported(
+        _compile(pinned, impl, cache, parsed), verdicts)
     assert worker.unsupported(_compile(documents, impl, cache, parsed), verdicts) is None
-    grown = copy.deepcopy(retried)
+    grown = copy.deepcopy(pinned)
     _add_rule(grown)  # another length: the rules the verdict does not know are decided
-    assert "retry in" in worker.unsupported(_compile(grown, impl, cache, parsed), verdicts)
+    assert "retry with a backendRef" in worker.unsupported(_compile(grown, impl, cache, parsed), verdicts)

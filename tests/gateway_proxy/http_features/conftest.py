@@ -1,6 +1,7 @@
 """Fixtures of the retry, CORS and session persistence tests: one proxy per build, flaky backends.
 
-The proxies are module-scoped, one per hot-path build: each test deploys its own routes, which
+The proxies are module-scoped, one per hot-path build (and one on the C data plane, ``c_loop``,
+for the features it serves): each test deploys its own routes, which
 replaces the config file, so tests stay independent at the cost of one reload each instead of
 one proxy start each.
 """
@@ -32,6 +33,21 @@ def proxies(tmp_path_factory):
     yield running
     for proxy in running.values():
         proxy.stop()
+
+
+@pytest.fixture(scope="module")
+def c_loop(tmp_path_factory):
+    """A proxy served by the C event loop (``--data-plane c``), compiled build, for one module;
+    None when the compiled build is not there (``served_by`` says whether that may be)."""
+    build = hotpath.compiled()
+    if build is None:
+        yield None
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ROUTESHIFT_DATA_PLANE", "c")
+        running = gw_harness.Proxy(build, str(tmp_path_factory.mktemp("features-c-loop"))).start()
+    yield running
+    running.stop()
 
 
 @pytest.fixture(params=["pure", "compiled"])

@@ -6,12 +6,10 @@ answers with the asyncio path's byte for byte.)
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from gw_harness import Proxy, backend, deploy, path_match, route, rule
-from gateway_proxy import hotpath
+from features_harness import served_by
+from gw_harness import backend, deploy, path_match, route, rule
 
 MULTIPLE = {"allowOrigins": ["https://www.foo.com", "https://*.bar.com"], "allowMethods": ["GET", "OPTIONS"],
             "allowHeaders": ["x-header-1", "x-header-2"], "exposeHeaders": ["x-header-3", "x-header-4"],
@@ -26,30 +24,10 @@ def cors_rule(prefix: str, cors: dict):
     return rule([backend("v1")], [path_match(prefix)], filters=[{"type": "CORS", "cors": cors}])
 
 
-@pytest.fixture(scope="module")
-def c_loop(tmp_path_factory):
-    """A proxy served by the C event loop (``--data-plane c``), compiled build, for this module."""
-    build = hotpath.compiled()
-    if build is None:
-        return None
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ROUTESHIFT_DATA_PLANE", "c")
-        running = Proxy(build, str(tmp_path_factory.mktemp("features-c-loop"))).start()
-    yield running
-    running.stop()
-
-
 @pytest.fixture(params=["pure", "compiled", "c-loop"])
 def gw(request, proxies, c_loop):
     """The conftest's proxy of each hot-path build, then the C data plane's."""
-    running = c_loop if request.param == "c-loop" else proxies.get(request.param)
-    if running is None:
-        if os.environ.get("ROUTESHIFT_NO_EXTENSIONS") == "1":
-            pytest.skip("compiled hot path not built (ROUTESHIFT_NO_EXTENSIONS=1)")
-        pytest.fail("the Cython hot path or data path is not built")
-    if request.param == "c-loop" and running.runtime.plane is None:
-        pytest.fail("the C data plane did not start")
-    return running
+    return served_by(request.param, proxies, c_loop)
 
 
 @pytest.fixture

@@ -197,7 +197,10 @@ async def reconcile(controller: Controller, canary: CanaryObject, status: model.
         nonlocal stored, written
         answer = await controller.cluster.patch_status(canary.namespace, canary.name, model.dump_status(status))
         stored, written = status, ((answer or {}).get("metadata") or {}).get("resourceVersion")
-        for decision in pending:  # nothing is announced that was not recorded
+        announce()  # nothing is announced that was not recorded
+
+    def announce() -> None:
+        for decision in pending:
             _announce(controller, canary, spec, decision, emit)
         pending.clear()
 
@@ -245,9 +248,7 @@ async def reconcile(controller: Controller, canary: CanaryObject, status: model.
     if status != stored and (deleting or spec is None or not deferrable(spec, stored, status, pending, now)):
         await write()
     elif status == stored:
-        for decision in pending:  # nothing to record, only to announce
-            _announce(controller, canary, spec, decision, emit)
-        pending.clear()
+        announce()  # nothing to record, only to announce
     if spec is not None:
         controller.metrics.observe_status(canary.namespace, canary.name, status, spec.stable.name, spec.canary.name)
         controller.metrics.observe_thresholds(canary.namespace, canary.name, spec)

@@ -82,7 +82,7 @@ class Process:
 class Nginx(Process):
     """An nginx master with its own prefix directory; ``http_block`` is the body of http {}."""
 
-    def __init__(self, workdir: str, name: str, http_block: str, workers: int = 1):
+    def __init__(self, workdir: str, name: str, http_block: str, workers: int = 1, worker_connections: int = 4096):
         prefix = os.path.join(workdir, name)
         os.makedirs(os.path.join(prefix, "logs"), exist_ok=True)
         config = os.path.join(prefix, "nginx.conf")
@@ -92,7 +92,7 @@ class Nginx(Process):
 daemon off;
 pid {prefix}/nginx.pid;
 error_log {prefix}/logs/error.log warn;
-events {{ worker_connections 4096; }}
+events {{ worker_connections {worker_connections}; }}
 http {{
   access_log off;
   client_body_temp_path {prefix}/body;
@@ -157,12 +157,13 @@ def write_config(directory: str, name: str, documents: list[dict]) -> None:
 class GatewayProxy(Process):
     """``python -m gateway_proxy`` on free ports, ready when /ready answers 200."""
 
-    def __init__(self, workdir: str, config_dir: str, workers: int = 1, log_level: str = "WARNING"):
+    def __init__(self, workdir: str, config_dir: str, workers: int = 1, log_level: str = "WARNING",
+                 extra_args: tuple[str, ...] = ()):
         self.port, self.admin = free_port(), free_port()
         env = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
         super().__init__([sys.executable, "-m", "gateway_proxy", "--config-dir", config_dir,
                           "--listen", f"127.0.0.1:{self.port}", "--admin", f"127.0.0.1:{self.admin}",
-                          "--workers", str(workers), "--log-level", log_level],
+                          "--workers", str(workers), "--log-level", log_level, *extra_args],
                          os.path.join(workdir, f"proxy-{self.port}.log"), env=env)
 
     def wait_ready(self, timeout: float = 30.0) -> None:
@@ -178,6 +179,7 @@ class WrkResult:
     p50_ms: float
     p99_ms: float
     non_2xx: int
+    socket_errors: dict | None = None   # wrk's "Socket errors": connect, read, write, timeout
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -196,7 +198,10 @@ def wrk(url: str, seconds: int, connections: int, threads: int = 1) -> WrkResult
     p50 = _ms(re.search(r"\s50%\s+(\S+)", output).group(1))
     p99 = _ms(re.search(r"\s99%\s+(\S+)", output).group(1))
     non_2xx_match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    return WrkResult(rps, p50, p99, int(non_2xx_match.group(1)) if non_2xx_match else 0)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    socket_errors = dict(zip(("connect", "read", "write", "timeout"),
+                             (int(n) for n in errors.groups()) if errors else (0, 0, 0, 0)))
+    return WrkResult(rps, p50, p99, int(non_2xx_match.group(1)) if non_2xx_match else 0, socket_errors)
 
 
 # The system calls a proxy's request path is made of, counted one by one besides the total.
@@ -252,6 +257,22 @@ def syscalls_during_requests(pids: list[int], url: str, requests: int, connectio
                 found[fields[2]] = int(fields[0]) if fields[0].isdigit() else 0
     by_name = {name: found.get(f"syscalls:sys_enter_{name}", 0) for name in SYSCALLS}
     return SyscallCount(done, found.get("raw_syscalls:sys_enter", 0), by_name)
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and its descendants, from /proc."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found = [root]
+    for pid in found:
+        found.extend(child for child, parent in parents.items() if parent == pid)
+    return found
 
 
 def workdir(prefix: str) -> str:

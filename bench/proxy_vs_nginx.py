@@ -47,27 +47,11 @@ def nginx_proxy_block(port: int, backends: list[tuple[int, int]]) -> str:
   }}"""
 
 
-def _tree(root: int) -> list[int]:
-    """``root`` and its descendants, from /proc."""
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-    found = [root]
-    for pid in found:
-        found.extend(child for child, parent in parents.items() if parent == pid)
-    return found
-
-
 def cpu_seconds(root: int) -> float:
     """User plus system CPU time of ``root``'s process tree so far (live processes only)."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0
-    for pid in _tree(root):
+    for pid in common.process_tree(root):
         try:
             with open(f"/proc/{pid}/stat") as handle:
                 fields = handle.read().rsplit(")", 1)[1].split()
@@ -119,7 +103,7 @@ def main(argv=None) -> int:
             cpu[name] = (cpu_seconds(process.popen.pid) - before) / max(1.0, results[name].rps * args.seconds)
         syscalls = {}
         for name, port, process in (("nginx", nginx_port, front), ("proxy", proxy.port, proxy)) if args.syscalls else ():
-            syscalls[name] = common.syscalls_during_requests(_tree(process.popen.pid), f"http://127.0.0.1:{port}/api/items",
+            syscalls[name] = common.syscalls_during_requests(common.process_tree(process.popen.pid), f"http://127.0.0.1:{port}/api/items",
                                                              args.syscalls, args.connections, results[name].rps, work)
         for name, result in results.items():
             print(f"{name:6s} rps {result.rps:10.0f}   p50 {result.p50_ms:7.2f} ms   p99 {result.p99_ms:7.2f} ms"

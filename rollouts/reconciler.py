@@ -204,17 +204,16 @@ async def reconcile(controller: Controller, canary: CanaryObject, status: model.
             _announce(controller, canary, spec, decision, emit)
         pending.clear()
 
-    asked = False  # whether a round of this reconciliation asked webhooks or analysis
+    asked: frozenset[tuple[str, str]] = frozenset()  # the webhooks and analysis this reconciliation asked
     for _ in range(ROUNDS):
-        asks = (spec or parsed[0]) is not None and not deleting and (
-            machine.gates_due(spec or parsed[0], status, now) or machine.analysis_due(spec or parsed[0], status, now))
+        asks = _asks(spec or parsed[0], status, now) if not deleting else frozenset()
         if decided and asks:
             # Webhooks and analysis are asked after this status is written and announced: at
-            # once, unless they were asked in this reconciliation already and the decision left
-            # them due (a hold, a pause): asking again would spin until something else changed.
-            settled = asked
+            # once, unless this reconciliation asked those very ones and the decision left them
+            # due (a hold): asking again would spin until something else changed.
+            settled = asks <= asked
             break
-        asked = asked or asks
+        asked |= asks
         decided_at = now
         decided_for, decision = await _round(controller, canary, parsed, status, now=now, deleting=deleting)
         if decision is None:  # quiet: nothing can change
@@ -256,6 +255,17 @@ async def reconcile(controller: Controller, canary: CanaryObject, status: model.
         controller.metrics.reconcile.observe(asyncio.get_running_loop().time() - started)
     return Reconciled(status, stored, settled=settled, written=written, unannounced=tuple(pending),
                       decided_at=decided_at)
+
+
+def _asks(spec: model.CanarySpec | None, status: model.CanaryStatus,
+          now: datetime.datetime) -> frozenset[tuple[str, str]]:
+    """What the next observation would ask: ("webhook", name) of each gate due, ("analysis", "")."""
+    if spec is None:
+        return frozenset()
+    due = {("webhook", hook.name) for hook in machine.gates_due(spec, status, now)}
+    if machine.analysis_due(spec, status, now):
+        due.add(("analysis", ""))
+    return frozenset(due)
 
 
 def deferrable(spec: model.CanarySpec, stored: model.CanaryStatus, status: model.CanaryStatus,

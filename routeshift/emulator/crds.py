@@ -10,13 +10,12 @@ the CRD is Established in the same write that creates it.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import fastjsonschema
 import jsonschema
 
-from routeshift.emulator import errors, metadata, registry
+from routeshift.emulator import errors, jsondata, metadata, registry
 
 GROUP = "apiextensions.k8s.io"
 PLURAL = "customresourcedefinitions"
@@ -108,7 +107,7 @@ def _default(value: Any, schema: dict[str, Any]) -> None:
             if key in value and value[key] is None and not sub_schema.get("nullable"):
                 del value[key]
             if key not in value and "default" in sub_schema:
-                value[key] = copy.deepcopy(sub_schema["default"])
+                value[key] = jsondata.copy(sub_schema["default"])
             if key in value:
                 _default(value[key], sub_schema)
         additional = schema.get("additionalProperties")
@@ -203,7 +202,7 @@ def validate(rtype: registry.ResourceType, obj: dict[str, Any],
     if rtype.schema is None:
         return obj, []
     name = obj.get("metadata", {}).get("name")
-    pruned = copy.deepcopy(obj)
+    pruned = jsondata.copy(obj)
     body = {key: value for key, value in pruned.items() if key not in ("apiVersion", "kind", "metadata")}
     unknown: list[str] = []
     _prune(body, rtype.schema, "", unknown)

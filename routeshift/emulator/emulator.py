@@ -27,8 +27,8 @@ import attrs
 import kmock
 import yaml
 
-from routeshift.emulator import (discovery, errors, eventlog, faults, metadata, operations, paths, registry,
-                                 scaling, store, tables, watching)
+from routeshift.emulator import (discovery, errors, eventlog, faults, jsondata, metadata, operations, paths,
+                                 registry, scaling, store, tables, watching)
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ class Emulator(kmock.KubernetesEmulator):
         try:
             if media_type == "application/yaml":
                 return yaml.safe_load(body.decode("utf-8"))
-            return json.loads(body.decode("utf-8"))
+            return jsondata.loads(body)
         except (UnicodeDecodeError, ValueError, yaml.YAMLError) as error:
             raise errors.bad_request(f"the body of the request could not be decoded: {error}") from error
 
@@ -175,7 +175,7 @@ class Emulator(kmock.KubernetesEmulator):
 
     def _object_response(self, raw: aiohttp.web.BaseRequest, target: paths.Target, obj: dict[str, Any], *,
                          status: int = 200, warnings: list[str] | None = None) -> aiohttp.web.Response:
-        served = store.present(obj, target.rtype)
+        served = store.wire_view(obj, target.rtype)
         accept = raw.headers.get("Accept")
         payload: dict[str, Any] = served
         if tables.wants(accept, "Table"):
@@ -196,7 +196,7 @@ class Emulator(kmock.KubernetesEmulator):
                 target, label_selector=params.get("labelSelector"), field_selector=params.get("fieldSelector"),
                 limit=limit, continue_token=params.get("continue"))
         rtype = target.rtype
-        served = [store.present(obj, rtype) for obj in items]
+        served = [store.wire_view(obj, rtype) for obj in items]
         version = str(self.store.clock.current)
         accept = raw.headers.get("Accept")
         if tables.wants(accept, "Table"):
@@ -304,7 +304,7 @@ class Emulator(kmock.KubernetesEmulator):
 
 def _json_response(payload: Any, *, status: int = 200, warnings: list[str] | None = None,
                    headers: dict[str, str] | None = None) -> aiohttp.web.Response:
-    response = aiohttp.web.Response(body=json.dumps(payload, separators=(",", ":")).encode("utf-8"),
+    response = aiohttp.web.Response(body=jsondata.dumps(payload),
                                     status=status, content_type="application/json", headers=headers)
     for warning in warnings or ():
         escaped = warning.replace("\\", "\\\\").replace('"', '\\"')

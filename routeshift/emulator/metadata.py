@@ -9,11 +9,12 @@ carried over from the stored object whatever the request says.
 
 from __future__ import annotations
 
-import copy
 import datetime
 import random
 import uuid
 from typing import Any
+
+from routeshift.emulator import jsondata
 
 # The alphabet and length of the real apiserver's names.SimpleNameGenerator.
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -65,7 +66,7 @@ def spec_of(obj: dict[str, Any]) -> dict[str, Any]:
 
 def prepare_create(obj: dict[str, Any], *, namespace: str | None, keep_status: bool) -> dict[str, Any]:
     """A copy of a posted object with the server-owned fields set (resourceVersion comes at commit)."""
-    new = copy.deepcopy(obj)
+    new = jsondata.copy(obj)
     meta = new.setdefault("metadata", {})
     for field in ("uid", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds",
                   "creationTimestamp", "generation", "managedFields", "selfLink"):
@@ -84,7 +85,7 @@ def prepare_create(obj: dict[str, Any], *, namespace: str | None, keep_status: b
 
 def carry_over(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """``new`` with the server-owned metadata of ``old``; generation bumped if the spec changed."""
-    result = copy.deepcopy(new)
+    result = jsondata.copy(new)
     meta = result.setdefault("metadata", {})
     old_meta = old.get("metadata", {})
     for field in _SERVER_FIELDS:

@@ -15,13 +15,12 @@ on the event loop without yielding, so it is atomic.
 from __future__ import annotations
 
 import base64
-import copy
 import datetime
 import json
 import re
 from typing import Any
 
-from routeshift.emulator import crds, errors, metadata, patching, paths, registry, selectors, store
+from routeshift.emulator import crds, errors, jsondata, metadata, patching, paths, registry, selectors, store
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _GENERATE_ATTEMPTS = 8
@@ -240,17 +239,17 @@ class Operations:
                 field_validation: str | None) -> tuple[dict[str, Any], list[str]]:
         rtype = target.rtype
         if target.subresource == "status":
-            new = copy.deepcopy(current)
+            new = jsondata.copy(current)
             if "status" in body:
-                new["status"] = copy.deepcopy(body["status"])
+                new["status"] = jsondata.copy(body["status"])
             else:
                 new.pop("status", None)
         else:
-            new = copy.deepcopy(body)
+            new = jsondata.copy(body)
             if rtype.has_status:
                 new.pop("status", None)
                 if "status" in current:
-                    new["status"] = copy.deepcopy(current["status"])
+                    new["status"] = jsondata.copy(current["status"])
         new["apiVersion"], new["kind"] = current.get("apiVersion", rtype.group_version), current.get("kind", rtype.kind)
         new = metadata.carry_over(current, new)
         old_finalizers = set(current["metadata"].get("finalizers") or [])
@@ -284,11 +283,11 @@ class Operations:
         if meta.get("finalizers") or (is_namespace and self._namespace_has_content(meta["name"])):
             if meta.get("deletionTimestamp"):
                 if meta.get("deletionGracePeriodSeconds"):  # a terminated Pod now only waits for finalizers
-                    marked = copy.deepcopy(current)
+                    marked = jsondata.copy(current)
                     marked["metadata"]["deletionGracePeriodSeconds"] = 0
                     return self.store.update(rtype, marked, current)
                 return current
-            marked = copy.deepcopy(current)
+            marked = jsondata.copy(current)
             marked["metadata"]["deletionTimestamp"] = metadata.now()
             marked["metadata"]["deletionGracePeriodSeconds"] = 0
             if is_namespace:
@@ -317,7 +316,7 @@ class Operations:
         current = meta.get("deletionGracePeriodSeconds")
         if meta.get("deletionTimestamp") and current is not None and current <= grace:
             return pod
-        marked = copy.deepcopy(pod)
+        marked = jsondata.copy(pod)
         deadline = datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(seconds=grace)
         marked["metadata"]["deletionTimestamp"] = deadline.strftime("%Y-%m-%dT%H:%M:%SZ")
         marked["metadata"]["deletionGracePeriodSeconds"] = grace
@@ -349,7 +348,7 @@ class Operations:
                 continue
             remaining = [reference for reference in references if reference.get("uid") != owner_uid]
             if remaining:
-                updated = copy.deepcopy(obj)
+                updated = jsondata.copy(obj)
                 updated["metadata"]["ownerReferences"] = remaining
                 self.store.update(rtype, updated, obj)
             else:
@@ -359,7 +358,7 @@ class Operations:
         """``propagationPolicy: Orphan``: dependents stay, without the reference to the deleted owner."""
         for rtype, obj in self.store.dependents(owner_uid):
             references = obj["metadata"].get("ownerReferences") or []
-            updated = copy.deepcopy(obj)
+            updated = jsondata.copy(obj)
             remaining = [reference for reference in references if reference.get("uid") != owner_uid]
             if remaining:
                 updated["metadata"]["ownerReferences"] = remaining

@@ -10,15 +10,13 @@ built-in kinds it merges lists by their patchMergeKey (:mod:`routeshift.emulator
 
 from __future__ import annotations
 
-import copy
-import json
 from typing import Any
 
 import jsonpatch
 import jsonpointer
 import yaml
 
-from routeshift.emulator import errors, registry, strategic
+from routeshift.emulator import errors, jsondata, registry, strategic
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -34,13 +32,20 @@ def media_type(content_type: str | None) -> str:
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch: objects merge recursively, ``null`` deletes, the rest replaces."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+        return jsondata.copy(patch)
+    return _merge_into(jsondata.copy(target) if isinstance(target, dict) else {}, patch)
+
+
+def _merge_into(result: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """``patch`` merged into ``result`` (a copy already), without copying it again at every level."""
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
+        elif isinstance(value, dict):
+            current = result.get(key)
+            result[key] = _merge_into(current if isinstance(current, dict) else {}, value)
         else:
-            result[key] = merge_patch(result.get(key), value)
+            result[key] = jsondata.copy(value)
     return result
 
 
@@ -48,7 +53,7 @@ def parse_body(body: bytes, content_type: str) -> Any:
     try:
         if content_type in (APPLY_PATCH,):
             return yaml.safe_load(body.decode("utf-8"))
-        return json.loads(body.decode("utf-8") or "null")
+        return jsondata.loads(body or b"null")
     except (ValueError, yaml.YAMLError) as error:
         raise errors.bad_request(f"error decoding patch: {error}") from error
 

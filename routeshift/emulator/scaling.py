@@ -10,11 +10,10 @@ subresource (Deployments, ReplicaSets, StatefulSets, ReplicationControllers).
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
-from routeshift.emulator import errors, operations, patching, paths
+from routeshift.emulator import errors, jsondata, operations, patching, paths
 
 
 def _selector(obj: dict[str, Any]) -> str:
@@ -76,7 +75,7 @@ def _write(ops: operations.Operations, target: paths.Target, current: dict[str, 
     if not isinstance(wanted, int) or isinstance(wanted, bool) or wanted < 0:
         raise errors.invalid(target.rtype, target.name, f"spec.replicas: Invalid value: {json.dumps(wanted)}: "
                                                         f"must be greater than or equal to 0")
-    body = copy.deepcopy(current)
+    body = jsondata.copy(current)
     body.setdefault("spec", {})["replicas"] = wanted
     updated, _ = ops.replace(_parent(target), body, dry_run=dry_run)
     return scale_of(updated)

@@ -14,12 +14,11 @@ objects that name each uid in their ownerReferences (what a cascading deletion v
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import kmock
 
-from routeshift.emulator import eventlog, metadata, registry
+from routeshift.emulator import eventlog, jsondata, metadata, registry
 
 # Versions of one object kept in kmock's history; older ones are dropped to bound memory.
 HISTORY_DEPTH = 16
@@ -28,11 +27,17 @@ TypeKey = tuple[str, str, str]  # (group, version, plural) of a storage type
 
 
 def present(obj: dict[str, Any], rtype: registry.ResourceType) -> dict[str, Any]:
-    """The stored object as served in ``rtype``'s version (apiVersion/kind set)."""
-    served = copy.deepcopy(obj)
+    """The stored object as served in ``rtype``'s version (apiVersion/kind set): a copy the caller owns."""
+    served = jsondata.copy(obj)
     served["apiVersion"] = rtype.group_version
     served["kind"] = rtype.kind
     return served
+
+
+def wire_view(obj: dict[str, Any], rtype: registry.ResourceType) -> dict[str, Any]:
+    """The same as :func:`present` for a response about to be encoded: it shares the stored
+    object's values, so it must only be read, and encoded before anything writes again."""
+    return {**obj, "apiVersion": rtype.group_version, "kind": rtype.kind}
 
 
 class Store:
@@ -105,7 +110,7 @@ class Store:
         """Delete for good; the DELETED event carries the deletion's resourceVersion."""
         meta = obj["metadata"]
         storage, at = self._where(rtype, meta.get("namespace"), meta["name"])
-        final = metadata.with_version(copy.deepcopy(obj), self.clock.tick())
+        final = metadata.with_version(jsondata.copy(obj), self.clock.tick())
         holder = self._live[storage.key].pop(at)
         stored = holder.raw
         holder.delete()

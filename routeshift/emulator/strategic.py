@@ -14,9 +14,10 @@ Directives: ``$patch: replace|delete|merge`` on maps and list items, ``$setEleme
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from typing import Any
+
+from routeshift.emulator import jsondata
 
 _PATCH = "$patch"
 _RETAIN_KEYS = "$retainKeys"
@@ -121,7 +122,7 @@ def _merge_map(original: dict[str, Any], patch: dict[str, Any], schema: Schema) 
     if directive not in (None, "merge"):
         raise PatchError(f"unknown patch type: {directive!r} in map")
     retain = patch.pop(_RETAIN_KEYS, None)
-    result = copy.deepcopy(original)
+    result = jsondata.copy(original)
     orders = {key[len(_ORDER):]: patch.pop(key) for key in list(patch) if key.startswith(_ORDER)}
     for key in [key for key in patch if key.startswith(_DELETE_PRIMITIVES)]:
         field, doomed = key[len(_DELETE_PRIMITIVES):], patch.pop(key)
@@ -155,7 +156,7 @@ def _merge_map(original: dict[str, Any], patch: dict[str, Any], schema: Schema) 
 def _merge_list(original: Any, patch: list[Any], field: Field) -> list[Any]:
     if any(isinstance(item, dict) and item.get(_PATCH) == "replace" and len(item) == 1 for item in patch):
         return [_strip(item) for item in patch if not (isinstance(item, dict) and item.get(_PATCH) == "replace")]
-    current = list(copy.deepcopy(original)) if isinstance(original, list) else []
+    current = list(jsondata.copy(original)) if isinstance(original, list) else []
     if field.primitive:
         return current + [item for item in patch if item not in current]
     key = field.merge_key

@@ -12,13 +12,12 @@ holding the server's shutdown hostage. The body is newline-delimited JSON served
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from typing import Any
 
 import aiohttp.web
 
-from routeshift.emulator import errors, eventlog, paths, selectors, store, tables
+from routeshift.emulator import errors, eventlog, jsondata, paths, selectors, store, tables
 
 # How often an idle stream checks for a vanished client, and how often it sends bookmarks.
 POLL_INTERVAL = 0.25
@@ -137,7 +136,7 @@ class WatchStream:
         return []
 
     async def _send(self, kind: str, obj: dict[str, Any]) -> None:
-        served = store.present(obj, self.target.rtype)
+        served = store.wire_view(obj, self.target.rtype)
         if self.as_table:
             payload: dict[str, Any] = tables.table(
                 self.target.rtype, [served], resource_version=served["metadata"]["resourceVersion"],
@@ -158,5 +157,5 @@ class WatchStream:
         await self._write({"type": "ERROR", "object": error.status_object()})
 
     async def _write(self, event: dict[str, Any]) -> None:
-        await self.response.write(json.dumps(event, separators=(",", ":")).encode("utf-8") + b"\n")
+        await self.response.write(jsondata.dumps(event) + b"\n")
 

@@ -10,10 +10,10 @@ stuck rollout's progress deadline passes.
 
 from __future__ import annotations
 
-import copy
 import datetime
 from typing import Any
 
+from routeshift.emulator import jsondata
 from routeshift.emulator.workloads import informers, objects, owning, rollout
 
 DEPLOYMENT_KIND = "Deployment"
@@ -87,7 +87,7 @@ class DeploymentController(owning.OwnerKeyedController):
         namespace = objects.meta(deployment).get("namespace")
         taken = self.cache.get(informers.REPLICASETS, namespace, body["metadata"]["name"])
         if taken is not None:  # another template (or owner) already has this name
-            status = copy.deepcopy(deployment.get("status") or {})
+            status = jsondata.copy(deployment.get("status") or {})
             status["collisionCount"] = collisions + 1
             self.writer.update_status(informers.DEPLOYMENTS, deployment, status)
             return None
@@ -101,7 +101,7 @@ class DeploymentController(owning.OwnerKeyedController):
         wanted = rollout.annotations_for(deployment, new_rs, highest_old + 1 if revision <= highest_old else None)
         if wanted == objects.annotations(new_rs):
             return new_rs
-        body = copy.deepcopy(new_rs)
+        body = jsondata.copy(new_rs)
         body["metadata"]["annotations"] = wanted
         return self.writer.update(informers.REPLICASETS, body)
 
@@ -111,12 +111,12 @@ class DeploymentController(owning.OwnerKeyedController):
         revision = objects.annotations(new_rs).get(rollout.REVISION)
         if revision is None or objects.annotations(deployment).get(rollout.REVISION) == revision:
             return deployment
-        body = copy.deepcopy(deployment)
+        body = jsondata.copy(deployment)
         body["metadata"].setdefault("annotations", {})[rollout.REVISION] = revision
         return self.writer.update(informers.DEPLOYMENTS, body)
 
     def _scale(self, deployment: dict[str, Any], rs: dict[str, Any], count: int) -> dict[str, Any]:
-        body = copy.deepcopy(rs)
+        body = jsondata.copy(rs)
         body["spec"]["replicas"] = count
         body["metadata"]["annotations"] = rollout.annotations_for(deployment, rs, None)
         return self.writer.update(informers.REPLICASETS, body)

@@ -10,9 +10,9 @@ the change) and to its own slices (a slice deleted by hand comes back).
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
+from routeshift.emulator import jsondata
 from routeshift.emulator.workloads import informers, objects, slices, writes
 
 
@@ -62,8 +62,8 @@ class EndpointSliceController:
         for content in creates:
             self.writer.create(informers.SLICES, slices.body(service, content))
         for existing, content in updates:
-            body = copy.deepcopy(existing)
-            body.update(copy.deepcopy(content))
+            body = jsondata.copy(existing)
+            body.update(jsondata.copy(content))
             body["addressType"] = "IPv4"
             body["metadata"]["labels"] = slices.labels_for(service)
             self.writer.update(informers.SLICES, body)

@@ -10,11 +10,11 @@ status counts replicas, fully labeled, ready and available (``minReadySeconds``)
 
 from __future__ import annotations
 
-import copy
 import datetime
 from collections.abc import Sequence
 from typing import Any
 
+from routeshift.emulator import jsondata
 from routeshift.emulator.workloads import objects
 
 Pod = dict[str, Any]
@@ -70,7 +70,7 @@ def pods_to_delete(pods: Sequence[Pod], count: int) -> list[Pod]:
 
 def pod_for(rs: dict[str, Any]) -> Pod:
     """A new Pod from the ReplicaSet's template (``GetPodFromTemplate``)."""
-    template = copy.deepcopy((rs.get("spec") or {}).get("template") or {})
+    template = jsondata.copy((rs.get("spec") or {}).get("template") or {})
     meta = template.get("metadata") or {}
     rs_meta = objects.meta(rs)
     pod_meta: dict[str, Any] = {

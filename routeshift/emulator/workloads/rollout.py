@@ -11,13 +11,13 @@ conditions including the progress deadline. The I/O around it is
 
 from __future__ import annotations
 
-import copy
 import datetime
 import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any
 
+from routeshift.emulator import jsondata
 from routeshift.emulator.workloads import objects
 
 HASH_LABEL = "pod-template-hash"
@@ -51,7 +51,7 @@ def template_hash(template: dict[str, Any], collision_count: int = 0) -> str:
 
 
 def _without_hash(template: dict[str, Any]) -> dict[str, Any]:
-    stripped = copy.deepcopy(template or {})
+    stripped = jsondata.copy(template or {})
     labels = (stripped.get("metadata") or {}).get("labels")
     if labels is not None:
         labels.pop(HASH_LABEL, None)
@@ -98,9 +98,9 @@ def _age_key(rs: RS) -> tuple[str, str]:
 def new_replica_set(deployment: dict[str, Any], pod_hash: str, new_revision: int, count: int) -> RS:
     """The ReplicaSet body for the Deployment's current template (``getNewReplicaSet``)."""
     spec = deployment.get("spec") or {}
-    template = copy.deepcopy(spec.get("template") or {})
+    template = jsondata.copy(spec.get("template") or {})
     template.setdefault("metadata", {}).setdefault("labels", {})[HASH_LABEL] = pod_hash
-    selector = copy.deepcopy(spec.get("selector") or {})
+    selector = jsondata.copy(spec.get("selector") or {})
     selector.setdefault("matchLabels", {})[HASH_LABEL] = pod_hash
     name = objects.meta(deployment)["name"]
     rs_spec: dict[str, Any] = {"replicas": count, "selector": selector, "template": template}

@@ -8,10 +8,10 @@ when they fit (:func:`scheduling.unschedulable`), by setting ``spec.nodeName`` a
 
 from __future__ import annotations
 
-import copy
 import datetime
 from typing import Any
 
+from routeshift.emulator import jsondata
 from routeshift.emulator.workloads import informers, objects, podstatus, scheduling, writes
 
 DEFAULT_SCHEDULER = "default-scheduler"
@@ -60,7 +60,7 @@ class Scheduler:
         if message is not None:
             self.writer.update_status(informers.PODS, pod, podstatus.unschedulable(pod, message, now))
             return None
-        bound = copy.deepcopy(pod)
+        bound = jsondata.copy(pod)
         bound["spec"]["nodeName"] = self.node_name
         committed = self.writer.update(informers.PODS, bound)
         self.writer.update_status(informers.PODS, committed, podstatus.scheduled(committed, now))

@@ -10,10 +10,9 @@ would change nothing is not sent.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from routeshift.emulator import operations, paths, registry
+from routeshift.emulator import jsondata, operations, paths, registry
 from routeshift.emulator.workloads import informers, objects
 
 
@@ -56,7 +55,7 @@ class Writer:
             return obj
         rtype = self.rtype(kind)
         namespace, name = objects.key_of(obj)
-        body = copy.deepcopy(obj)
+        body = jsondata.copy(obj)
         body["status"] = status
         target = paths.Target(rtype, namespace or None, name, "status" if rtype.has_status else None)
         committed, _ = self.ops.replace(target, body)

@@ -125,8 +125,13 @@ class Rollouts:
         self.succeeded: list[float] = []  # rollout durations (asked -> Succeeded)
         self.reached_success: set[str] = set()
         self.failed: set[tuple[str, str]] = set()
-        self.last_write: dict[str, tuple[float, int]] = {}  # route -> (t, canary weight) of the last write
+        self.last_write: dict[str, tuple[float, int, int]] = {}  # route -> (t, canary weight, generation)
         self.step_times: list[float] = []
+        # The two parts of a step's overshoot: the stand-in gateway's (write -> its Accepted
+        # status written) and the controller's (Accepted written -> next write, minus the dwell).
+        self.accepted_at: dict[tuple[str, int], float] = {}
+        self.accept_times: list[float] = []
+        self.after_accept: list[float] = []
         self.route_writes = 0
 
     def asked(self, name: str, release: str, kind: str, at: float) -> None:
@@ -170,7 +175,14 @@ class Rollouts:
         last = self.last_write.get(name)
         if last is not None and 0 < last[1] < 100 and weight > last[1]:
             self.step_times.append(at - last[0])  # a weight step of the same rollout: dwell + overhead
-        self.last_write[name] = (at, weight)
+            accepted = self.accepted_at.pop((name, last[2]), None)
+            if accepted is not None:
+                self.accept_times.append(accepted - last[0])
+                self.after_accept.append(at - accepted)
+        self.last_write[name] = (at, weight, route["metadata"]["generation"])
+
+    def route_accepted(self, name: str, generation: int, at: float) -> None:
+        self.accepted_at[(name, generation)] = at
 
     def in_flight(self) -> int:
         return sum(1 for phase in self.phase.values() if phase in IN_FLIGHT)
@@ -287,6 +299,7 @@ class Gateway:
                       "conditions": [condition]}
             await call(self.http, "PATCH", f"{ROUTES}/{name}/status", {"status": {"parents": [parent]}},
                        headers=MERGE)
+            self.rollouts.route_accepted(name, generation, time.monotonic())
 
 
 def wait_for(predicate, timeout: float, what: str, process=None) -> None:
@@ -530,6 +543,11 @@ def report(args, r: dict) -> None:
         ("step overshoot beyond the dwell",
          f"p50 {percentile(rollouts.step_times, .5) - args.interval:.2f} s, "
          f"p99 {percentile(rollouts.step_times, .99) - args.interval:.2f} s (target < 2 s)"),
+        ("  of which: write -> Accepted (stand-in gateway)",
+         f"p50 {percentile(rollouts.accept_times, .5):.2f} s, p99 {percentile(rollouts.accept_times, .99):.2f} s"),
+        ("  of which: Accepted -> next write, minus dwell",
+         f"p50 {percentile(rollouts.after_accept, .5) - args.interval:.2f} s, "
+         f"p99 {percentile(rollouts.after_accept, .99) - args.interval:.2f} s (the controller's part)"),
         ("route writes by the controller", f"{rollouts.route_writes}"),
         ("rollouts succeeded (canaries with >= 1)", f"{len(rollouts.succeeded)} ({len(rollouts.reached_success)})"),
         ("rollout duration, asked -> Succeeded",

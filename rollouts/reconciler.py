@@ -32,6 +32,7 @@ import pydantic
 import analysis
 from rollouts import (actions, default_provider, errors, machine, metrics, model, patching, routes, steps,
                       workload_io, workload_machine, workloads)
+from rollouts.event_posting import EventPoster
 from rollouts.caches import kinds
 from rollouts.caches.cached_cluster import CachedCluster
 from rollouts.caches.interest import Interest, ObjectKey
@@ -80,6 +81,12 @@ class Controller:
     analysis_slots: asyncio.Semaphore = dataclasses.field(default_factory=lambda: asyncio.Semaphore(16))
     # Chat notifications (and the cluster-wide --notification-provider subscriptions).
     notifier: Notifier = dataclasses.field(default_factory=Notifier)
+    # Kubernetes Events, posted in the background through ``cluster`` (started by the operator).
+    events: EventPoster | None = None
+
+    def __post_init__(self) -> None:
+        if self.events is None:
+            self.events = EventPoster(self.cluster)
 
     @property
     def caches(self) -> CachedCluster | None:

@@ -24,6 +24,7 @@ import httpx
 import tenacity
 
 from analysis import durations, errors, model
+from analysis.tls import default_context
 
 
 class Provider(Protocol):
@@ -108,7 +109,7 @@ class PrometheusProvider:
             base_url=config.address.rstrip("/"),
             headers=headers,
             auth=httpx.BasicAuth(*config.basic_auth) if config.basic_auth else None,
-            verify=config.verify,
+            verify=default_context() if config.verify is True else config.verify,
             timeout=httpx.Timeout(config.timeout),
         )
 

@@ -36,6 +36,7 @@ import httpx
 import tenacity
 
 from analysis import durations, model
+from analysis.tls import default_context
 
 SIGNATURE_HEADER = "X-Routeshift-Signature"
 HOOK_HEADER = "X-Routeshift-Webhook"
@@ -129,7 +130,7 @@ async def call_webhook(
         headers[SIGNATURE_HEADER] = sign(body, secret)
     timeout = durations.seconds(hook.timeout)
     owned = client is None
-    http = client or httpx.AsyncClient()
+    http = client or httpx.AsyncClient(verify=default_context())
     attempts = 0
     retrying = tenacity.AsyncRetrying(
         stop=tenacity.stop_after_attempt(hook.retries + 1),

@@ -11,8 +11,6 @@ provider reads them, through :meth:`PrometheusConfig.from_spec`.
 
 from __future__ import annotations
 
-import functools
-import ssl
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -21,6 +19,7 @@ import tenacity
 
 from analysis import errors, model
 from analysis.prometheus import PrometheusConfig
+from analysis.tls import default_context
 
 T = TypeVar("T")
 
@@ -45,7 +44,7 @@ class Client:
             auth = httpx.BasicAuth(*config.basic_auth)
         self._client = httpx.AsyncClient(
             base_url=config.address.rstrip("/"), headers=merged, auth=auth,
-            verify=_verified() if config.verify is True else config.verify, timeout=httpx.Timeout(config.timeout),
+            verify=default_context() if config.verify is True else config.verify, timeout=httpx.Timeout(config.timeout),
         )
 
     async def aclose(self) -> None:
@@ -88,13 +87,6 @@ class Client:
                                        "provider's Secret")
         if status >= 400:
             raise errors.QueryRejected(f"{self.service}: HTTP {status}: {detail}: {query}")
-
-
-@functools.cache
-def _verified() -> ssl.SSLContext:
-    # httpx loads the CA bundle for every client it creates (a quarter of a second on a busy
-    # node); providers are built every interval for every Canary, so they share one context.
-    return httpx.create_ssl_context()
 
 
 def json_body(response: httpx.Response, service: str) -> Any:

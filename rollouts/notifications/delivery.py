@@ -9,13 +9,12 @@ repeating it would be refused again. The outcome is returned or raised as
 
 from __future__ import annotations
 
-import functools
-import ssl
 from collections.abc import Mapping
 
 import httpx
 import tenacity
 
+from analysis.tls import default_context
 from rollouts.notifications.errors import DeliveryFailed
 
 #: A Retry-After longer than this is not honoured: the message would be stale by then.
@@ -24,13 +23,6 @@ MAX_RETRY_AFTER = 5.0
 
 class _Transient(DeliveryFailed):
     """Worth another attempt."""
-
-
-@functools.cache
-def _tls() -> ssl.SSLContext:
-    """httpx's default certificate verification, built once: building it takes up to a fifth of a
-    second, more than a whole delivery to a nearby service."""
-    return httpx.create_ssl_context()
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -53,7 +45,7 @@ async def post(url: str, body: bytes, headers: Mapping[str, str], *, timeout: fl
 
     retrying = tenacity.AsyncRetrying(stop=tenacity.stop_after_attempt(retries + 1), wait=wait,
                                       retry=tenacity.retry_if_exception_type(_Transient), reraise=True)
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False, verify=_tls()) as client:
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False, verify=default_context()) as client:
         try:
             async for attempt in retrying:
                 with attempt:

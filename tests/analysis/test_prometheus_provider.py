@@ -179,3 +179,20 @@ async def test_basic_auth_is_sent():
     async with PrometheusProvider(PrometheusConfig(URL, basic_auth=("u", "p"))) as p:
         await p.query("q", at=NOW)
     assert route.calls.last.request.headers["Authorization"] == "Basic dTpw"
+
+
+def test_providers_share_one_verification_context(monkeypatch):
+    # A provider is built for every analysis interval of every Canary; httpx would load the CA
+    # bundle for each (tens of milliseconds of CPU), which at a hundred Canaries took a core.
+    from analysis import tls
+
+    built = []
+    monkeypatch.setattr(httpx, "create_ssl_context", lambda *a, **k: built.append(1) or ssl.create_default_context())
+    tls.default_context.cache_clear()
+    try:
+        for _ in range(5):
+            PrometheusProvider(PrometheusConfig(URL))
+            PrometheusProvider(PrometheusConfig.from_spec(model.ProviderSpec(address=URL), lambda ref: ""))
+        assert len(built) == 1
+    finally:
+        tls.default_context.cache_clear()

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/controller_scale.py [--canaries 500] [--duration 150]
     .venv/bin/python bench/controller_scale.py --workloads [--canaries 200]
+    .venv/bin/python bench/controller_scale.py --canaries 2000 --rolling 200
 
 DESIGN.md section 7 and issue 4 ask that one replica drive 500 Canaries at once, with its
 memory under 200 MB. Tests cannot answer that (they run one or two Canaries), so this
@@ -15,6 +16,11 @@ script builds the situation for real on loopback and measures it:
   route generation (``status.parents`` Accepted with ``observedGeneration``);
 - whenever a Canary reaches Succeeded, the next release is patched in (services swapped, as
   a pipeline does), so the Canaries stay in flight for the whole window.
+
+With ``--rolling N`` the window starts after a warm-up in which every Canary rolls out once,
+and then only N are in flight at a time, each next release going to the Canary idle longest:
+a fleet where some apps deploy while most sit at their last release, which tells what an idle
+Canary costs. Without it, every Canary is in flight all the time (the worst case).
 
 With ``--workloads`` every app is a Deployment (one Pod of an image the emulator's kubelet
 marks ready without a process) with a Service and a route to it, and every Canary has
@@ -34,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import os
 import pathlib
@@ -48,6 +55,7 @@ import yaml
 
 from rollouts import workloads
 from routeshift.testing import processes
+from routeshift.testing.prometheus import PrometheusServer
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 NAMESPACE = "scale"
@@ -84,6 +92,16 @@ class Proc:
         self.pid = pid
         self.peak_rss = self.hwm = 0.0
         self.rss: list[float] = []
+
+    def restart_peak(self) -> None:
+        """Forget the peak so far (the kernel's VmHWM too): the measured window starts now."""
+        try:
+            pathlib.Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+        except OSError:
+            pass  # not allowed here: VmHWM then still covers the warm-up
+        self.peak_rss = self.hwm = 0.0
+        self.rss.clear()
+        self.sample()
 
     def memory(self) -> tuple[float, float]:
         fields = {}
@@ -132,6 +150,18 @@ class Rollouts:
         self.accepted_at: dict[tuple[str, int], float] = {}
         self.accept_times: list[float] = []
         self.after_accept: list[float] = []
+        # --failing: the releases meant to fail their analysis, and how soon each was rolled back.
+        self.meant_to_fail: set[tuple[str, str]] = set()
+        self.rolled_back: list[float] = []  # failed analysis (accepted + dwell) -> rollback route write
+        self.failed_as_meant = 0
+        self.route_writes = 0
+
+    def restart_measurements(self) -> None:
+        """Keep what the Canaries are, forget what was measured (the warm-up of ``--rolling``)."""
+        self.pickup = {"create": [], "release": []}
+        self.succeeded, self.reached_success, self.failed = [], set(), set()
+        self.step_times, self.accept_times, self.after_accept = [], [], []
+        self.rolled_back, self.failed_as_meant = [], 0
         self.route_writes = 0
 
     def asked(self, name: str, release: str, kind: str, at: float) -> None:
@@ -162,6 +192,10 @@ class Rollouts:
         if phase == "Initialized" and obj["spec"].get("targetRef"):
             return name  # workload form: initialized on the running revision, ready for a new image
         if phase == "Failed":
+            if (name, release) in self.meant_to_fail:
+                self.failed_as_meant += 1
+                self.canary_backend[name] = obj["spec"]["stable"]["name"]  # still live: the next release's stable
+                return name  # rolled back as the bench meant: the next release follows
             self.failed.add((name, release))
         return None
 
@@ -179,6 +213,12 @@ class Rollouts:
             if accepted is not None:
                 self.accept_times.append(accepted - last[0])
                 self.after_accept.append(at - accepted)
+        elif last is not None and 0 < last[1] < 100 and weight == 0:
+            # A rollback; with --failing its step's first interval failed the analysis, due one
+            # dwell after the step was accepted.
+            accepted = self.accepted_at.pop((name, last[2]), None)
+            if accepted is not None and (name, self.expected.get(name)) in self.meant_to_fail:
+                self.rolled_back.append(at - accepted)
         self.last_write[name] = (at, weight, route["metadata"]["generation"])
 
     def route_accepted(self, name: str, generation: int, at: float) -> None:
@@ -361,10 +401,17 @@ async def scenario(args, work: pathlib.Path, started: list) -> dict:
         setup = time.monotonic() - setup
 
         metrics_port = processes.free_port()
+        prometheus = []
+        if args.failing:
+            # Real Prometheus, no scrape targets: the failing releases query the constant vector(1).
+            server_ = PrometheusServer(work / "prometheus").start()
+            started.append(server_)
+            prometheus = ["--prometheus-url", server_.url]
         controller = processes.start(
             [python, "-m", "routeshift", "--log-level", args.log_level, "controller", "--kubeconfig", str(kubeconfig),
              "--namespace", NAMESPACE, "--metrics-address", f"127.0.0.1:{metrics_port}",
-             "--poll-interval", str(args.poll_interval), *([] if args.watch_cache else ["--no-watch-cache"])],
+             "--poll-interval", str(args.poll_interval), *([] if args.watch_cache else ["--no-watch-cache"]),
+             *prometheus],
             log_path=work / "controller.log", cwd=ROOT)
         started.append(controller)
         wait_for(lambda: healthy(metrics_port), 60, "the controller's /healthz", controller)
@@ -398,12 +445,39 @@ async def scenario(args, work: pathlib.Path, started: list) -> dict:
         begun = time.monotonic()
         await asyncio.gather(*(create_canary(name, body) for name, _, _, body in apps))
         created_in = time.monotonic() - begun
+        idle: collections.deque[str] = collections.deque()
+        if args.rolling:
+            # Warm-up: every Canary rolls out its first release; the window starts once all are
+            # Succeeded, and from then on only --rolling of them are in flight at a time.
+            wait_until = time.monotonic() + args.warm_up
+            while len(rollouts.reached_success) < args.canaries:
+                if time.monotonic() > wait_until:
+                    raise RuntimeError(f"warm-up: {len(rollouts.reached_success)} of {args.canaries} Canaries "
+                                       f"Succeeded within {args.warm_up:g}s")
+                if controller.poll() is not None:
+                    raise RuntimeError(f"the controller exited; see {work}/controller.log")
+                await asyncio.sleep(0.5)
+            while not next_round.empty():
+                idle.append(next_round.get_nowait())
+            idle.extend(sorted(set(rollouts.phase) - set(idle)))
+            rollouts.restart_measurements()
+            proc.restart_peak()
+            cpu0 = (proc.cpu_seconds(), api_proc.cpu_seconds(), time.monotonic(), time.process_time(), machine_busy())
+            begun = time.monotonic()
+            for _ in range(args.rolling):
+                next_round.put_nowait(None)  # start that many rollouts on idle Canaries
         deadline = begun + args.duration
 
         async def release_again() -> None:
             # A pipeline: the next release behind the idle Service, stable and canary swapped.
             while True:
                 name = await next_round.get()
+                if args.rolling:
+                    # The next release goes to the Canary that has waited longest, so that every
+                    # Canary takes turns while --rolling of them are in flight.
+                    if name is not None:
+                        idle.append(name)
+                    name = idle.popleft()
                 if time.monotonic() > deadline - args.interval * 6:
                     continue  # could not finish inside the window: leave it Succeeded
                 rollouts.rounds[name] = rollouts.rounds.get(name, 1) + 1
@@ -418,12 +492,24 @@ async def scenario(args, work: pathlib.Path, started: list) -> dict:
                 stable, canary = (green, blue) if rollouts.canary_backend[name] == green else (blue, green)
                 release = f"r{rollouts.rounds[name]}"
                 rollouts.canary_backend[name] = canary
+                analysis = {"metrics": []}
+                released[0] += 1
+                if args.failing and released[0] % round(1 / args.failing) == 0:
+                    # This release's analysis fails at its first interval: real Prometheus answers
+                    # 1 for vector(1), above the bound; one failed interval is enough to roll back.
+                    analysis = {"threshold": 1, "minSampleSize": 0, "metrics": [
+                        {"name": "error-rate", "query": "vector(1)", "thresholdRange": {"max": 0.5}}]}
+                    rollouts.meant_to_fail.add((name, release))
                 rollouts.asked(name, release, "release", time.monotonic())
                 await call(http, "PATCH", f"{CANARIES}/{name}", {"spec": {
                     "release": release, "stable": {"name": stable, "port": 80},
-                    "canary": {"name": canary, "port": 80}}}, headers=MERGE)
+                    "canary": {"name": canary, "port": 80}, "analysis": analysis}}, headers=MERGE)
 
+        released = [0]  # releases asked for after the first, to pick every --failing'th
         tasks += [asyncio.create_task(release_again()) for _ in range(4)]
+        scrapes: list[float] = []
+        if args.scrape_interval:
+            tasks.append(asyncio.create_task(scrape_every(args.scrape_interval, metrics_port, scrapes)))
         in_flight: list[int] = []
         all_in_flight_at = None
         while time.monotonic() < deadline:
@@ -458,7 +544,18 @@ async def scenario(args, work: pathlib.Path, started: list) -> dict:
                     reconciles=histogram(metrics, "routeshift_reconcile_duration_seconds"), events=events,
                     api_requests=labelled(metrics, "routeshift_api_requests_total"),
                     cache_reads=labelled(metrics, "routeshift_cache_reads_total"),
-                    work=work)
+                    scrapes=scrapes, work=work)
+
+
+async def scrape_every(interval: float, port: int, took: list[float]) -> None:
+    """Prometheus's part: GET /metrics every ``interval`` seconds; ``took`` gets each scrape's seconds."""
+    async with aiohttp.ClientSession() as http:
+        while True:
+            started = time.monotonic()
+            async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+                await response.read()
+            took.append(time.monotonic() - started)
+            await asyncio.sleep(max(0.0, interval - took[-1]))
 
 
 def histogram(text: str, name: str) -> tuple[int, float, float, float, float]:
@@ -525,7 +622,8 @@ def report(args, r: dict) -> None:
          f"{args.canaries}" + (" in workload form (targetRef Deployments)" if args.workloads else "")),
         ("poll interval / analysis interval", f"{args.poll_interval:g} s / {args.interval:g} s (no metrics)"),
         ("setup: services + routes created", f"{r['setup']:.1f} s; canaries created in {r['created_in']:.1f} s"),
-        ("measured window", f"{args.duration:g} s"),
+        ("measured window", f"{args.duration:g} s" + (f", after a warm-up in which every Canary rolled out once; "
+                                                       f"{args.rolling} in flight at a time" if args.rolling else "")),
         ("canaries in flight (max / mean)",
          f"{max(in_flight, default=0)} / {sum(in_flight) / max(len(in_flight), 1):.0f}"),
         ("all canaries rolling out after",
@@ -552,7 +650,14 @@ def report(args, r: dict) -> None:
         ("rollouts succeeded (canaries with >= 1)", f"{len(rollouts.succeeded)} ({len(rollouts.reached_success)})"),
         ("rollout duration, asked -> Succeeded",
          f"p50 {percentile(rollouts.succeeded, .5):.1f} s, p99 {percentile(rollouts.succeeded, .99):.1f} s"),
-        ("rollouts Failed", f"{len(rollouts.failed)}"),
+        ("rollouts Failed (not meant to)", f"{len(rollouts.failed)}"),
+        *([("releases meant to fail, rolled back", f"{rollouts.failed_as_meant} of {len(rollouts.meant_to_fail)} asked "
+                                                   f"(every {round(1 / args.failing)}th release)"),
+           ("failed analysis -> rollback write",
+            f"p50 {percentile(rollouts.rolled_back, .5) - args.interval:.2f} s, "
+            f"p99 {percentile(rollouts.rolled_back, .99) - args.interval:.2f} s (target < 2 s; from the end of the "
+            f"failed interval, i.e. one dwell after the stand-in gateway accepted the step)")]
+          if args.failing else []),
         ("controller reconcile duration (own histogram)",
          f"p50 {bucketed(rec50, top)}, p99 {bucketed(rec99, top)}, {count} reconciles, "
          f"{count / max(args.duration, 1):.0f}/s, mean {total / max(count, 1) * 1000:.1f} ms"),
@@ -562,6 +667,9 @@ def report(args, r: dict) -> None:
          f"{sum(n for labels, n in r['cache_reads'] if labels['source'] == 'cache'):.0f} / "
          f"{sum(n for labels, n in r['cache_reads'] if labels['source'] == 'api'):.0f}"),
         ("Kubernetes Events in the namespace", f"{r['events']}"),
+        ("scrapes of /metrics during the window",
+         f"every {args.scrape_interval:g} s: {len(r['scrapes'])}, p50 {ms(r['scrapes'], .5):.0f} ms, "
+         f"max {max(r['scrapes'], default=0) * 1000:.0f} ms" if args.scrape_interval else "none (--scrape-interval)"),
         ("CPU, of one core: controller / emulator / bench",
          f"{r['cpu_controller']:.0%} / {r['cpu_api']:.0%} / {r['cpu_bench']:.0%} "
          f"(whole machine {r['machine']:.0%} of {os.cpu_count()} cores)"
@@ -584,14 +692,26 @@ def main(argv=None) -> int:
     parser.add_argument("--canaries", type=int, default=500)
     parser.add_argument("--duration", type=float, default=150.0, help="measured window after the canaries exist")
     parser.add_argument("--interval", type=float, default=5.0, help="analysis interval: each step's dwell")
+    parser.add_argument("--failing", type=float, default=0.0,
+                        help="this fraction of the releases after the first fail their analysis (a real Prometheus "
+                             "is started for them) and are rolled back; times the rollback")
+    parser.add_argument("--rolling", type=int, default=0,
+                        help="after a warm-up in which every Canary rolls out once, keep only this many in flight "
+                             "(each next release goes to the Canary idle longest); 0: all, always")
+    parser.add_argument("--warm-up", type=float, default=900.0, help="with --rolling: the longest the warm-up may take")
     parser.add_argument("--poll-interval", type=float, default=5.0, help="controller --poll-interval (its default)")
     parser.add_argument("--concurrency", type=int, default=32, help="parallel API requests of the bench itself")
     parser.add_argument("--log-level", default="INFO", help="controller log level (INFO as deployed)")
+    parser.add_argument("--scrape-interval", type=float, default=0.0,
+                        help="GET the controller's /metrics every this many seconds during the window, as "
+                             "Prometheus does (0: no scrapes)")
     parser.add_argument("--no-watch-cache", dest="watch_cache", action="store_false",
                         help="run the controller with --no-watch-cache (every read from the API server), to compare")
     parser.add_argument("--workloads", action="store_true",
                         help="workload form: Canaries with targetRef on Deployments, releases by new images")
     args = parser.parse_args(argv)
+    if args.failing and (args.workloads or not 0 < args.failing <= 1):
+        parser.error("--failing takes a fraction in (0, 1], and only in the Service form (not with --workloads)")
     work = pathlib.Path(tempfile.mkdtemp(prefix="bench-controller-scale-"))
     started: list = []
     # SIGTERM behaves like Ctrl-C (also when started in the background, where SIGINT comes
@@ -605,7 +725,10 @@ def main(argv=None) -> int:
         return 130
     finally:
         for process in reversed(started):
-            processes.stop(process, grace=10)
+            if isinstance(process, PrometheusServer):
+                process.stop()
+            else:
+                processes.stop(process, grace=10)
     report(args, result)
     return 0
 

@@ -259,6 +259,43 @@ def syscalls_during_requests(pids: list[int], url: str, requests: int, connectio
     return SyscallCount(done, found.get("raw_syscalls:sys_enter", 0), by_name)
 
 
+def load_average() -> float:
+    """The machine's 1-minute load average: printed beside each measurement, since other work on a
+    shared machine moves a tail latency more than anything a front does."""
+    with open("/proc/loadavg") as handle:
+        return float(handle.read().split()[0])
+
+
+def run_queue_seconds(root: int) -> float:
+    """Seconds the threads of ``root``'s process tree have spent runnable but waiting for a CPU
+    (the second field of ``/proc/PID/task/TID/schedstat``), live threads only. Whatever a request
+    waits there lands in its latency: on an oversubscribed machine it is what makes the tail."""
+    total = 0
+    for pid in process_tree(root):
+        try:
+            threads = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in threads:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as handle:
+                    total += int(handle.read().split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    return total / 1e9
+
+
+def connections_per_process(port: int) -> list[int]:
+    """Established connections on local ``port`` per owning process, largest first (``ss -tnp``):
+    how the kernel spread wrk's connections over a front's worker processes."""
+    output = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+                            capture_output=True, text=True, timeout=30).stdout
+    counts: dict[str, int] = {}
+    for pid in re.findall(r"pid=(\d+)", output):
+        counts[pid] = counts.get(pid, 0) + 1
+    return sorted(counts.values(), reverse=True)
+
+
 def process_tree(root: int) -> list[int]:
     """``root`` and its descendants, from /proc."""
     parents = {}

@@ -1,13 +1,22 @@
 """Throughput and latency of the gateway proxy against nginx configured the same way.
 
     python bench/proxy_vs_nginx.py [--seconds 10] [--connections 32] [--workers 1] [--data-plane asyncio|c]
-                                   [--syscalls N]
+                                   [--rounds 3] [--syscalls N]
 
 Both proxies front the same two nginx backends with a 9:1 weighted split, keep-alive upstream
 connections, and a PathPrefix route; wrk drives each in turn in the same run on loopback.
 The proxy runs with routing and metrics on, as in production; ``--data-plane c`` serves it
 with the C event loop (issue 13). CPU per request is the CPU time of each front's process tree
-(nginx master and workers; the proxy and its workers) during the measured run, over its requests.
+(nginx master and workers; the proxy and its workers) during the measured runs, over their requests.
+
+A p99 on a shared machine moves with whatever else runs (a second of someone's test suite
+starves wrk, the backends and the front alike), so one run of each front, nginx always first,
+compared two different moments. Both fronts are measured ``--rounds`` times, back to back, in
+alternating order (nginx then proxy, proxy then nginx, ...), after one warm-up each; each figure
+is the median of its rounds, and each round's p99 ratio is printed with the load average at its
+start, the seconds each front waited for a CPU while runnable (``schedstat``, every thread of
+its process tree) and, with several workers, how the kernel spread wrk's connections over them.
+
 ``--syscalls N`` then counts the system calls of each front's process tree (every thread) during
 N more wrk requests, with ``perf stat`` on the kernel's syscall tracepoints
 (``proxy_bench_common.syscalls_during_requests``), and prints system calls per request for both.
@@ -19,21 +28,29 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import sys
+import threading
+from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import proxy_bench_common as common  # noqa: E402
 
 
-def nginx_proxy_block(port: int, backends: list[tuple[int, int]]) -> str:
+def nginx_proxy_block(port: int, backends: list[tuple[int, int]], reuseport: bool = False) -> str:
+    """nginx's side of the comparison; ``reuseport`` gives each worker its own SO_REUSEPORT socket,
+    as the proxy's workers have, so that the kernel spreads connections over both fronts' workers
+    the same way (by hash). Without it nginx's workers share one socket and the first awake takes
+    what arrives: wrk's 32 connections often all landed on one of 2 workers, a tail of nginx's
+    own that has nothing to do with the proxy."""
     servers = "\n".join(f"    server 127.0.0.1:{backend} weight={weight};" for backend, weight in backends)
     return f"""  upstream app {{
 {servers}
     keepalive 64;
   }}
   server {{
-    listen 127.0.0.1:{port};
+    listen 127.0.0.1:{port}{" reuseport" if reuseport else ""};
     location /api {{
       proxy_pass http://app;
       proxy_http_version 1.1;
@@ -61,6 +78,46 @@ def cpu_seconds(root: int) -> float:
     return total / ticks
 
 
+@dataclass
+class Round:
+    """One wrk run against one front, with what the machine was doing meanwhile."""
+    result: common.WrkResult
+    cpu: float          # CPU seconds of the front's process tree during the run
+    waited: float       # seconds its threads were runnable but waiting for a CPU
+    load: float         # 1-minute load average at the start
+    spread: list[int]   # established connections per front process, sampled mid-run
+
+
+def measure(port: int, process, args) -> Round:
+    root = process.popen.pid
+    spread: list[int] = []
+    # Sampled only where there is a spread to see: `ss` costs a few ms of CPU in the middle of the run.
+    sampler = (threading.Timer(args.seconds / 2, lambda: spread.extend(common.connections_per_process(port)))
+               if args.workers > 1 else None)
+    load = common.load_average()
+    cpu_before, waited_before = cpu_seconds(root), common.run_queue_seconds(root)
+    if sampler is not None:
+        sampler.start()
+    result = common.wrk(f"http://127.0.0.1:{port}/api/items", args.seconds, args.connections)
+    if sampler is not None:
+        sampler.join()
+    return Round(result, cpu_seconds(root) - cpu_before, common.run_queue_seconds(root) - waited_before, load, spread)
+
+
+def round_line(number: int, order: list[str], proxy: Round, nginx: Round, workers: int) -> str:
+    """One round's figures, proxy / nginx, with the machine's state beside them."""
+    line = (f"round {number + 1} ({' then '.join(order)}): p99 proxy/nginx {proxy.result.p99_ms / nginx.result.p99_ms:.2f}"
+            f" ({proxy.result.p99_ms:.2f} / {nginx.result.p99_ms:.2f} ms), rps {proxy.result.rps:.0f} / "
+            f"{nginx.result.rps:.0f}, load {proxy.load:.2f} / {nginx.load:.2f}, waited for a CPU {proxy.waited:.2f} / "
+            f"{nginx.waited:.2f} s")
+    if workers > 1:
+        line += f", connections per worker {proxy.spread} / {nginx.spread}"
+    for name, errors in (("proxy", proxy.result.socket_errors), ("nginx", nginx.result.socket_errors)):
+        if errors and any(errors.values()):
+            line += f", {name} socket errors {errors}"
+    return line
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
@@ -68,6 +125,8 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="proxy workers and nginx worker_processes")
     parser.add_argument("--data-plane", choices=("asyncio", "c"), default="asyncio",
                         help="the proxy's data plane (its --data-plane)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="measurements of each front, alternating which goes first; medians are reported")
     parser.add_argument("--syscalls", type=int, default=0, metavar="N",
                         help="also count system calls per request of both fronts over N requests (needs perf)")
     args = parser.parse_args(argv)
@@ -86,27 +145,37 @@ def main(argv=None) -> int:
     try:
         backends = common.Nginx(work, "backends", common.backends_block(backend_ports), workers=1)
         processes.append(backends)
-        front = common.Nginx(work, "front", nginx_proxy_block(nginx_port, weighted), workers=args.workers)
+        front = common.Nginx(work, "front", nginx_proxy_block(nginx_port, weighted, reuseport=args.workers > 1),
+                             workers=args.workers)
         processes.append(front)
         proxy = common.GatewayProxy(work, config_dir, workers=args.workers)
         processes.append(proxy)
         for port in backend_ports + [nginx_port]:
             common.wait_port(port)
         proxy.wait_ready()
-        results = {}
-        cpu = {}
-        for name, port, process in (("nginx", nginx_port, front), ("proxy", proxy.port, proxy)):
-            url = f"http://127.0.0.1:{port}/api/items"
-            common.wrk(url, 2, args.connections)  # warm-up: connections, pools, caches
-            before = cpu_seconds(process.popen.pid)
-            results[name] = common.wrk(url, args.seconds, args.connections)
-            cpu[name] = (cpu_seconds(process.popen.pid) - before) / max(1.0, results[name].rps * args.seconds)
+        fronts = {"nginx": (nginx_port, front), "proxy": (proxy.port, proxy)}
+        for port, _ in fronts.values():
+            common.wrk(f"http://127.0.0.1:{port}/api/items", 2, args.connections)  # warm-up: connections, pools, caches
+        rounds = {name: [] for name in fronts}
+        for number in range(args.rounds):
+            order = list(fronts) if number % 2 == 0 else list(reversed(fronts))
+            for name in order:
+                rounds[name].append(measure(fronts[name][0], fronts[name][1], args))
+            print(round_line(number, order, rounds["proxy"][-1], rounds["nginx"][-1], args.workers), flush=True)
+        results = {name: common.WrkResult(statistics.median(r.result.rps for r in runs),
+                                          statistics.median(r.result.p50_ms for r in runs),
+                                          statistics.median(r.result.p99_ms for r in runs),
+                                          sum(r.result.non_2xx for r in runs))
+                   for name, runs in rounds.items()}
+        cpu = {name: sum(r.cpu for r in runs) / max(1.0, sum(r.result.rps * args.seconds for r in runs))
+               for name, runs in rounds.items()}
         syscalls = {}
         for name, port, process in (("nginx", nginx_port, front), ("proxy", proxy.port, proxy)) if args.syscalls else ():
             syscalls[name] = common.syscalls_during_requests(common.process_tree(process.popen.pid), f"http://127.0.0.1:{port}/api/items",
                                                              args.syscalls, args.connections, results[name].rps, work)
         for name, result in results.items():
             print(f"{name:6s} rps {result.rps:10.0f}   p50 {result.p50_ms:7.2f} ms   p99 {result.p99_ms:7.2f} ms"
+                  f" (medians of {args.rounds})"
                   f"   CPU {cpu[name] * 1e6:6.1f} us/request   non-2xx {result.non_2xx}")
         for name, count in syscalls.items():
             top = sorted(((calls, call) for call, calls in count.by_name.items() if calls), reverse=True)
@@ -116,9 +185,11 @@ def main(argv=None) -> int:
             print(f"syscalls per request proxy/nginx: "
                   f"{syscalls['proxy'].total / syscalls['proxy'].requests / (syscalls['nginx'].total / syscalls['nginx'].requests):.2f}")
         nginx, proxy_result = results["nginx"], results["proxy"]
-        print(f"data plane: {args.data_plane}, workers: {args.workers}")
+        print(f"data plane: {args.data_plane}, workers: {args.workers}, rounds: {args.rounds}")
         print(f"CPU per request proxy/nginx: {cpu['proxy'] / cpu['nginx']:.2f}")
-        print(f"p99 ratio proxy/nginx: {proxy_result.p99_ms / nginx.p99_ms:.2f}")
+        per_round = ", ".join(f"{proxy_run.result.p99_ms / nginx_run.result.p99_ms:.2f}"
+                              for proxy_run, nginx_run in zip(rounds["proxy"], rounds["nginx"]))
+        print(f"p99 ratio proxy/nginx: {proxy_result.p99_ms / nginx.p99_ms:.2f} (rounds: {per_round})")
         print(f"proxy/nginx rps ratio: {proxy_result.rps / nginx.rps:.2f}")
     finally:
         for process in reversed(processes):

@@ -44,7 +44,9 @@ def involved(body: Mapping[str, Any]) -> dict[str, Any]:
 def event_body(ref: Mapping[str, Any], type_: str, reason: str, message: str, *, now: datetime.datetime,
                instance: str) -> dict[str, Any]:
     """A core/v1 Event as client-go's recorder writes one (``kubectl get events`` and ``describe`` show it)."""
-    stamp = now.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Microseconds, as kopf wrote them: Events of one reconciliation fall in the same second, and
+    # views that order Events by time keep their order where the API server keeps the fraction.
+    stamp = now.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return {
         "apiVersion": "v1", "kind": "Event",
         "metadata": {"generateName": f"{ref.get('name', 'canary')}.", "namespace": ref.get("namespace")},

@@ -244,9 +244,14 @@ def _reason(error: HTTPError) -> str:
     return str(cause).rsplit("): ", 1)[-1]
 
 
-def _event_time(event: dict[str, Any]) -> str:
-    return (event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp")
-            or (event.get("metadata") or {}).get("creationTimestamp") or "")
+def _event_time(event: dict[str, Any]) -> tuple[str, int]:
+    """When an Event happened, and its resourceVersion to order Events of the same second (the
+    API server keeps Event times to the second, and a reconciliation posts several in one)."""
+    meta = event.get("metadata") or {}
+    version = meta.get("resourceVersion") or ""
+    when = (event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp")
+            or meta.get("creationTimestamp") or "")
+    return when[:19], int(version) if version.isdigit() else 0  # to the second, as the API server keeps it
 
 
 class WatchStream:

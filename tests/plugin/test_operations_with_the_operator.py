@@ -83,10 +83,15 @@ def test_promote_then_abort_and_wait_reports_the_abort(rollout):
     assert waited.returncode == 1, waited.stderr
     assert "aborted" in waited.stdout
 
-    shown = _ok(world.plugin("get", "web"))  # the controller's own Events and decision log
+    def shown_with_the_event():
+        # The controller's own Events and decision log. Events are posted after the status
+        # write that records the decision, so the view may briefly show the phase before them.
+        shown = _ok(world.plugin("get", "web"))
+        lines = [line.split() for line in shown.stdout.splitlines()]
+        return shown if any(words[2:4] == ["RollingBack", "aborted"] for words in lines if len(words) > 4) else None
+
+    shown = until(shown_with_the_event, timeout=20, interval=0.2, description="the RollingBack Event in kubectl canary get")
     assert "Phase:     Failed" in shown.stdout
-    assert any(line.split()[2:4] == ["RollingBack", "aborted"] for line in shown.stdout.splitlines()
-               if len(line.split()) > 4)
     assert "stable  web-v1  ██████████████████████████████  100%" in shown.stdout
 
 

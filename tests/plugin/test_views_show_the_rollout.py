@@ -99,3 +99,16 @@ def test_a_status_from_an_older_controller_still_reads_as_the_pause_operation(wo
     world.set_status(status("Paused", manualPause=True, message="paused by the pause operation"))
     detail = world.plugin("get", "web")
     assert "paused (PauseOperation)" in detail.stdout
+
+
+def test_events_of_the_same_second_show_in_the_order_they_were_posted(world):
+    # The API server keeps Event times to the second and a reconciliation posts several in one
+    # (RollingBack, then RolledBack): the view orders them as posted, whatever their names.
+    for n, reason in enumerate(["StepCompleted", "Promoting", "Finalising", "Succeeded", "RolloutStarted",
+                                "RollingBack", "RolledBack"]):
+        world.api.create("v1/events", {**EVENT, "metadata": {"name": f"web.{9 - n}", "namespace": "default"},
+                                       "reason": reason, "message": f"event {n}"}, "default")
+    out = world.plugin("get", "web").stdout
+    events = out.split("Events", 1)[1].splitlines()[3:]
+    assert [line.split()[2] for line in events if line.strip()] == [
+        "Finalising", "Succeeded", "RolloutStarted", "RollingBack", "RolledBack"], out

@@ -6,20 +6,28 @@ Canary status says; counters and the duration histogram are fed by the state mac
 ``RecordVerdict`` and ``RecordRolloutResult`` actions, so each event is counted once.
 A private ``CollectorRegistry`` per controller keeps tests (and several controllers in one
 process) from sharing series.
+
+The per-Canary series (all but a handful) are kept as text by ``rollouts.canary_series``, and
+``/metrics`` is rendered beside the event loop: at 2,000 Canaries a scrape is up to 100,000
+series (11 MB), which prometheus_client took about two seconds of the loop to render, while no
+Canary was reconciled.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp.web
 import prometheus_client
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily
+from prometheus_client.metrics_core import Metric
 
 from analysis.verdicts import IntervalVerdict
-from rollouts import model
+from rollouts import canary_series, model
 
 logger = logging.getLogger(__name__)
 
@@ -30,23 +38,26 @@ _DURATION_BUCKETS = (30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 21600
 class Metrics:
     """Every ``routeshift_*`` controller metric, registered in one registry."""
 
-    def __init__(self, registry: CollectorRegistry | None = None):
-        self.registry = registry if registry is not None else CollectorRegistry()
-        r = self.registry
-        self.weight = Gauge("routeshift_canary_weight", "Intended traffic weight (percent) of each backend.",
-                            ["namespace", "name", "backend"], registry=r)
-        self.phase = Gauge("routeshift_canary_phase", "1 for the Canary's current phase, 0 for the others.",
-                           ["namespace", "name", "phase"], registry=r)
-        self.step = Gauge("routeshift_canary_step", "Index (0-based) of the current step of the plan.",
-                          ["namespace", "name"], registry=r)
-        self.analysis_value = Gauge("routeshift_analysis_value", "Latest measured value of each analysis metric.",
-                                    ["namespace", "name", "metric"], registry=r)
-        self.verdicts = Counter("routeshift_analysis_verdicts", "Analysis verdicts per metric.",
-                                ["namespace", "name", "metric", "verdict"], registry=r)
-        self.rollouts = Counter("routeshift_rollouts", "Finished rollouts by result (succeeded, failed, aborted, "
-                                "undone).", ["namespace", "name", "result"], registry=r)
-        self.duration = Histogram("routeshift_rollout_duration_seconds", "Duration of finished rollouts.",
-                                  ["namespace", "name", "result"], buckets=_DURATION_BUCKETS, registry=r)
+    def __init__(self) -> None:
+        self.canaries = canary_series.CanarySeries()
+        self.registry = _Registry(self.canaries)
+        c, r = self.canaries, self.registry
+        self.weight = c.gauge("routeshift_canary_weight", "Intended traffic weight (percent) of each backend.")
+        self.phase = c.gauge("routeshift_canary_phase", "1 for the Canary's current phase, 0 for the others.")
+        self.step = c.gauge("routeshift_canary_step", "Index (0-based) of the current step of the plan.")
+        self.analysis_value = c.gauge("routeshift_analysis_value", "Latest measured value of each analysis metric.")
+        self.verdicts = c.counter("routeshift_analysis_verdicts", "Analysis verdicts per metric.")
+        self.rollouts = c.counter("routeshift_rollouts", "Finished rollouts by result (succeeded, failed, aborted, "
+                                  "undone).")
+        self.duration = c.histogram("routeshift_rollout_duration_seconds", "Duration of finished rollouts.",
+                                    _DURATION_BUCKETS)
+        self.reconcile_errors = c.counter("routeshift_reconcile_errors",
+                                          "Reconciliations that failed with an error (retried after the poll "
+                                          "interval).")
+        self.threshold = c.gauge("routeshift_analysis_threshold",
+                                 "thresholdRange bounds of each analysis metric, for dashboards to draw beside the "
+                                 "value.")
+        # A handful of series each (or only for Canaries that met a conflict): prometheus_client's own.
         self.reconcile = Histogram("routeshift_reconcile_duration_seconds",
                                    "Time of one controller reconciliation (observe, decide, act, write).",
                                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=r)
@@ -57,17 +68,11 @@ class Metrics:
                                           "Time of one metrics-provider query, retries included.", ["provider"],
                                           buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
                                           registry=r)
-        # Gauge series per Canary, so a deleted Canary's gauges can be removed again.
-        self._series: dict[tuple[str, str], set[tuple[Gauge, tuple[str, ...]]]] = {}
-        self.reconcile_errors = Counter("routeshift_reconcile_errors",
-                                        "Reconciliations that failed with an error (retried after the poll interval).",
-                                        ["namespace", "name"], registry=r)
-        self.threshold = Gauge("routeshift_analysis_threshold",
-                               "thresholdRange bounds of each analysis metric, for dashboards to draw beside the value.",
-                               ["namespace", "name", "metric", "bound"], registry=r)
         self.route_conflicts = Counter("routeshift_route_patch_conflicts",
                                        "Route patches retried because the route changed concurrently.",
                                        ["namespace", "name"], registry=r)
+        # What each Canary's status gauges were last set from: most reconciliations change none.
+        self._observed: dict[tuple[str, str], tuple] = {}
 
     def record_query(self, provider: str, result: str, seconds: float) -> None:
         self.provider_queries.labels(provider, result).inc()
@@ -77,19 +82,21 @@ class Metrics:
         """Export the API client's request counts (and, with caches, where reads were answered)."""
         self.registry.register(_ClientCollector(cluster))
 
-    def _set(self, gauge: Gauge, labels: tuple[str, ...], value: float) -> None:
-        gauge.labels(*labels).set(value)
-        self._series.setdefault(labels[:2], set()).add((gauge, labels))
-
     def observe_status(self, namespace: str, name: str, status: model.CanaryStatus,
                        stable: str, canary: str) -> None:
+        key = (namespace, name)
         weights = status.weights
+        observed = (stable, canary, weights and (weights.stable, weights.canary), status.phase, status.step)
+        if self._observed.get(key) == observed:
+            return
+        self._observed[key] = observed
+        who = (("namespace", namespace), ("name", name))
         if weights is not None:
-            self._set(self.weight, (namespace, name, stable), weights.stable)
-            self._set(self.weight, (namespace, name, canary), weights.canary)
-        for phase in model.Phase:
-            self._set(self.phase, (namespace, name, phase.value), 1 if phase == status.phase else 0)
-        self._set(self.step, (namespace, name), status.step)
+            self.weight.set(key, (*who, ("backend", stable)), weights.stable)
+            self.weight.set(key, (*who, ("backend", canary)), weights.canary)
+        self.phase.set_group(key, "phase", [((*who, ("phase", phase.value)), 1 if phase == status.phase else 0)
+                                            for phase in model.Phase])
+        self.step.set(key, who, status.step)
 
     def observe_thresholds(self, namespace: str, name: str, spec: model.CanarySpec) -> None:
         """Export each metric's thresholdRange (min and/or max) as configured in the spec."""
@@ -97,35 +104,42 @@ class Metrics:
             bounds = metric.threshold_range
             for bound, value in (("min", bounds.min if bounds else None), ("max", bounds.max if bounds else None)):
                 if value is not None:
-                    self._set(self.threshold, (namespace, name, metric.name, bound), value)
+                    self.threshold.set((namespace, name), (("namespace", namespace), ("name", name),
+                                                           ("metric", metric.name), ("bound", bound)), value)
 
     def record_error(self, namespace: str, name: str) -> None:
-        self.reconcile_errors.labels(namespace, name).inc()
+        self.reconcile_errors.inc((namespace, name), (("namespace", namespace), ("name", name)))
 
     def record_verdict(self, namespace: str, name: str, verdict: IntervalVerdict) -> None:
+        key, who = (namespace, name), (("namespace", namespace), ("name", name))
         for metric in verdict.metrics:
             if metric.value is not None:
-                self._set(self.analysis_value, (namespace, name, metric.metric), metric.value)
-            self.verdicts.labels(namespace, name, metric.metric, metric.verdict.value).inc()
+                self.analysis_value.set(key, (*who, ("metric", metric.metric)), metric.value)
+            self.verdicts.inc(key, (*who, ("metric", metric.metric), ("verdict", metric.verdict.value)))
 
     def record_result(self, namespace: str, name: str, result: str, seconds: float | None) -> None:
-        self.rollouts.labels(namespace, name, result).inc()
+        key, labels = (namespace, name), (("namespace", namespace), ("name", name), ("result", result))
+        self.rollouts.inc(key, labels)
         if seconds is not None:
-            self.duration.labels(namespace, name, result).observe(seconds)
+            self.duration.observe(key, labels, seconds)
 
     def forget(self, namespace: str, name: str) -> None:
         """Drop the gauges of a deleted Canary (counters stay: they are history)."""
-        for gauge, labels in self._series.pop((namespace, name), set()):
-            gauge.remove(*labels)
+        self._observed.pop((namespace, name), None)
+        self.canaries.forget((namespace, name))
 
     def render(self) -> bytes:
-        return prometheus_client.generate_latest(self.registry)
+        """The exposition of every metric (safe beside the event loop that changes them)."""
+        return self.registry.render()
 
     async def serve(self, host: str, port: int) -> tuple[aiohttp.web.AppRunner, int]:
         """Serve ``/metrics`` (and ``/healthz``) until the runner is cleaned up; returns the bound port."""
 
         async def metrics(_: aiohttp.web.Request) -> aiohttp.web.Response:
-            return aiohttp.web.Response(body=self.render(), headers={"Content-Type": prometheus_client.CONTENT_TYPE_LATEST})
+            # Beside the loop: the render is cheap now, but a scrape must never hold back the
+            # reconciliations, whatever it costs (notification counters, client collectors).
+            body = await asyncio.to_thread(self.render)
+            return aiohttp.web.Response(body=body, headers={"Content-Type": prometheus_client.CONTENT_TYPE_LATEST})
 
         async def healthz(_: aiohttp.web.Request) -> aiohttp.web.Response:
             return aiohttp.web.Response(text="ok")
@@ -142,8 +156,40 @@ class Metrics:
         return runner, bound
 
 
+class _Registry(CollectorRegistry):
+    """The controller's registry: the collectors registered in it, then the per-Canary series.
+
+    ``collect`` (what ``get_sample_value`` and other readers use) yields both; ``render`` formats
+    only the registered collectors with prometheus_client and adds the per-Canary text as kept.
+    """
+
+    def __init__(self, canaries: canary_series.CanarySeries):
+        super().__init__()
+        self.canaries = canaries
+
+    def collect(self) -> Iterator[Metric]:
+        yield from super().collect()
+        yield from self.canaries.collect()
+
+    def render(self) -> bytes:
+        return b"".join([*self.canaries.chunks(), prometheus_client.generate_latest(_Registered(self))])
+
+
+class _Registered:
+    """A registry's registered collectors alone (``generate_latest`` reads only ``collect``)."""
+
+    def __init__(self, registry: _Registry):
+        self.registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        return CollectorRegistry.collect(self.registry)
+
+
 class _ClientCollector:
-    """Counters the API client keeps as plain numbers, read at scrape time (no per-request metric call)."""
+    """Counters the API client keeps as plain numbers, read at scrape time (no per-request metric call).
+
+    A scrape reads them beside the loop that adds keys to them: each is copied first (:func:`_copy`).
+    """
 
     def __init__(self, cluster: Any):
         self.cluster = cluster
@@ -154,7 +200,7 @@ class _ClientCollector:
     def collect(self):
         requests = CounterMetricFamily("routeshift_api_requests", "Requests the controller sent to the API server "
                                        "(a watch counts once per stream).", labels=["verb", "resource"])
-        for (verb, resource), count in sorted(self.cluster.requests.items()):
+        for (verb, resource), count in sorted(_copy(self.cluster.requests).items()):
             requests.add_metric([verb, resource], count)
         yield requests
         reads = getattr(self.cluster, "reads", None)
@@ -163,11 +209,21 @@ class _ClientCollector:
         cache = CounterMetricFamily("routeshift_cache_reads", "Reads of routes, Services and Deployments by where "
                                     "they were answered: the watch-fed cache or the API server (cache not synced, "
                                     "or a namespace not watched).", labels=["resource", "source"])
-        for (resource, source), count in sorted(reads.items()):
+        for (resource, source), count in sorted(_copy(reads).items()):
             cache.add_metric([resource, source], count)
         yield cache
         lists = CounterMetricFamily("routeshift_cache_lists", "Full lists of a cached resource (1 at start, "
                                     "then one per relist after 410 Gone or an error).", labels=["resource"])
-        for resource, informers in sorted(self.cluster.informers.items()):
+        for resource, informers in sorted(_copy(self.cluster.informers).items()):
             lists.add_metric([resource], sum(informer.lists for informer in informers))
         yield lists
+
+
+def _copy(counts: dict) -> dict:
+    """A copy of a dict (or Counter) that another thread may be adding to.
+
+    ``dict.copy`` is one C call that runs no Python code once the new dict exists, so the event
+    loop's thread cannot change the dict halfway through it; iterating the original here could
+    fail with "dictionary changed size during iteration".
+    """
+    return dict.copy(counts)

@@ -159,6 +159,12 @@ class Stack:
         self._write_pids()
         self.endpoints.prometheus = self.prometheus.url
         self.log(f"prometheus  {self.prometheus.url}")
+        # Every namespace the controller watches exists before it starts: kopf 1.45 never serves a
+        # namespace created between its two first lists of namespaces (the second one's objects
+        # are ignored, and its watch starts after them), and the controller would stay idle there.
+        if self.controller_namespaces:
+            self.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+                        for namespace in self.controller_namespaces])
         self._spawn("controller", _python_tool(
             "routeshift", "controller", "--metrics-address", f"127.0.0.1:{metrics_port}",
             "--prometheus-url", self.prometheus.url,

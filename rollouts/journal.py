@@ -10,6 +10,7 @@ one per reconcile.
 
 from __future__ import annotations
 
+import copy
 import datetime
 from typing import Any
 
@@ -31,7 +32,7 @@ def working_copy(status: model.CanaryStatus) -> model.CanaryStatus:
     """
     return status.model_copy(update={
         "decisions": list(status.decisions),
-        "conditions": [condition.model_copy() for condition in status.conditions],
+        "conditions": [copy.copy(condition) for condition in status.conditions],
         "handled_operations": dict(status.handled_operations),
         "workload": status.workload.model_copy(deep=True) if status.workload is not None else None,
     })

@@ -54,13 +54,15 @@ class _Status(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
 
-# The decision log's records are plain slotted dataclasses (validated and dumped by pydantic
-# like the models around them) rather than models: a model instance carries a dict and a set
-# of the fields it was given, 1.2 KB per record against 0.3 KB, and every Canary holds up to
-# DECISION_LOG_LIMIT of them twice over (the parsed status, and kopf's copy of the object).
-# They are never edited once appended, so they are frozen too.
-_record = pydantic_dataclass(config=ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore"),
-                             slots=True, frozen=True)
+# The status's many small records (the decision log, conditions) are slotted dataclasses,
+# validated and dumped by pydantic like the models around them, rather than models: a model
+# instance carries a dict and a set of the fields it was given, 1.2 KB per record against
+# 0.3 KB, and every Canary holds up to DECISION_LOG_LIMIT decisions and a condition per type.
+# Decisions are never edited once appended, so they are frozen too; conditions are refreshed
+# in place (their observed generation) on the working copy a decision makes.
+_STATUS_CONFIG = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+_record = pydantic_dataclass(config=_STATUS_CONFIG, slots=True, frozen=True)
+_mutable_record = pydantic_dataclass(config=_STATUS_CONFIG, slots=True)
 
 
 # --------------------------------------------------------------------------- spec
@@ -417,7 +419,8 @@ class ConditionStatus(str, enum.Enum):
     UNKNOWN = "Unknown"
 
 
-class Condition(_Status):
+@_mutable_record
+class Condition:
     """A Kubernetes-style condition."""
 
     type: str = Field(description="Ready, Reconciling, Stalled (kstatus), Promoted, Analysis, RouteAccepted or Paused.")

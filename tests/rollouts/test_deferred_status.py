@@ -1,5 +1,6 @@
 """Which status changes may wait for the gateway's acceptance: one plain weight step, briefly."""
 
+import dataclasses
 import datetime
 
 import pytest
@@ -9,7 +10,7 @@ from rollouts import actions, machine, model, reconciler
 
 PENDING = model.Condition(type="RouteAccepted", status=model.ConditionStatus.UNKNOWN, reason="Pending",
                           message="parent gw has judged generation 2 of 3", last_transition_time=T0)
-ACCEPTED = PENDING.model_copy(update={"status": model.ConditionStatus.TRUE, "reason": "Accepted"})
+ACCEPTED = dataclasses.replace(PENDING, status=model.ConditionStatus.TRUE, reason="Accepted")
 STORED = model.CanaryStatus(phase=model.Phase.PROGRESSING, release="v2", step=0, step_started_at=T0,
                             step_settled_at=T0, conditions=[ACCEPTED])
 ADVANCED = STORED.model_copy(update={"step": 1, "step_settled_at": None, "conditions": [PENDING]})

@@ -152,9 +152,13 @@ def build_registry(*, cached: bool = True) -> kopf.OperatorRegistry:
         controller: Controller = memo.controller
         status = model.parse_status(body.get("status"))
         flag = _flag(memo)
+        # One waiter for the whole life of the daemon rather than one per sleep: kopf stopping
+        # the daemon (deletion, shutdown) wakes it like any other change would.
+        stop_watch = asyncio.ensure_future(_wake_when_stopped(stopped, flag))
         try:
             await _drive(controller, body, status, flag, _echoes(memo), stopped, logger)
         finally:
+            stop_watch.cancel()
             controller.interest.forget(flag)
 
     async def _drive(controller: Controller, body: kopf.Body, status: model.CanaryStatus, flag: asyncio.Event,
@@ -188,10 +192,7 @@ def build_registry(*, cached: bool = True) -> kopf.OperatorRegistry:
             if stopped:
                 break
             # Sleep until the Canary or an object it reads changes, kopf stops us, or time is up.
-            waiters = {asyncio.ensure_future(flag.wait()), asyncio.ensure_future(stopped.wait())}
-            _, pending = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in pending:
-                waiter.cancel()
+            await _sleep(flag, timeout)
 
     @kopf.on.delete(**RESOURCE, registry=registry, backoff=0.5)
     async def release(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
@@ -233,6 +234,20 @@ def _sleep_for(controller: Controller, status: model.CanaryStatus, spec: model.C
         return min(controller.poll_interval, max(0.0, (due - now).total_seconds() + 0.01))
     ahead = [(due - now).total_seconds() for due in (machine.due_times(spec, status) if spec else ()) if due > since]
     return min([controller.resync_interval] + [max(0.0, left + 0.01) for left in ahead])
+
+
+async def _wake_when_stopped(stopped: kopf.DaemonStopped, flag: asyncio.Event) -> None:
+    await stopped.wait()
+    flag.set()
+
+
+async def _sleep(flag: asyncio.Event, timeout: float) -> None:
+    """Until ``flag`` is set or ``timeout`` passes; no task per sleep, at hundreds of Canaries."""
+    try:
+        async with asyncio.timeout(timeout):
+            await flag.wait()
+    except TimeoutError:
+        pass
 
 
 def _echoes(memo: kopf.Memo) -> Echoes:

@@ -12,7 +12,7 @@ The key kinds and rewrite kinds below are the numbers of the C enums in ``table.
 
 import socket
 
-from gateway_proxy import retries, sessions
+from gateway_proxy import filters, retries, sessions
 
 # Key kinds of the shared hash table (the low two bits of CEntry.scope): table.pyx's KEY_* enum.
 KEY_HOST_EXACT = 0
@@ -100,6 +100,7 @@ class Layout:
         self.names = []
         self.add_items = []
         self.redirects = []
+        self.c_redirects = []  # (lead, request host, port, path kind, path, unwritable): redirect_fields
         self.rewrites = []
         self.regex_ids = {}
         self.regexes = []
@@ -243,6 +244,7 @@ class Layout:
         if rule.redirect is not None:
             redirect, redirect_status = len(self.redirects), rule.redirect.status
             self.redirects.append(rule.redirect)
+            self.c_redirects.append(self.redirect_fields(rule))
         rewrite_kind, rewrite_path, rewrite_host, rewrite_hostname = REWRITE_NONE, b"", 0, b""
         if rule.rewrite is not None:
             rewrite = len(self.rewrites)
@@ -260,6 +262,25 @@ class Layout:
                              1 if rule.scheme == "https" else 0, self.cors_policy(rule.cors),
                              *retry_policy(rule.retry), self.session_policy(rule.session))
         return own
+
+    def redirect_fields(self, rule):
+        """A rule's RequestRedirect as CRedirect fields: what filters.location takes from the rule
+        alone (filters.location_parts: "scheme://" and a configured hostname as one lead, the port
+        suffix) and the path modifier, as pool spans. The reference encodes the whole Location in
+        latin-1 and fails the request when it cannot: ``unwritable`` marks a rule whose every
+        answer fails so, since each of these parts always appears in it."""
+        redirect = rule.redirect
+        lead, hostname, port = filters.location_parts(redirect, rule.scheme, rule.listener_port)
+        modifier = redirect.path
+        kind = REWRITE_NONE
+        if modifier is not None:
+            kind = REWRITE_FULL_PATH if modifier.kind == "ReplaceFullPath" else REWRITE_PREFIX
+        parts = [_latin1(lead if hostname is None else f"{lead}{hostname}"), _latin1(port),
+                 _latin1(modifier.value if modifier is not None else "")]
+        unwritable = any(part is None for part in parts)
+        lead_bytes, port_bytes, path_bytes = (part or b"" for part in parts)
+        return (self.text(lead_bytes), 1 if hostname is None else 0, self.text(port_bytes), kind,
+                self.text(path_bytes), 1 if unwritable else 0)
 
     def session_policy(self, policy):
         """The id of a rule's sessions.Policy in CTable.sessions; -1 without one."""

@@ -28,20 +28,18 @@ from libc.stdlib cimport calloc, free, realloc
 from libc.string cimport memcpy, memset
 from posix.unistd cimport close
 
-from gateway_proxy import filters as _filters, retries as _retries
-from gateway_proxy._hotpath_py import normalize_host as _normalize_host, replace_prefix as _replace_prefix
+from gateway_proxy import retries as _retries
 from gateway_proxy.dataplane.http1 cimport (FLAG_CONNECTION_UPGRADE, FLAG_EXPECT_CONTINUE, FRAMING_CHUNKED,
                                             FRAMING_CLOSE, FRAMING_LENGTH, FRAMING_NONE, METHOD_GET, METHOD_HEAD,
                                             RequestHead, ResponseHead, chunked_decode,
                                             chunked_done, chunked_reset, parse_request, parse_response,
                                             request_reset, response_reset)
 from gateway_proxy.dataplane.loop_cors cimport cors_preflight, cors_response_lines
-from gateway_proxy.dataplane.loop_heads cimport (Out, out_compact, out_effective_host, out_field, out_free, out_put,
+from gateway_proxy.dataplane.loop_heads cimport (Out, out_compact, out_field, out_free, out_location, out_put,
                                                  out_put_hex_line, out_request_head, out_response_head, out_simple,
                                                  out_switch_head, response_framed)
 from gateway_proxy.dataplane.loop_io cimport (EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, epoll_add,
                                               epoll_rearm, sock_connect, sock_recv, sock_send, sock_shut_write)
-from gateway_proxy.dataplane.loop_plans cimport LoopPlan
 from gateway_proxy.dataplane.loop_support cimport (defer_free, give_request_head, give_response_head, now, observe,
                                                    wall_clock,
                                                    pool_forget, pool_put, pool_take, rs_load_int, rs_store_int,
@@ -331,33 +329,18 @@ cdef void _forward(LoopState *L, Client *c, Plan *p, const Decision *d, const ch
         _connect(L, c, key)
 
 
-cdef int _redirect(LoopState *L, Client *c, Plan *p, const Decision *d, const char *base) noexcept with gil:
-    """exchange.handle's RequestRedirect answer, the Location from filters.location; -1 when it
+cdef int _redirect(LoopState *L, Client *c, Plan *p, const Decision *d, const char *base) noexcept nogil:
+    """exchange.handle's RequestRedirect answer, the Location from filters.location, built from the
+    rule's CRedirect and the request's spans without the GIL (loop_heads.out_location); -1 when it
     could not be built (the caller answers 500 and closes, as ClientProtocol._start does)."""
-    cdef LoopPlan plan = <LoopPlan>p.owner
-    cdef RequestHead *h = c.head
-    cdef Out scratch
-    cdef bint found
-    memset(&scratch, 0, sizeof(Out))
-    try:
-        if not out_effective_host(&scratch, base, h, &found):
-            return -1
-        host = _normalize_host(scratch.data[:scratch.end].decode("latin-1") if scratch.end else "")
-        path = base[h.path.off:h.path.off + h.path.len].decode("latin-1") if h.path.len else "/"
-        query = base[h.query.off:h.query.off + h.query.len].decode("latin-1") if h.query.len else ""
-        rule = plan.table.rules[d.rule]
-        match = plan.table.matches[d.match]
-        redirect = plan.table.redirects[p.table.rules[d.rule].redirect]
-        where = _filters.location(redirect, rule.scheme, rule.listener_port, host, path, query, match.path_value,
-                                  _replace_prefix)
-        extra = b"location: " + where.encode("latin-1") + b"\r\n"
-        if not out_simple(&c.out, d.status, c.keep_alive, extra, len(extra)):
-            return -1
-        return 0
-    except Exception:
-        return -1
-    finally:
-        out_free(&scratch)
+    cdef Out line
+    cdef int outcome = -1
+    memset(&line, 0, sizeof(Out))
+    if out_location(&line, base, c.head, p.table, d) and out_simple(&c.out, d.status, c.keep_alive, line.data,
+                                                                      line.end):
+        outcome = 0
+    out_free(&line)
+    return outcome
 
 
 cdef bint _keep_origin(Client *c, const char *base) noexcept nogil:

@@ -31,6 +31,8 @@ cdef bint out_response_head(Out *o, const char *base, const ResponseHead *h, con
                             const Out *lead, const Out *cors) noexcept nogil
 cdef bint out_switch_head(Out *o, const char *base, const ResponseHead *h, const CTable *t,
                           int32_t ops_id) noexcept nogil
+cdef bint out_location(Out *o, const char *base, const RequestHead *h, const CTable *t,
+                       const Decision *d) noexcept nogil
 cdef bint response_framed(const char *base, const ResponseHead *h) noexcept nogil
 cdef bint out_effective_host(Out *o, const char *base, const RequestHead *h, bint *found) noexcept nogil
 cdef bint out_field(Out *o, const char *base, const HeaderSpan *headers, uint32_t count, const char *lname,

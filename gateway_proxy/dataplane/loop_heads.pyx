@@ -18,8 +18,9 @@ from libc.string cimport memcpy, memmove
 from gateway_proxy import cors as _cors
 from gateway_proxy.dataplane.http1 cimport FRAMING_CHUNKED, RequestHead, ResponseHead, TARGET_ORIGIN
 from gateway_proxy.dataplane.spans cimport HeaderSpan, Span
-from gateway_proxy.dataplane.table cimport (CAddItem, CHeaderOps, CMatch, CName, CRule, CTable, Decision,
-                                            REWRITE_FULL_PATH, REWRITE_PREFIX)
+from gateway_proxy.dataplane.table cimport (CAddItem, CHeaderOps, CMatch, CName, CRedirect, CRule, CTable, Decision,
+                                            REWRITE_FULL_PATH, REWRITE_NONE, REWRITE_PREFIX, host_fold,
+                                            host_length)
 
 # Python's str.strip() whitespace over latin-1 (connection_tokens strips decoded text with it).
 cdef uint8_t _SPACE[256]
@@ -377,6 +378,17 @@ cdef bint _replace_prefix(Out *o, const char *path, uint32_t path_len, const cha
     return out_put(o, repl, repl_len) and out_put(o, path + prefix_len, path_len - prefix_len)
 
 
+cdef bint _new_path(Out *o, const char *path, uint32_t path_len, int32_t kind, CName value, const CTable *t,
+                    const CMatch *match) noexcept nogil:
+    """filters._new_path: the path as received, replaced whole, or its matched prefix replaced."""
+    if kind == REWRITE_FULL_PATH:
+        return out_put(o, t.pool + value.off, value.len) if value.len else out_put(o, "/", 1)
+    if kind == REWRITE_PREFIX:
+        return _replace_prefix(o, path, path_len, t.pool + match.path.off, match.path.len, t.pool + value.off,
+                               value.len)
+    return out_put(o, path, path_len)
+
+
 cdef bint _target(Out *o, const char *base, const RequestHead *h, const CTable *t, const Decision *d) noexcept nogil:
     """exchange.Exchange.begin's target: as received, or path and query rebuilt, or rewritten."""
     cdef const CRule *rule = &t.rules[d.rule]
@@ -385,14 +397,8 @@ cdef bint _target(Out *o, const char *base, const RequestHead *h, const CTable *
     cdef uint32_t path_len = h.path.len
     if path_len == 0:
         path, path_len = "/", 1
-    if rule.rewrite >= 0 and rule.rewrite_kind == REWRITE_FULL_PATH:
-        if rule.rewrite_path.len:
-            ok = out_put(o, t.pool + rule.rewrite_path.off, rule.rewrite_path.len)
-        else:
-            ok = out_put(o, "/", 1)
-    elif rule.rewrite >= 0 and rule.rewrite_kind == REWRITE_PREFIX:
-        ok = _replace_prefix(o, path, path_len, t.pool + match.path.off, match.path.len,
-                             t.pool + rule.rewrite_path.off, rule.rewrite_path.len)
+    if rule.rewrite >= 0 and rule.rewrite_kind != REWRITE_NONE:
+        ok = _new_path(o, path, path_len, rule.rewrite_kind, rule.rewrite_path, t, match)
     elif h.target_form == TARGET_ORIGIN:
         return out_put(o, base + h.target.off, h.target.len)
     else:
@@ -400,6 +406,39 @@ cdef bint _target(Out *o, const char *base, const RequestHead *h, const CTable *
     if ok and h.query.len:
         ok = out_put(o, "?", 1) and out_put(o, base + h.query.off, h.query.len)
     return ok
+
+
+cdef bint out_location(Out *o, const char *base, const RequestHead *h, const CTable *t,
+                       const Decision *d) noexcept nogil:
+    """The ``location: ...`` line of exchange.handle's RequestRedirect answer: filters.location of
+    the request's normalize_host(Host), path and query. False when it cannot be written: out of
+    memory, or a rule the reference fails (CRedirect.unwritable)."""
+    cdef const CRedirect *redirect = &t.redirects[t.rules[d.rule].redirect]
+    cdef const char *path = base + h.path.off
+    cdef uint32_t path_len = h.path.len
+    cdef uint32_t mark, n, i
+    cdef bint found
+    if redirect.unwritable:
+        return False
+    if path_len == 0:
+        path, path_len = "/", 1
+    if not (_lit(o, "location: ") and out_put(o, t.pool + redirect.lead.off, redirect.lead.len)):
+        return False
+    if redirect.request_host:
+        mark = o.end
+        if not out_effective_host(o, base, h, &found):
+            return False
+        # normalize_host in place: without port and final dot, lower-cased as latin-1 text.
+        n = host_length(o.data + mark, o.end - mark)
+        o.end = mark + n
+        for i in range(mark, o.end):
+            o.data[i] = <char>host_fold(<uint8_t>o.data[i])
+    if not (out_put(o, t.pool + redirect.port.off, redirect.port.len)
+            and _new_path(o, path, path_len, redirect.path_kind, redirect.path, t, &t.matches[d.match])):
+        return False
+    if h.query.len and not (out_put(o, "?", 1) and out_put(o, base + h.query.off, h.query.len)):
+        return False
+    return out_put(o, "\r\n", 2)
 
 
 cdef bint out_request_head(Out *o, const char *base, const RequestHead *h, const CTable *t, const Decision *d,

@@ -81,7 +81,6 @@ cdef class LoopPlan:
         self.table = table
         self.counters = counters
         self.c.table = &table.c
-        self.c.owner = <void *>self
         self.c.backend_blocks = <MetricBlock **>calloc(len(backend_blocks) + 1, sizeof(MetricBlock *))
         self.c.rule_blocks = <MetricBlock **>calloc(len(rule_blocks) + 1, sizeof(MetricBlock *))
         if self.c.backend_blocks == NULL or self.c.rule_blocks == NULL:

@@ -55,7 +55,6 @@ cdef struct Plan:
     int64_t inflight
     int seen              # the loop made it current once
     int retired
-    void *owner           # the LoopPlan (a PyObject*, borrowed): for redirects, under the GIL
 
 
 # New backend weights for some rules of one plan's table (loop_plans.Reweighing). The loop thread

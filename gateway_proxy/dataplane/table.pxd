@@ -106,6 +106,17 @@ cdef struct COrigin:
     CName host
 
 
+# A rule's RequestRedirect: the Location's parts the rule alone decides (filters.location_parts),
+# every string in the pool. The request's host, path and query complete it (loop_heads.out_location).
+cdef struct CRedirect:
+    CName lead           # "scheme://", then the configured hostname when there is one
+    uint8_t request_host # 1: the request's host (normalize_host) follows the lead
+    CName port           # ":port", empty for the scheme's well-known port
+    int32_t path_kind    # REWRITE_* of the redirect's path modifier
+    CName path           # ReplaceFullPath / ReplacePrefixMatch value
+    uint8_t unwritable   # a part is not latin-1: the reference fails every answer (500, closed)
+
+
 cdef struct CRule:
     uint32_t backend_first
     uint32_t backend_count
@@ -114,7 +125,7 @@ cdef struct CRule:
     uint32_t mirror_count
     int32_t request_ops
     int32_t response_ops
-    int32_t redirect     # index into RouteTable.redirects (resources.Redirect), -1 none
+    int32_t redirect     # index into CTable.redirects and RouteTable.redirects (resources.Redirect), -1 none
     int32_t redirect_status
     int32_t rewrite      # index into RouteTable.rewrites (resources.Rewrite), -1 none
     int32_t rewrite_kind
@@ -211,6 +222,7 @@ cdef struct CTable:
     CAddItem *add_items
     CCors *cors
     COrigin *cors_origins
+    CRedirect *redirects
     CSession *sessions
     CName *session_tags
     uint32_t match_count
@@ -257,6 +269,8 @@ ctypedef int32_t (*PinBackend)(void *context, const CTable *t, int32_t rule,
                                const RouteRequest *request) noexcept nogil
 
 
+cdef uint32_t host_length(const char *host, uint32_t n) noexcept nogil
+cdef uint8_t host_fold(uint8_t c) noexcept nogil
 cdef int32_t route_match(CTable *t, const RouteRequest *request) noexcept nogil
 cdef int32_t pick_backend(const CTable *t, int32_t rule, double fraction) noexcept nogil
 cdef int32_t next_endpoint(CTable *t, int32_t backend) noexcept nogil

@@ -117,8 +117,9 @@ cdef int32_t _lookup(const CTable *t, uint32_t scope, const char *key, uint32_t 
         slot = (slot + 1) & t.mask
 
 
-cdef uint32_t _host_length(const char *host, uint32_t n) noexcept nogil:
-    """normalize_host without the lower-casing (lookups fold): the Host value without port or dot."""
+cdef uint32_t host_length(const char *host, uint32_t n) noexcept nogil:
+    """normalize_host without the lower-casing (lookups fold; host_fold is the fold): the Host
+    value without port or dot."""
     cdef uint32_t i
     if n == 0:
         return 0
@@ -136,6 +137,11 @@ cdef uint32_t _host_length(const char *host, uint32_t n) noexcept nogil:
     if n > 0 and host[n - 1] == c'.':
         n -= 1
     return n
+
+
+cdef uint8_t host_fold(uint8_t c) noexcept nogil:
+    """normalize_host's lower-casing of one byte: ``bytes.decode("latin-1").lower()``."""
+    return _LOWER[c]
 
 
 cdef int32_t _host_value(const CTable *t, int32_t index, const char *host, uint32_t n) noexcept nogil:
@@ -427,7 +433,7 @@ cdef int32_t route_match(CTable *t, const RouteRequest *request) noexcept nogil:
     """route(): the winning match id, or -1 (404)."""
     cdef int32_t root = t.roots[1 if request.tls else 0]
     cdef const char *host = request.base + request.host.off
-    cdef uint32_t n = _host_length(host, request.host.len), i
+    cdef uint32_t n = host_length(host, request.host.len), i
     cdef int32_t listener, table, found
     if root < 0:
         return -1
@@ -649,6 +655,13 @@ cdef int _copy_rules(CTable *t, layout) except -1:
     for i, (https, port, wildcard, host) in enumerate(layout.cors_origins):
         t.cors_origins[i].https, t.cors_origins[i].port, t.cors_origins[i].wildcard = https, port, wildcard
         t.cors_origins[i].host.off, t.cors_origins[i].host.len = host
+    t.redirects = <CRedirect *>_allocate(len(layout.c_redirects), sizeof(CRedirect))
+    for i, (lead, request_host, port, kind, path, unwritable) in enumerate(layout.c_redirects):
+        t.redirects[i].lead.off, t.redirects[i].lead.len = lead
+        t.redirects[i].port.off, t.redirects[i].port.len = port
+        t.redirects[i].path.off, t.redirects[i].path.len = path
+        t.redirects[i].request_host, t.redirects[i].path_kind = request_host, kind
+        t.redirects[i].unwritable = unwritable
     t.sessions = <CSession *>_allocate(len(layout.sessions), sizeof(CSession))
     for i, (name, lower_name, header, permanent, secure, absolute, idle, scope, key, tag_first, tag_count) in enumerate(
             layout.sessions):
@@ -698,9 +711,9 @@ cdef class RouteTable:
     """A compiled routing table in C arrays; ``table``/``tls_table`` as compiling.Compiled has them.
 
     The table references the Python Rule/Backend/Match objects by id (``rules[i]`` is the
-    reference object of CRule i), for what stays in Python: metrics binding, redirects (a
-    Location is built once per redirect answer) and the admin view. Rules reached from both
-    tables are laid out once, so their round-robin cursors are shared as the reference's are.
+    reference object of CRule i), for what stays in Python: metrics binding and the admin view.
+    Rules reached from both tables are laid out once, so their round-robin cursors are shared as
+    the reference's are.
     """
 
     def __init__(self, table, tls_table=None):
@@ -742,6 +755,7 @@ cdef class RouteTable:
         free(t.add_items)
         free(t.cors)
         free(t.cors_origins)
+        free(t.redirects)
         free(t.sessions)
         free(t.session_tags)
         free(t.scratch)

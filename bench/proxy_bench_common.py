@@ -7,12 +7,14 @@ proxy under test is the only Python in the request path.
 
 from __future__ import annotations
 
+import base64
 import math
 import os
 import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -113,11 +115,36 @@ def backends_block(ports: list[int]) -> str:
                      for port in ports)
 
 
-def proxy_config(ports_and_weights: list[tuple[int, int]], extra_rules: int = 0, path: str = "/api") -> list[dict]:
-    """Gateway API objects: one route with weighted backends (one Service each) plus filler rules."""
+def self_signed_certificate(workdir: str, hostname: str = "bench.example.com") -> tuple[str, str]:
+    """(certificate path, key path) of a fresh self-signed RSA-2048 certificate for ``hostname``,
+    made by the openssl command line in ``workdir``."""
+    cert, key = os.path.join(workdir, "tls.crt"), os.path.join(workdir, "tls.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", f"/CN={hostname}", "-addext", f"subjectAltName=DNS:{hostname}",
+                    "-keyout", key, "-out", cert],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def proxy_config(ports_and_weights: list[tuple[int, int]], extra_rules: int = 0, path: str = "/api",
+                 certificate: tuple[str, str] | None = None) -> list[dict]:
+    """Gateway API objects: one route with weighted backends (one Service each) plus filler rules.
+    With ``certificate`` (PEM certificate and key paths) the Gateway also has an HTTPS listener
+    terminating TLS with it, from a kubernetes.io/tls Secret, as a user configures one; the route
+    attaches to both listeners."""
+    listeners = [{"name": "http", "port": 80, "protocol": "HTTP"}]
     documents: list[dict] = [
         {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "gw", "namespace": "bench"},
-         "spec": {"gatewayClassName": "routeshift", "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]}}]
+         "spec": {"gatewayClassName": "routeshift", "listeners": listeners}}]
+    if certificate is not None:
+        listeners.append({"name": "https", "port": 443, "protocol": "HTTPS",
+                          "tls": {"mode": "Terminate", "certificateRefs": [{"kind": "Secret", "name": "bench-tls"}]}})
+        data = {}
+        for field, file_path in zip(("tls.crt", "tls.key"), certificate):
+            with open(file_path, "rb") as handle:
+                data[field] = base64.b64encode(handle.read()).decode()
+        documents.append({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+                          "metadata": {"name": "bench-tls", "namespace": "bench"}, "data": data})
     refs = []
     for index, (port, weight) in enumerate(ports_and_weights):
         name = f"backend-{index}"
@@ -158,19 +185,50 @@ class GatewayProxy(Process):
     """``python -m gateway_proxy`` on free ports, ready when /ready answers 200."""
 
     def __init__(self, workdir: str, config_dir: str, workers: int = 1, log_level: str = "WARNING",
-                 extra_args: tuple[str, ...] = ()):
+                 extra_args: tuple[str, ...] = (), tls: bool = False):
         self.port, self.admin = free_port(), free_port()
+        # With ``tls``, HTTPS listeners are also served over TLS on ``tls_port`` (--listen-tls).
+        self.tls_port = free_port() if tls else None
+        tls_args = ("--listen-tls", f"127.0.0.1:{self.tls_port}") if tls else ()
         env = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        self.log_path = os.path.join(workdir, f"proxy-{self.port}.log")
         super().__init__([sys.executable, "-m", "gateway_proxy", "--config-dir", config_dir,
                           "--listen", f"127.0.0.1:{self.port}", "--admin", f"127.0.0.1:{self.admin}",
-                          "--workers", str(workers), "--log-level", log_level, *extra_args],
-                         os.path.join(workdir, f"proxy-{self.port}.log"), env=env)
+                          "--workers", str(workers), "--log-level", log_level, *tls_args, *extra_args],
+                         self.log_path, env=env)
+
+    def log_lines(self, containing: str) -> list[str]:
+        """The lines of the proxy's log so far that contain ``containing``."""
+        with open(self.log_path, errors="replace") as handle:
+            return [line.rstrip("\n") for line in handle if containing in line]
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         def ready():
             with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/ready", timeout=1) as response:
                 return response.status == 200
         until(ready, timeout, ignore=(OSError, urllib.error.HTTPError), description="proxy ready")
+
+
+def tls_resumptions(port: int, attempts: int = 8, server_name: str = "bench.example.com") -> int:
+    """Of ``attempts`` new connections to a TLS server on ``port``, each offering the session of
+    a first one (as wrk offers its last session on every new connection), how many resumed it.
+    A resumed handshake is cheaper (no signature), so both fronts of a comparison must agree on
+    it; a front with several processes resumes only where they share their ticket keys."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+
+    def connect(session):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with context.wrap_socket(raw, server_hostname=server_name, session=session) as tls:
+                # A TLS 1.3 ticket arrives after the handshake: one answer read makes sure it did.
+                tls.sendall(f"GET /api/resume HTTP/1.1\r\nHost: {server_name}\r\nConnection: close\r\n\r\n"
+                            .encode())
+                while tls.recv(65536):
+                    pass
+                return tls.session, tls.session_reused
+
+    first, _ = connect(None)
+    return sum(connect(first)[1] for _ in range(attempts))
 
 
 @dataclass
@@ -190,9 +248,15 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def wrk(url: str, seconds: int, connections: int, threads: int = 1) -> WrkResult:
+def _header_args(headers: tuple[str, ...]) -> list[str]:
+    return [arg for header in ("Host: bench.example.com", *headers) for arg in ("-H", header)]
+
+
+def wrk(url: str, seconds: int, connections: int, threads: int = 1, headers: tuple[str, ...] = ()) -> WrkResult:
+    """``headers`` are sent besides Host: ``Connection: close`` makes every request a new
+    connection (and, to an https URL, a new TLS handshake)."""
     output = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency",
-                             "-H", "Host: bench.example.com", url],
+                             *_header_args(headers), url],
                             check=True, capture_output=True, text=True, timeout=seconds + 60).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     p50 = _ms(re.search(r"\s50%\s+(\S+)", output).group(1))
@@ -206,7 +270,7 @@ def wrk(url: str, seconds: int, connections: int, threads: int = 1) -> WrkResult
 
 # The system calls a proxy's request path is made of, counted one by one besides the total.
 SYSCALLS = ("epoll_wait", "epoll_pwait", "epoll_ctl", "accept4", "connect", "read", "readv", "recvfrom", "recvmsg",
-            "write", "writev", "sendto", "sendmsg", "close", "futex", "setsockopt", "getsockopt")
+            "write", "writev", "sendto", "sendmsg", "close", "futex", "setsockopt", "getsockopt", "getpid")
 
 _STOP_AFTER = """
 local answered = 0
@@ -225,7 +289,7 @@ class SyscallCount:
 
 
 def syscalls_during_requests(pids: list[int], url: str, requests: int, connections: int, rps: float,
-                             workdir: str) -> SyscallCount:
+                             workdir: str, headers: tuple[str, ...] = ()) -> SyscallCount:
     """System calls the processes ``pids`` (each with all its threads) enter while wrk sends
     ``requests`` requests to ``url`` (its thread stops itself after that many answers).
 
@@ -246,7 +310,7 @@ def syscalls_during_requests(pids: list[int], url: str, requests: int, connectio
     output = subprocess.run(["perf", "stat", "-x", ",", "-o", counts, "-e", ",".join(events),
                              "-p", ",".join(str(pid) for pid in pids), "--",
                              "wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "-s", script,
-                             "-H", "Host: bench.example.com", url],
+                             *_header_args(headers), url],
                             check=True, capture_output=True, text=True, timeout=seconds + 60).stdout
     done = int(re.search(r"(\d+) requests in", output).group(1))
     found = {}

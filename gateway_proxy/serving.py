@@ -141,6 +141,9 @@ async def serve(runtime: Runtime, sock: socket.socket, terminate_tls: bool = Fal
             return runtime.plane
     # HTTP/1.1 by the build's ClientProtocol; HTTP/2 (gRPC) too while GRPCRoutes are served.
     if terminate_tls:
+        if runtime.data_plane == "c":
+            logger.info("gateway_proxy: TLS listeners on %s are served by the asyncio path (the C data plane "
+                        "serves plain HTTP only)", sock.getsockname())
         return await runtime.loop.create_server(http2_accepting.protocol_factory(runtime, True), sock=sock,
                                                 ssl=runtime.tls.server_context())
     return await runtime.loop.create_server(http2_accepting.protocol_factory(runtime), sock=sock)

@@ -38,11 +38,9 @@ SINGULAR = "canary"
 #: Progressive steps used when a Canary names neither ``steps`` nor ``stepWeight``.
 DEFAULT_STEPS = (5, 10, 20, 50, 100)
 
-#: Decision log entries kept in status: enough to explain a rollout (one of the default five
-#: steps takes about twelve), bounded so that a long-running hold cannot grow the object towards
-#: etcd's size limit. Every watcher of Canaries holds the log in memory (kopf's copy of each
-#: Canary in this controller, Argo CD, Flux): 30 entries were two thirds of a Canary's JSON.
-DECISION_LOG_LIMIT = 20
+#: Decision log entries kept in status: enough to explain a rollout, bounded so that a
+#: long-running hold cannot grow the object towards etcd's size limit.
+DECISION_LOG_LIMIT = 30
 
 # Kubernetes object names referenced from a Canary (Services, HTTPRoutes) are DNS labels.
 _DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"

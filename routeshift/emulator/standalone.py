@@ -18,6 +18,8 @@ import signal
 from collections.abc import Sequence
 from typing import Any
 
+import uvloop
+
 from routeshift.emulator import serving, workloads
 
 logger = logging.getLogger(__name__)
@@ -42,8 +44,13 @@ async def _serve_until_signalled(port: int, kubeconfig: pathlib.Path,
 
 def run(port: int, kubeconfig: pathlib.Path,
         workloads_settings: workloads.WorkloadSettings | bool | dict[str, Any] | None = None) -> None:
-    """Serve on 127.0.0.1:``port`` and write ``kubeconfig``; block until SIGTERM/SIGINT."""
-    asyncio.run(_serve_until_signalled(port, pathlib.Path(kubeconfig), workloads.coerce(workloads_settings)))
+    """Serve on 127.0.0.1:``port`` and write ``kubeconfig``; block until SIGTERM/SIGINT.
+
+    On uvloop, as the controller: with hundreds of Canaries the emulator shares the machine with
+    the controller it serves, and asyncio's own loop and transports were a quarter of its CPU.
+    """
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(_serve_until_signalled(port, pathlib.Path(kubeconfig), workloads.coerce(workloads_settings)))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

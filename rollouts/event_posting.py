@@ -2,7 +2,7 @@
 
 Events used to go through ``kopf.event``: kopf queues each one for its poster, which sends it
 by its own request machinery (credentials looked up per request, retries with backoff, the
-answer decoded). With 500 Canaries in flight (about one Event per weight step) that was 14 %
+answer decoded). With 400 Canaries in flight (about one Event per weight step) that was 14 %
 of the controller's CPU, and its single sender fell behind the queue under load. Here the
 Events share the reconciler's connection pool, are sent by a few workers at once, and the
 API's answer (the Event echoed back) is not decoded, since nothing reads it.
@@ -143,3 +143,7 @@ class EventPoster:
             self.failed += 1
             logger.warning("could not post Event %s (%s) about %s/%s: %s", event["reason"], event["type"], namespace,
                            event["involvedObject"].get("name"), error)
+        except Exception:  # a worker must outlive any one Event
+            self.failed += 1
+            logger.exception("could not post Event %s about %s/%s", event["reason"], namespace,
+                             event["involvedObject"].get("name"))

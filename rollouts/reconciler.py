@@ -32,10 +32,10 @@ import pydantic
 import analysis
 from rollouts import (actions, default_provider, errors, machine, metrics, model, patching, routes, steps,
                       workload_io, workload_machine, workloads)
-from rollouts.event_posting import EventPoster
 from rollouts.caches import kinds
 from rollouts.caches.cached_cluster import CachedCluster
 from rollouts.caches.interest import Interest, ObjectKey
+from rollouts.event_posting import EventPoster
 from rollouts.notifications.notifier import Notifier
 from rollouts.observations import GateOutcome, Observations
 from rollouts.provider_metering import MeteredProvider

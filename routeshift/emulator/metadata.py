@@ -84,8 +84,9 @@ def prepare_create(obj: dict[str, Any], *, namespace: str | None, keep_status: b
 
 
 def carry_over(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """``new`` with the server-owned metadata of ``old``; generation bumped if the spec changed."""
-    result = jsondata.copy(new)
+    """``new``, edited in place, with the server-owned metadata of ``old``; generation bumped if
+    the spec changed. ``new`` is the update's own copy already (``Operations._update``)."""
+    result = new
     meta = result.setdefault("metadata", {})
     old_meta = old.get("metadata", {})
     for field in _SERVER_FIELDS:

@@ -85,7 +85,6 @@ class _NoDiffBase(kopf.DiffBaseStorage):
 
 def _emitter(controller: Controller, body: kopf.Body):
     def emit(kind: str, reason: str, message: str) -> None:
-        assert controller.events is not None
         controller.events.post(body, kind, reason, message)
     return emit
 
@@ -109,7 +108,6 @@ def build_registry(*, cached: bool = True) -> kopf.OperatorRegistry:
         configure(settings)
         controller: Controller = memo.controller
         controller.metrics.follow_client(controller.cluster)
-        assert controller.events is not None
         controller.events.start()
         if controller.caches is not None:
             controller.caches.start()
@@ -125,7 +123,6 @@ def build_registry(*, cached: bool = True) -> kopf.OperatorRegistry:
         controller: Controller = memo.controller
         for task in list(controller.background):
             task.cancel()
-        assert controller.events is not None
         await controller.events.flush(EVENTS_FLUSH_SECONDS)  # what was decided is also told
         await controller.events.stop()
         await controller.cluster.close()

@@ -82,11 +82,10 @@ class Controller:
     # Chat notifications (and the cluster-wide --notification-provider subscriptions).
     notifier: Notifier = dataclasses.field(default_factory=Notifier)
     # Kubernetes Events, posted in the background through ``cluster`` (started by the operator).
-    events: EventPoster | None = None
+    events: EventPoster = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
-        if self.events is None:
-            self.events = EventPoster(self.cluster)
+        self.events = EventPoster(self.cluster)
 
     @property
     def caches(self) -> CachedCluster | None:

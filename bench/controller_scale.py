@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import itertools
 import json
 import os
 import pathlib
@@ -134,34 +135,29 @@ class Rollouts:
     def __init__(self) -> None:
         self.pending: dict[str, tuple[str, float, str]] = {}  # name -> (release, asked at, kind)
         self.expected: dict[str, str] = {}  # name -> the release its status must reach
-        self.pickup: dict[str, list[float]] = {"create": [], "release": []}
         self.started: dict[str, float] = {}  # name -> when its current release was asked for
         self.phase: dict[str, str] = {}
         self.release: dict[str, str] = {}
         self.canary_backend: dict[str, str] = {}
         self.rounds: dict[str, int] = {}
+        self.last_write: dict[str, tuple[float, int, int]] = {}  # route -> (t, canary weight, generation)
+        self.accepted_at: dict[tuple[str, int], float] = {}  # (route, generation) -> when it was accepted
+        self.meant_to_fail: set[tuple[str, str]] = set()  # --failing: (name, release) meant to fail
+        self.restart_measurements()
+
+    def restart_measurements(self) -> None:
+        """Keep what the Canaries are, forget what was measured (also the warm-up of ``--rolling``)."""
+        self.pickup: dict[str, list[float]] = {"create": [], "release": []}
         self.succeeded: list[float] = []  # rollout durations (asked -> Succeeded)
         self.reached_success: set[str] = set()
         self.failed: set[tuple[str, str]] = set()
-        self.last_write: dict[str, tuple[float, int, int]] = {}  # route -> (t, canary weight, generation)
         self.step_times: list[float] = []
         # The two parts of a step's overshoot: the stand-in gateway's (write -> its Accepted
         # status written) and the controller's (Accepted written -> next write, minus the dwell).
-        self.accepted_at: dict[tuple[str, int], float] = {}
         self.accept_times: list[float] = []
         self.after_accept: list[float] = []
-        # --failing: the releases meant to fail their analysis, and how soon each was rolled back.
-        self.meant_to_fail: set[tuple[str, str]] = set()
-        self.rolled_back: list[float] = []  # failed analysis (accepted + dwell) -> rollback route write
+        self.rolled_back: list[float] = []  # --failing: failed analysis (accepted + dwell) -> rollback write
         self.failed_as_meant = 0
-        self.route_writes = 0
-
-    def restart_measurements(self) -> None:
-        """Keep what the Canaries are, forget what was measured (the warm-up of ``--rolling``)."""
-        self.pickup = {"create": [], "release": []}
-        self.succeeded, self.reached_success, self.failed = [], set(), set()
-        self.step_times, self.accept_times, self.after_accept = [], [], []
-        self.rolled_back, self.failed_as_meant = [], 0
         self.route_writes = 0
 
     def asked(self, name: str, release: str, kind: str, at: float) -> None:
@@ -493,8 +489,7 @@ async def scenario(args, work: pathlib.Path, started: list) -> dict:
                 release = f"r{rollouts.rounds[name]}"
                 rollouts.canary_backend[name] = canary
                 analysis = {"metrics": []}
-                released[0] += 1
-                if args.failing and released[0] % round(1 / args.failing) == 0:
+                if args.failing and next(released) % round(1 / args.failing) == 0:
                     # This release's analysis fails at its first interval: real Prometheus answers
                     # 1 for vector(1), above the bound; one failed interval is enough to roll back.
                     analysis = {"threshold": 1, "minSampleSize": 0, "metrics": [
@@ -505,7 +500,7 @@ async def scenario(args, work: pathlib.Path, started: list) -> dict:
                     "release": release, "stable": {"name": stable, "port": 80},
                     "canary": {"name": canary, "port": 80}, "analysis": analysis}}, headers=MERGE)
 
-        released = [0]  # releases asked for after the first, to pick every --failing'th
+        released = itertools.count(1)  # releases asked for after the first, to pick every --failing'th
         tasks += [asyncio.create_task(release_again()) for _ in range(4)]
         scrapes: list[float] = []
         if args.scrape_interval:

@@ -51,6 +51,9 @@ class Store:
         self.clock = clock
         # storage type -> (namespace, name) -> kmock's holder of the live object's versions
         self._live: dict[TypeKey, dict[tuple[str | None, str], Any]] = {}
+        # the same keys -> the live object as committed: kmock finds an object's last version by
+        # walking its history backwards on every read, 9 % of the emulator's CPU in LISTs of Pods
+        self._latest: dict[TypeKey, dict[tuple[str | None, str], dict[str, Any]]] = {}
         # owner uid -> (storage type key, namespace, name) of the objects that reference it
         self._owned: dict[str, set[tuple[TypeKey, str | None, str]]] = {}
 
@@ -60,23 +63,22 @@ class Store:
 
     def get(self, rtype: registry.ResourceType, namespace: str | None, name: str) -> dict[str, Any] | None:
         storage, at = self._where(rtype, namespace, name)
-        holder = self._live.get(storage.key, {}).get(at)
-        return None if holder is None else holder.raw
+        obj = self._latest.get(storage.key, {}).get(at)
+        return None if obj is None else dict(obj)  # a top level of its own, as kmock's reads give
 
     def list(self, rtype: registry.ResourceType, namespace: str | None = None) -> list[dict[str, Any]]:
         """Live objects of the type, in one namespace or all, sorted by namespace and name."""
-        live = self._live.get(self.types.storage_of(rtype).key, {})
-        found = [(ns or "", name, holder) for (ns, name), holder in live.items()
-                 if namespace is None or ns == namespace]
-        return [holder.raw for _, _, holder in sorted(found, key=lambda item: item[:2])]
+        live = self._latest.get(self.types.storage_of(rtype).key, {})
+        found = [(ns or "", name, obj) for (ns, name), obj in live.items() if namespace is None or ns == namespace]
+        return [dict(obj) for _, _, obj in sorted(found, key=lambda item: item[:2])]
 
     def dependents(self, owner_uid: str) -> list[tuple[registry.ResourceType, dict[str, Any]]]:
         """The live objects whose ownerReferences name ``owner_uid``, with their storage types."""
         found = []
         for type_key, namespace, name in sorted(self._owned.get(owner_uid, ()), key=lambda d: (d[0], d[1] or "", d[2])):
-            holder = self._live.get(type_key, {}).get((namespace, name))
-            if holder is not None:
-                found.append((self.types.lookup(*type_key), holder.raw))
+            obj = self._latest.get(type_key, {}).get((namespace, name))
+            if obj is not None:
+                found.append((self.types.lookup(*type_key), dict(obj)))
         return found
 
     def create(self, rtype: registry.ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
@@ -90,6 +92,7 @@ class Store:
         else:
             self.objects[key] = committed
         self._live.setdefault(storage.key, {})[at] = self.objects[key]
+        self._latest.setdefault(storage.key, {})[at] = committed
         self._index_owners(storage.key, at, None, committed)
         self._record("ADDED", rtype, committed, None)
         return committed
@@ -98,9 +101,10 @@ class Store:
         meta = obj["metadata"]
         storage, at = self._where(rtype, meta.get("namespace"), meta["name"])
         holder = self._live[storage.key][at]
-        stored = holder.raw  # what the owner index holds for it, whatever ``previous`` the caller passes
+        stored = self._latest[storage.key][at]  # what the owner index holds, whatever ``previous`` the caller passes
         committed = metadata.with_version(obj, self.clock.tick())
         holder.history.append(committed)
+        self._latest[storage.key][at] = committed
         self._trim((storage.kmock_resource, *at))
         self._index_owners(storage.key, at, stored, committed)
         self._record("MODIFIED", rtype, committed, previous)
@@ -112,7 +116,7 @@ class Store:
         storage, at = self._where(rtype, meta.get("namespace"), meta["name"])
         final = metadata.with_version(jsondata.copy(obj), self.clock.tick())
         holder = self._live[storage.key].pop(at)
-        stored = holder.raw
+        stored = self._latest[storage.key].pop(at)
         holder.delete()
         self._trim((storage.kmock_resource, *at))
         self._index_owners(storage.key, at, stored, None)

@@ -1,7 +1,8 @@
 """The EndpointSlice controller: each Service with a selector gets slices of its ready Pods.
 
-Each sync reads one Service, the Pods of its namespace and the slices it manages (label
-``endpointslice.kubernetes.io/managed-by``, owned by that very Service) from the cache, and
+Each sync reads one Service, the Pods its selector picks and the slices it manages (label
+``endpointslice.kubernetes.io/managed-by``, owned by that very Service) from the cache's
+label indexes, and
 writes only the slices whose content changed (:func:`slices.plan`). Services without a
 selector are not touched: their slices are written by hand (tests, the demo), as in a
 cluster. It is woken by changes to Services, to Pods a Service selects (before or after
@@ -35,11 +36,10 @@ class EndpointSliceController:
             if labels.get(slices.MANAGED_BY) == slices.CONTROLLER and labels.get(slices.SERVICE_NAME):
                 self.queue.add((namespace, labels[slices.SERVICE_NAME]))
         else:
-            for service in self.cache.list(informers.SERVICES, namespace):
-                selector = (service.get("spec") or {}).get("selector")
-                if any(pod is not None and objects.map_selector_matches(selector, objects.labels(pod))
-                       for pod in (before, after)):
-                    self.queue.add(objects.key_of(service))
+            for pod in (before, after):
+                if pod is not None:
+                    for service in self.cache.selecting(namespace, objects.labels(pod)):
+                        self.queue.add(objects.key_of(service))
 
     def resync(self) -> None:
         for service in self.cache.list(informers.SERVICES):
@@ -50,14 +50,15 @@ class EndpointSliceController:
         service = self.cache.get(informers.SERVICES, namespace, name)
         if service is None or objects.deleting(service):
             return None  # its slices go with it (owner references)
-        mine = [s for s in self.cache.list(informers.SLICES, namespace)
-                if objects.labels(s).get(slices.MANAGED_BY) == slices.CONTROLLER
-                and objects.labels(s).get(slices.SERVICE_NAME) == name and objects.owned_by(s, objects.uid(service))]
+        mine = [s for s in self.cache.labelled(informers.SLICES, namespace,
+                                               {slices.MANAGED_BY: slices.CONTROLLER, slices.SERVICE_NAME: name})
+                if objects.owned_by(s, objects.uid(service))]
         if not slices.managed(service):
             for stale in mine:
                 self.writer.delete(informers.SLICES, stale)
             return None
-        wanted = slices.desired(service, self.cache.list(informers.PODS, namespace))
+        selector = (service.get("spec") or {}).get("selector") or {}
+        wanted = slices.desired(service, self.cache.labelled(informers.PODS, namespace, selector))
         creates, updates, deletes = slices.plan(service, mine, wanted)
         for content in creates:
             self.writer.create(informers.SLICES, slices.body(service, content))

@@ -3,8 +3,9 @@
 Real controllers read from informers (a local cache kept current by a watch) and work
 from queues of keys. Here the watch is the emulator's own event log, read in process: the
 cache is updated from exactly the changes every client's watch sees, in resourceVersion
-order, indexed by namespace and by controller owner so that "the Pods of this ReplicaSet"
-costs no scan. When the log was compacted past the cache's position (410 Gone for a
+order, indexed by namespace, by controller owner, by label (Pods, EndpointSlices) and by
+Service selector, so that "the Pods of this ReplicaSet", "the Pods this Service selects" and
+"the Services that select this Pod" cost no scan of the namespace. When the log was compacted past the cache's position (410 Gone for a
 client), the cache is rebuilt from the store, as an informer re-lists.
 """
 
@@ -28,7 +29,9 @@ SERVICES: Kind = ("", "services")
 SLICES: Kind = ("discovery.k8s.io", "endpointslices")
 NODES: Kind = ("", "nodes")
 WATCHED = (DEPLOYMENTS, REPLICASETS, PODS, SERVICES, SLICES, NODES)
+LABEL_INDEXED = (PODS, SLICES)
 Obj = dict[str, Any]
+LabelKey = tuple[str, str, str]  # (namespace, label name, label value)
 
 
 def kind_of(change: eventlog.Change) -> Kind:
@@ -42,12 +45,18 @@ class Cache:
         self.kinds = tuple(kinds)
         self._by_namespace: dict[Kind, dict[str, dict[str, Obj]]] = {kind: {} for kind in self.kinds}
         self._by_controller: dict[str, set[tuple[Kind, str, str]]] = {}
+        self._by_label: dict[Kind, dict[LabelKey, dict[str, Obj]]] = {kind: {} for kind in LABEL_INDEXED}
+        # Each Service with a selector, under one pair of its selector (the first by name): a
+        # Service that selects a Pod is found under one of the Pod's own labels.
+        self._by_selector: dict[LabelKey, dict[str, Obj]] = {}
 
     def load(self, objects_store: store.Store) -> None:
         """Start over from the store's current content (first start, or the log moved on)."""
         for kind in self.kinds:
             self._by_namespace[kind] = {}
         self._by_controller = {}
+        self._by_label = {kind: {} for kind in LABEL_INDEXED}
+        self._by_selector = {}
         for rtype in objects_store.types.all():
             kind = (rtype.group, rtype.plural)
             if kind in self.kinds and objects_store.types.storage_of(rtype) is rtype:
@@ -70,6 +79,25 @@ class Cache:
                 found.append(obj)
         return found
 
+    def labelled(self, kind: Kind, namespace: str, selector: dict[str, str]) -> list[Obj]:
+        """Objects of ``kind`` (one of LABEL_INDEXED) in the namespace that carry every label of
+        ``selector``; an empty selector selects nothing, as a Service's does."""
+        index = self._by_label[kind]
+        buckets = [index.get((namespace, key, value), {}) for key, value in selector.items()]
+        if not buckets:
+            return []
+        smallest = min(buckets, key=len)
+        return [obj for obj in smallest.values() if objects.map_selector_matches(selector, objects.labels(obj))]
+
+    def selecting(self, namespace: str, labels: dict[str, str]) -> list[Obj]:
+        """The Services of the namespace whose selector picks an object with these labels."""
+        found = []
+        for key, value in labels.items():
+            for service in self._by_selector.get((namespace, key, value), {}).values():
+                if objects.map_selector_matches(_selector(service), labels):
+                    found.append(service)
+        return found
+
     def apply(self, change: eventlog.Change) -> tuple[Obj | None, Obj | None] | None:
         """Take one change in; (before, after) for the watched kinds, None for the others."""
         kind = kind_of(change)
@@ -90,6 +118,12 @@ class Cache:
         reference = objects.controller_of(obj)
         if reference is not None and reference.get("uid"):
             self._by_controller.setdefault(reference["uid"], set()).add((kind, namespace, name))
+        if kind in self._by_label:
+            index = self._by_label[kind]
+            for key, value in objects.labels(obj).items():
+                index.setdefault((namespace, key, value), {})[name] = obj
+        elif kind == SERVICES and (selector := _selector(obj)):
+            self._by_selector.setdefault(_selector_key(namespace, selector), {})[name] = obj
 
     def _drop(self, kind: Kind, namespace: str, name: str) -> None:
         old = self._by_namespace[kind].get(namespace, {}).pop(name, None)
@@ -101,6 +135,28 @@ class Cache:
             owned.discard((kind, namespace, name))
             if not owned:
                 del self._by_controller[reference["uid"]]
+        if kind in self._by_label:
+            _unindex(self._by_label[kind], ((namespace, *pair) for pair in objects.labels(old).items()), name)
+        elif kind == SERVICES and (selector := _selector(old)):
+            _unindex(self._by_selector, (_selector_key(namespace, selector),), name)
+
+
+def _selector(service: Obj) -> dict[str, str]:
+    return (service.get("spec") or {}).get("selector") or {}
+
+
+def _selector_key(namespace: str, selector: dict[str, str]) -> LabelKey:
+    key = min(selector)
+    return (namespace, key, selector[key])
+
+
+def _unindex(index: dict[LabelKey, dict[str, Obj]], keys: Iterable[LabelKey], name: str) -> None:
+    for key in keys:
+        bucket = index.get(key)
+        if bucket is not None:
+            bucket.pop(name, None)
+            if not bucket:
+                del index[key]
 
 
 @dataclasses.dataclass

@@ -33,7 +33,7 @@ between successive route writes of a rollout against the dwell interval; the con
 own ``routeshift_reconcile_duration_seconds`` histogram; VmRSS/VmHWM and CPU of the
 controller (and the emulator's CPU, since both share the machine) from ``/proc``. Every
 process is stopped by PID at the end, also on Ctrl-C. The last line is
-``controller scale: N canaries, reconcile p50 X ms, p99 Y ms, peak RSS Z MB``.
+``controller scale: N canaries, spec change -> status p50 X ms, p99 Y ms, step overshoot p99 S s, peak RSS Z MB``.
 """
 
 from __future__ import annotations
@@ -678,8 +678,9 @@ def report(args, r: dict) -> None:
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
     print(f"logs: {r['work']}")
-    print(f"controller scale: {args.canaries} canaries, reconcile p50 {ms(pickups, .5):.0f} ms, "
-          f"p99 {ms(pickups, .99):.0f} ms, peak RSS {proc.hwm:.0f} MB")
+    print(f"controller scale: {args.canaries} canaries, spec change -> status p50 {ms(pickups, .5):.0f} ms, "
+          f"p99 {ms(pickups, .99):.0f} ms, step overshoot p99 {percentile(rollouts.step_times, .99) - args.interval:.2f} s, "
+          f"peak RSS {proc.hwm:.0f} MB")
 
 
 def main(argv=None) -> int:

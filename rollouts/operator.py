@@ -46,6 +46,8 @@ RESOURCE = dict(group=model.GROUP, version=model.VERSION, plural=model.PLURAL)
 # At shutdown, how long the Events still queued may take to be posted.
 EVENTS_FLUSH_SECONDS = 5.0
 NOTIFICATION_PROVIDERS_ENV = "ROUTESHIFT_NOTIFICATION_PROVIDERS"
+WAKE_HANDLER = "wake"  # the id of the handler that wakes a Canary's daemon on a watch event
+_WAKE_SUCCEEDED = f"Handler {WAKE_HANDLER!r} succeeded."  # as kopf's execution logs it
 
 
 def configure(settings: kopf.OperatorSettings) -> None:
@@ -57,6 +59,14 @@ def configure(settings: kopf.OperatorSettings) -> None:
     # succeeded" for every Canary change (80 % of all Events at scale); its warnings and errors
     # (a handler that failed) are still worth an Event.
     settings.posting.level = logging.WARNING
+    logging.getLogger("kopf.objects").addFilter(_drop_wake_successes)  # the same filter once
+
+
+def _drop_wake_successes(record: logging.LogRecord) -> bool:
+    """kopf logs "Handler 'wake' succeeded." at INFO for every watch event of every Canary: at
+    500 Canaries 40 % of the controller's log lines (11,000 a minute), saying nothing the
+    reconciler's own lines do not. Other handlers' lines, and every warning, stay."""
+    return record.msg != _WAKE_SUCCEEDED
 
 
 class _NoDiffBase(kopf.DiffBaseStorage):
@@ -127,7 +137,7 @@ def build_registry(*, cached: bool = True) -> kopf.OperatorRegistry:
         await controller.events.stop()
         await controller.cluster.close()
 
-    @kopf.on.event(**RESOURCE, registry=registry)
+    @kopf.on.event(**RESOURCE, registry=registry, id=WAKE_HANDLER)
     async def wake(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         # Per-object memo: the Canary's own daemon waits on this flag. The event that carries
         # the daemon's own status write back changes nothing it has not decided already.

@@ -605,9 +605,12 @@ def dump_status(status: CanaryStatus) -> dict:
     """
     # Two dumps by pydantic's serializer (compiled) and a walk over the few objects outside any
     # list are several times cheaper than one walk over every decision in Python, and this runs
-    # at every status write.
-    full = status.model_dump(by_alias=True, mode="json")
-    return _lists_from(full, status.model_dump(by_alias=True, mode="json", exclude_none=True))
+    # at every status write. The decision log, most of the status, is a list: only the second
+    # dump needs it.
+    full = status.model_dump(by_alias=True, mode="json", exclude={"decisions"})
+    lean = status.model_dump(by_alias=True, mode="json", exclude_none=True)
+    full["decisions"] = lean["decisions"]
+    return _lists_from(full, lean)
 
 
 def _lists_from(full: dict, lean: dict) -> dict:

@@ -64,8 +64,9 @@ def configure(settings: kopf.OperatorSettings) -> None:
 
 def _drop_wake_successes(record: logging.LogRecord) -> bool:
     """kopf logs "Handler 'wake' succeeded." at INFO for every watch event of every Canary: at
-    500 Canaries 40 % of the controller's log lines (11,000 a minute), saying nothing the
-    reconciler's own lines do not. Other handlers' lines, and every warning, stay."""
+    500 Canaries 37 % of the controller's log lines (11,791 of 31,798 in a 90 s bench run),
+    saying nothing the reconciler's own lines do not. Other handlers' lines, and every warning,
+    stay."""
     return record.msg != _WAKE_SUCCEEDED
 
 

@@ -684,9 +684,9 @@ def report(args, r: dict) -> None:
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
     print(f"logs: {r['work']}")
+    overshoot = percentile(rollouts.step_times, .99) - args.interval
     print(f"controller scale: {args.canaries} canaries, spec change -> status p50 {ms(pickups, .5):.0f} ms, "
-          f"p99 {ms(pickups, .99):.0f} ms, step overshoot p99 {percentile(rollouts.step_times, .99) - args.interval:.2f} s, "
-          f"peak RSS {proc.hwm:.0f} MB")
+          f"p99 {ms(pickups, .99):.0f} ms, step overshoot p99 {overshoot:.2f} s, peak RSS {proc.hwm:.0f} MB")
 
 
 def main(argv=None) -> int:

@@ -2,11 +2,11 @@
 
 Each sync reads one Service, the Pods its selector picks and the slices it manages (label
 ``endpointslice.kubernetes.io/managed-by``, owned by that very Service) from the cache's
-label indexes, and
-writes only the slices whose content changed (:func:`slices.plan`). Services without a
-selector are not touched: their slices are written by hand (tests, the demo), as in a
-cluster. It is woken by changes to Services, to Pods a Service selects (before or after
-the change) and to its own slices (a slice deleted by hand comes back).
+label indexes, and writes only the slices whose content changed (:func:`slices.plan`).
+Services without a selector are not touched: their slices are written by hand (tests, the
+demo), as in a cluster. It is woken by changes to Services, to Pods a Service selects (before
+or after the change, found through the cache's selector index) and to its own slices (a slice
+deleted by hand comes back).
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@ from queues of keys. Here the watch is the emulator's own event log, read in pro
 cache is updated from exactly the changes every client's watch sees, in resourceVersion
 order, indexed by namespace, by controller owner, by label (Pods, EndpointSlices) and by
 Service selector, so that "the Pods of this ReplicaSet", "the Pods this Service selects" and
-"the Services that select this Pod" cost no scan of the namespace. When the log was compacted past the cache's position (410 Gone for a
-client), the cache is rebuilt from the store, as an informer re-lists.
+"the Services that select this Pod" cost no scan of the namespace. When the log was
+compacted past the cache's position (410 Gone for a client), the cache is rebuilt from the
+store, as an informer re-lists.
 """
 
 from __future__ import annotations

@@ -99,8 +99,7 @@ class Layout:
         self.ops = []
         self.names = []
         self.add_items = []
-        self.redirects = []
-        self.c_redirects = []  # (lead, request host, port, path kind, path, unwritable): redirect_fields
+        self.redirects = []  # CRedirect fields (lead, request host, port, path kind, path, unwritable)
         self.rewrites = []
         self.regex_ids = {}
         self.regexes = []
@@ -243,8 +242,7 @@ class Layout:
         redirect_status = 0
         if rule.redirect is not None:
             redirect, redirect_status = len(self.redirects), rule.redirect.status
-            self.redirects.append(rule.redirect)
-            self.c_redirects.append(self.redirect_fields(rule))
+            self.redirects.append(self.redirect_fields(rule))
         rewrite_kind, rewrite_path, rewrite_host, rewrite_hostname = REWRITE_NONE, b"", 0, b""
         if rule.rewrite is not None:
             rewrite = len(self.rewrites)

@@ -125,7 +125,7 @@ cdef struct CRule:
     uint32_t mirror_count
     int32_t request_ops
     int32_t response_ops
-    int32_t redirect     # index into CTable.redirects and RouteTable.redirects (resources.Redirect), -1 none
+    int32_t redirect     # index into CTable.redirects, -1 none
     int32_t redirect_status
     int32_t rewrite      # index into RouteTable.rewrites (resources.Rewrite), -1 none
     int32_t rewrite_kind
@@ -255,7 +255,6 @@ cdef class RouteTable:
     cdef readonly tuple matches      # the Python Match objects, by match id
     cdef readonly tuple rules        # the Python Rule objects, by rule id
     cdef readonly tuple backends     # the Python Backend objects (mirrors too), by backend id
-    cdef readonly tuple redirects
     cdef readonly tuple rewrites
     cdef readonly tuple regexes
     cdef bytes _pool                 # the bytes CTable.pool copies, for the Python views

@@ -655,8 +655,8 @@ cdef int _copy_rules(CTable *t, layout) except -1:
     for i, (https, port, wildcard, host) in enumerate(layout.cors_origins):
         t.cors_origins[i].https, t.cors_origins[i].port, t.cors_origins[i].wildcard = https, port, wildcard
         t.cors_origins[i].host.off, t.cors_origins[i].host.len = host
-    t.redirects = <CRedirect *>_allocate(len(layout.c_redirects), sizeof(CRedirect))
-    for i, (lead, request_host, port, kind, path, unwritable) in enumerate(layout.c_redirects):
+    t.redirects = <CRedirect *>_allocate(len(layout.redirects), sizeof(CRedirect))
+    for i, (lead, request_host, port, kind, path, unwritable) in enumerate(layout.redirects):
         t.redirects[i].lead.off, t.redirects[i].lead.len = lead
         t.redirects[i].port.off, t.redirects[i].port.len = port
         t.redirects[i].path.off, t.redirects[i].path.len = path
@@ -730,7 +730,6 @@ cdef class RouteTable:
         self.matches = tuple(layout.matches)
         self.rules = tuple(layout.rules)
         self.backends = tuple(layout.backends)
-        self.redirects = tuple(layout.redirects)
         self.rewrites = tuple(layout.rewrites)
         self.regexes = tuple(layout.regexes)
         self.c.regexes = <PyObject *>self.regexes

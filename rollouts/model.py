@@ -50,8 +50,12 @@ class _Spec(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
+# How every part of the status reads and writes: camelCase on the wire, unknown fields ignored.
+_STATUS_CONFIG = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
 class _Status(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+    model_config = _STATUS_CONFIG
 
 
 # The status's many small records (the decision log, conditions) are slotted dataclasses,
@@ -60,7 +64,6 @@ class _Status(BaseModel):
 # 0.3 KB, and every Canary holds up to DECISION_LOG_LIMIT decisions and a condition per type.
 # Decisions are never edited once appended, so they are frozen too; conditions are refreshed
 # in place (their observed generation) on the working copy a decision makes.
-_STATUS_CONFIG = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 _record = pydantic_dataclass(config=_STATUS_CONFIG, slots=True, frozen=True)
 _mutable_record = pydantic_dataclass(config=_STATUS_CONFIG, slots=True)
 

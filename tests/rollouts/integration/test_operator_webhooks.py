@@ -60,7 +60,7 @@ def test_pre_rollout_confirm_promotion_and_event_hooks(cluster, gateway, start, 
     until(lambda: phase(cluster) == "WaitingPromotion", timeout=15, description="waiting for confirmation")
     assert gateway.seen == [(100, 0), (50, 50)]
     until(lambda: "/confirm" in hooks.paths(), timeout=15, description="confirm-promotion asked")
-    assert hooks.paths()[0] == "/event"
+    # The pre-rollout gate is awaited, event notifications are fire and forget: either may land first.
     assert hooks.paths().index("/pre") < hooks.paths().index("/confirm")
     hooks.approve = True
     until(lambda: phase(cluster) == "Succeeded", timeout=15, description="promoted after confirmation")

@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import importlib
+import json
 import logging
 import os
 import random
@@ -27,6 +29,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import kopf
+import orjson
 import uvloop
 
 import analysis
@@ -70,6 +73,44 @@ def _drop_wake_successes(record: logging.LogRecord) -> bool:
     return record.msg != _WAKE_SUCCEEDED
 
 
+class _WatchJson:
+    """kopf's ``json`` for the lines of its watch streams: orjson, and the stdlib for anything else.
+
+    Every status write of every Canary comes back through kopf's watch as the whole object
+    (status, decision log), which kopf decodes with the stdlib: 4.9 % of the controller's CPU
+    in a profile at 500 Canaries, and the most of what its watcher does while a wave of steps
+    queues the events behind it (among them the spec changes that start the next releases).
+    orjson decodes the same text into the same objects several times faster (integers as
+    wide as the API server's, 64 bits). A line orjson refuses goes to the stdlib, which
+    decodes what it did before (``NaN``) or raises the error kopf expects.
+    """
+
+    @staticmethod
+    def loads(text: str | bytes) -> Any:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return json.loads(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(json, name)
+
+
+def decode_watches_with_orjson() -> bool:
+    """Give kopf's API client :class:`_WatchJson`; False (nothing changed) unless kopf decodes
+    with the stdlib ``json`` module where this kopf version does (``kopf._cogs.clients.api``)."""
+    try:
+        api = importlib.import_module("kopf._cogs.clients.api")
+    except ImportError:
+        return False
+    if isinstance(getattr(api, "json", None), _WatchJson):
+        return True
+    if getattr(api, "json", None) is not json:
+        return False
+    api.json = _WatchJson()
+    return True
+
+
 class _NoDiffBase(kopf.DiffBaseStorage):
     """kopf's record of the last handled spec, not kept: no handler here reacts to a spec change.
 
@@ -107,6 +148,7 @@ def build_registry(*, cached: bool = True) -> kopf.OperatorRegistry:
     whose Deployment watch wakes workload-form Canaries; without it kopf watches Deployments.
     """
     registry = kopf.OperatorRegistry()
+    decode_watches_with_orjson()
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -174,6 +216,7 @@ def build_registry(*, cached: bool = True) -> kopf.OperatorRegistry:
         spec, parsed, parsed_generation = None, None, None
         stored, unannounced = status, ()
         emit = _emitter(controller, body)
+        views = reconciler.RouteViews()
         while not stopped:
             flag.clear()
             canary = CanaryObject.from_body(body)
@@ -185,7 +228,7 @@ def build_registry(*, cached: bool = True) -> kopf.OperatorRegistry:
             written = None
             try:
                 done = await reconciler.reconcile(controller, canary, status, emit=emit, stored=stored,
-                                                  unannounced=unannounced, parsed=parsed)
+                                                  unannounced=unannounced, parsed=parsed, views=views)
                 status, stored, unannounced, written = done.status, done.stored, done.unannounced, done.written
                 timeout = _sleep_for(controller, status, spec, done.decided_at) if done.settled else 0.0
                 if done.deferred_until is not None:  # write the deferred step by then at the latest

@@ -37,8 +37,9 @@ from rollouts.caches.cached_cluster import CachedCluster
 from rollouts.caches.interest import Interest, ObjectKey
 from rollouts.event_posting import EventPoster
 from rollouts.notifications.notifier import Notifier
-from rollouts.observations import GateOutcome, Observations
+from rollouts.observations import GateOutcome, Observations, RouteObservation
 from rollouts.provider_metering import MeteredProvider
+from rollouts.route_kinds import RouteId
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -182,15 +183,48 @@ class Reconciled:
         return self.status.step_started_at + datetime.timedelta(seconds=DEFER_SECONDS)
 
 
+class RouteViews:
+    """What each of one Canary's routes carries for it (:func:`routes.observe`), kept while the
+    route is the very object the cache held last time and the backends are unchanged.
+
+    With the watch caches, a route changes only when the watch or our own write replaces the
+    cached object: a dwelling Canary, or the second and later rounds of a reconciliation,
+    observe the object they observed before. Held by the Canary's daemon, so it goes with it.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[RouteId, tuple[dict[str, Any] | None, model.BackendRef, model.BackendRef,
+                                        RouteObservation]] = {}
+        self._refs: tuple[model.CanarySpec | None, tuple[RouteId, ...]] = (None, ())
+
+    def refs(self, spec: model.CanarySpec, namespace: str) -> tuple[RouteId, ...]:
+        """``spec.routes(namespace)``, worked out once per spec (a Canary's namespace never changes)."""
+        if self._refs[0] is not spec:
+            self._refs = (spec, spec.routes(namespace))
+        return self._refs[1]
+
+    def observe(self, route: dict[str, Any] | None, ref: RouteId, spec: model.CanarySpec,
+                owner: str) -> RouteObservation:
+        held = self._held.get(ref)
+        if held is not None and held[0] is route and held[1] is spec.stable and held[2] is spec.canary:
+            return held[3]
+        view = routes.observe(route, namespace=ref.namespace, name=ref.name, stable=spec.stable, canary=spec.canary,
+                              owner=owner, kind=ref.kind)
+        self._held[ref] = (route, spec.stable, spec.canary, view)
+        return view
+
+
 async def reconcile(controller: Controller, canary: CanaryObject, status: model.CanaryStatus, *,
                     emit: EmitFn, deleting: bool = False, stored: model.CanaryStatus | None = None,
                     unannounced: tuple[machine.Decision, ...] = (),
-                    parsed: tuple[model.CanarySpec | None, str | None] | None = None) -> Reconciled:
+                    parsed: tuple[model.CanarySpec | None, str | None] | None = None,
+                    views: RouteViews | None = None) -> Reconciled:
     """Observe, decide and act, again until a decision changes nothing; then write the status.
 
     ``status`` is where the last reconciliation left off, ``stored`` what the API server holds
     (the same unless a step advance was deferred) and ``unannounced`` the decisions behind the
-    difference; ``parsed`` is :func:`parse` of this generation, when the caller has it already.
+    difference; ``parsed`` is :func:`parse` of this generation, when the caller has it already;
+    ``views`` the Canary's :class:`RouteViews`, when the caller keeps them between reconciliations.
     """
     now = controller.clock()
     started = asyncio.get_running_loop().time()
@@ -198,6 +232,7 @@ async def reconcile(controller: Controller, canary: CanaryObject, status: model.
     pending, decided, settled, spec, acted, written = list(unannounced), False, False, None, False, None
     decided_at = now
     parsed = parse(canary) if parsed is None else parsed
+    views = RouteViews() if views is None else views
 
     async def write() -> None:
         nonlocal stored, written
@@ -221,7 +256,8 @@ async def reconcile(controller: Controller, canary: CanaryObject, status: model.
             break
         asked |= asks
         decided_at = now
-        decided_for, decision = await _round(controller, canary, parsed, status, now=now, deleting=deleting)
+        decided_for, decision = await _round(controller, canary, parsed, status, now=now, deleting=deleting,
+                                              views=views)
         if decision is None:  # quiet: nothing can change
             settled = True
             break
@@ -291,7 +327,8 @@ def deferrable(spec: model.CanarySpec, stored: model.CanaryStatus, status: model
 
 async def _round(controller: Controller, canary: CanaryObject,
                  parsed: tuple[model.CanarySpec | None, str | None], status: model.CanaryStatus, *,
-                 now: datetime.datetime, deleting: bool) -> tuple[model.CanarySpec | None, machine.Decision | None]:
+                 now: datetime.datetime, deleting: bool,
+                 views: RouteViews) -> tuple[model.CanarySpec | None, machine.Decision | None]:
     """One observation and decision: the spec as the route side sees it, and the decision (None
     when the Canary is quiet and nothing was observed). The caller acts on it."""
     spec, invalid = parsed
@@ -317,7 +354,7 @@ async def _round(controller: Controller, canary: CanaryObject,
             initializing=status.phase == model.Phase.INITIALIZING, configs=configs, config_problem=config_problem,
             deleting=deleting)
         observed = await observe(controller, canary, spec, status, now=now, deleting=deleting, invalid_spec=invalid,
-                                 read=read)
+                                 read=read, views=views)
         observed = dataclasses.replace(observed, workload=workload)
         decision = workload_machine.decide(workload_spec, status, observed, owner=canary.name,
                                            namespace=canary.namespace, now=now)
@@ -325,24 +362,23 @@ async def _round(controller: Controller, canary: CanaryObject,
         if not deleting and machine.quiet(spec, status, generation=canary.generation,
                                           annotations=canary.annotations):
             return spec, None
-        observed = await observe(controller, canary, spec, status, now=now, deleting=deleting, invalid_spec=invalid)
+        observed = await observe(controller, canary, spec, status, now=now, deleting=deleting, invalid_spec=invalid,
+                                 views=views)
         decision = machine.decide(spec, status, observed, now=now)
     return spec, decision
 
 
 async def observe(controller: Controller, canary: CanaryObject, spec: model.CanarySpec,
                   status: model.CanaryStatus, *, now: datetime.datetime, deleting: bool,
-                  invalid_spec: str | None = None, read: workload_io.Read | None = None) -> Observations:
+                  invalid_spec: str | None = None, read: workload_io.Read | None = None,
+                  views: RouteViews | None = None) -> Observations:
     """Everything decide needs, fetched concurrently; what ``read`` holds is not fetched again."""
     cluster = controller.cluster
-    refs = spec.routes(canary.namespace)
+    views = RouteViews() if views is None else views
+    refs = views.refs(spec, canary.namespace)
     fetched = ([read.routes[ref] for ref in refs] if read is not None
                else await _together(controller, (cluster.get_route(*ref) for ref in refs)))
-    observed = tuple(
-        routes.observe(route, namespace=ref.namespace, name=ref.name, stable=spec.stable, canary=spec.canary,
-                       owner=canary.name, kind=ref.kind)
-        for ref, route in zip(refs, fetched)
-    )
+    observed = tuple(views.observe(route, ref, spec, canary.name) for ref, route in zip(refs, fetched))
     backend_ns = refs[0].namespace
     backends = [(b.namespace or backend_ns, b.name) for b in (spec.stable, spec.canary)]
     known = read.services if read is not None else {}

@@ -51,3 +51,57 @@ class Echoes:
 
     def _foreign(self, version: str | None) -> bool:
         return version is None or version not in self.written
+
+
+class OwnWrites:
+    """The recent status writes of every Canary this process drives, so that their echoes can be
+    recognised in kopf's watch stream before kopf processes them (:func:`as_bookmark`).
+
+    :class:`Echoes` keeps an echo from waking its Canary, but only after kopf has decoded it,
+    handed it to a per-object worker (started again for every Canary idle for 5 s: a task and
+    a turn of the event loop each) and run the event handler: about a millisecond of CPU per
+    weight step at 500 Canaries, in the one stream that also carries every spec change. In a
+    wave of steps hundreds of echoes queued ahead of the next release's spec change. This is
+    the same test, made where a controller-runtime controller applies its event predicates:
+    before the queue.
+    """
+
+    def __init__(self) -> None:
+        self._recent: dict[tuple[str, str], collections.deque[str]] = {}
+
+    def record(self, namespace: str, name: str, version: str | None) -> None:
+        """The API answered a status write of this Canary with ``version``."""
+        if version:
+            self._recent.setdefault((namespace, name), collections.deque(maxlen=RECENT_WRITES)).append(version)
+
+    def forget(self, namespace: str, name: str) -> None:
+        """The Canary is no longer driven here (deleted, or its daemon stopped)."""
+        self._recent.pop((namespace, name), None)
+
+    def wrote(self, namespace: str, name: str, version: str | None) -> bool:
+        """True when ``version`` of the Canary is one of its recent status writes from here."""
+        return version is not None and version in self._recent.get((namespace, name), ())
+
+    def __len__(self) -> int:
+        return len(self._recent)
+
+
+def as_bookmark(event: object, own: OwnWrites, *, group: str, kind: str) -> object:
+    """``event`` from a watch stream, or a BOOKMARK in its place when it is the echo of a status
+    write recorded in ``own``: an update of a ``kind`` of API ``group`` whose resourceVersion is
+    that write's. One resourceVersion is one write, so the object at that version is exactly what
+    was written, and a bookmark with its resourceVersion keeps the stream's resume point where
+    it would have been. Any other event (an add, a delete, someone else's change, a write whose
+    answer came after its event) is handed on unchanged.
+    """
+    if not isinstance(event, dict) or event.get("type") != "MODIFIED":
+        return event
+    obj = event.get("object")
+    if not isinstance(obj, dict) or obj.get("kind") != kind or not str(obj.get("apiVersion", "")).startswith(f"{group}/"):
+        return event
+    meta = obj.get("metadata") or {}
+    version = meta.get("resourceVersion")
+    if not own.wrote(meta.get("namespace") or "", meta.get("name") or "", version):
+        return event
+    return {"type": "BOOKMARK", "object": {"apiVersion": obj["apiVersion"], "kind": kind,
+                                           "metadata": {"resourceVersion": version}}}

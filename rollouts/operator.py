@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import random
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,7 +38,7 @@ from rollouts import default_provider, machine, model, patching, reconciler, wor
 from rollouts.caches import kinds
 from rollouts.caches.cached_cluster import CachedCluster
 from rollouts.caches.interest import Interest
-from rollouts.echoes import Echoes
+from rollouts.echoes import Echoes, OwnWrites, as_bookmark
 from rollouts.notifications.model import Subscription, parse_subscriptions
 from rollouts.notifications.notifier import Notifier
 from rollouts.reconciler import CanaryObject, Controller
@@ -83,17 +84,31 @@ class _WatchJson:
     orjson decodes the same text into the same objects several times faster (integers as
     wide as the API server's, 64 bits). A line orjson refuses goes to the stdlib, which
     decodes what it did before (``NaN``) or raises the error kopf expects.
+
+    The echo of a Canary's own status write becomes a BOOKMARK here (``echoes.as_bookmark``),
+    which kopf takes for its resume point and otherwise skips: it would only have woken the
+    daemon to be told, by :class:`~rollouts.echoes.Echoes`, that nothing changed. The writes
+    are those of the controller running on the decoding event loop (tests run several).
     """
 
     @staticmethod
     def loads(text: str | bytes) -> Any:
         try:
-            return orjson.loads(text)
+            event = orjson.loads(text)
         except orjson.JSONDecodeError:
             return json.loads(text)
+        try:
+            own = _OWN_WRITES.get(asyncio.get_running_loop())
+        except RuntimeError:  # not on a loop: not one of kopf's streams
+            return event
+        return event if own is None else as_bookmark(event, own, group=model.GROUP, kind=model.KIND)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(json, name)
+
+
+# The event loop of each running operator -> the status writes of its Canaries.
+_OWN_WRITES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, OwnWrites] = weakref.WeakKeyDictionary()
 
 
 def decode_watches_with_orjson() -> bool:
@@ -160,6 +175,7 @@ def build_registry(*, cached: bool = True) -> kopf.OperatorRegistry:
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
         configure(settings)
         controller: Controller = memo.controller
+        _OWN_WRITES[asyncio.get_running_loop()] = controller.own_writes
         controller.metrics.follow_client(controller.cluster)
         controller.events.start()
         if controller.caches is not None:
@@ -174,6 +190,7 @@ def build_registry(*, cached: bool = True) -> kopf.OperatorRegistry:
         if runner is not None:
             await runner.cleanup()
         controller: Controller = memo.controller
+        _OWN_WRITES.pop(asyncio.get_running_loop(), None)
         for task in list(controller.background):
             task.cancel()
         await controller.events.flush(EVENTS_FLUSH_SECONDS)  # what was decided is also told
@@ -200,19 +217,21 @@ def build_registry(*, cached: bool = True) -> kopf.OperatorRegistry:
     async def drive(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, logger: kopf.Logger,
                     **_: Any) -> None:
         controller: Controller = memo.controller
-        status = model.parse_status(body.get("status"))
+        status = starting_status(body, getattr(memo, "last_write", None))
         flag = _flag(memo)
         # One waiter for the whole life of the daemon rather than one per sleep: kopf stopping
         # the daemon (deletion, shutdown) wakes it like any other change would.
         stop_watch = asyncio.ensure_future(_wake_when_stopped(stopped, flag))
         try:
-            await _drive(controller, body, status, flag, _echoes(memo), stopped, logger)
+            await _drive(controller, body, status, flag, _echoes(memo), stopped, logger, memo)
         finally:
             stop_watch.cancel()
             controller.interest.forget(flag)
+            meta = body.get("metadata") or {}
+            controller.own_writes.forget(meta.get("namespace") or "", meta.get("name") or "")
 
     async def _drive(controller: Controller, body: kopf.Body, status: model.CanaryStatus, flag: asyncio.Event,
-                     echoes: Echoes, stopped: kopf.DaemonStopped, logger: kopf.Logger) -> None:
+                     echoes: Echoes, stopped: kopf.DaemonStopped, logger: kopf.Logger, memo: kopf.Memo) -> None:
         spec, parsed, parsed_generation = None, None, None
         stored, unannounced = status, ()
         emit = _emitter(controller, body)
@@ -230,6 +249,8 @@ def build_registry(*, cached: bool = True) -> kopf.OperatorRegistry:
                 done = await reconciler.reconcile(controller, canary, status, emit=emit, stored=stored,
                                                   unannounced=unannounced, parsed=parsed, views=views)
                 status, stored, unannounced, written = done.status, done.stored, done.unannounced, done.written
+                if written is not None:
+                    memo.last_write = (written, stored)  # kopf's body never sees it: see starting_status
                 timeout = _sleep_for(controller, status, spec, done.decided_at) if done.settled else 0.0
                 if done.deferred_until is not None:  # write the deferred step by then at the latest
                     timeout = min(timeout, max(0.0, (done.deferred_until - controller.clock()).total_seconds()))
@@ -257,6 +278,27 @@ def build_registry(*, cached: bool = True) -> kopf.OperatorRegistry:
         controller.metrics.forget(canary.namespace, canary.name)
 
     return registry
+
+
+def starting_status(body: Any, last_write: tuple[str, model.CanaryStatus] | None) -> model.CanaryStatus:
+    """The status a Canary's daemon starts from: the body's, unless this process wrote a newer one.
+
+    The echoes of our own status writes never reach kopf's copy of the body (``_WatchJson``),
+    so a daemon that kopf starts again in the same process (after an error escaped it) would
+    find the status as it was before them. ``last_write`` is (resourceVersion, status) of the
+    daemon's last write, kept in the Canary's memo; a body at that version or older predates
+    it, and a newer body holds someone else's later change on top of it. (resourceVersions
+    are compared as integers, as every API server we know makes them; ones that are not
+    integers do not compare, and the daemon's own last write is what it knows best.)
+    """
+    from_body = model.parse_status(body.get("status"))
+    if last_write is None:
+        return from_body
+    version, written = last_write
+    held = str((body.get("metadata") or {}).get("resourceVersion") or "")
+    if held.isdigit() and version.isdigit() and int(held) > int(version):
+        return from_body
+    return written
 
 
 def _sleep_for(controller: Controller, status: model.CanaryStatus, spec: model.CanarySpec | None,

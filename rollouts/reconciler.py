@@ -35,6 +35,7 @@ from rollouts import (actions, default_provider, errors, machine, metrics, model
 from rollouts.caches import kinds
 from rollouts.caches.cached_cluster import CachedCluster
 from rollouts.caches.interest import Interest, ObjectKey
+from rollouts.echoes import OwnWrites
 from rollouts.event_posting import EventPoster
 from rollouts.notifications.notifier import Notifier
 from rollouts.observations import GateOutcome, Observations, RouteObservation
@@ -84,6 +85,8 @@ class Controller:
     notifier: Notifier = dataclasses.field(default_factory=Notifier)
     # Kubernetes Events, posted in the background through ``cluster`` (started by the operator).
     events: EventPoster = dataclasses.field(init=False)
+    # The status writes of the Canaries driven here, recognised in kopf's watch (operator.py).
+    own_writes: OwnWrites = dataclasses.field(default_factory=OwnWrites)
 
     def __post_init__(self) -> None:
         self.events = EventPoster(self.cluster)
@@ -238,6 +241,7 @@ async def reconcile(controller: Controller, canary: CanaryObject, status: model.
         nonlocal stored, written
         answer = await controller.cluster.patch_status(canary.namespace, canary.name, model.dump_status(status))
         stored, written = status, ((answer or {}).get("metadata") or {}).get("resourceVersion")
+        controller.own_writes.record(canary.namespace, canary.name, written)
         announce()  # nothing is announced that was not recorded
 
     def announce() -> None:

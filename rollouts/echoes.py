@@ -68,6 +68,7 @@ class OwnWrites:
 
     def __init__(self) -> None:
         self._recent: dict[tuple[str, str], collections.deque[str]] = {}
+        self.skipped = 0  # echoes handed on as bookmarks (routeshift_status_echoes_skipped_total)
 
     def record(self, namespace: str, name: str, version: str | None) -> None:
         """The API answered a status write of this Canary with ``version``."""
@@ -103,5 +104,6 @@ def as_bookmark(event: object, own: OwnWrites, *, group: str, kind: str) -> obje
     version = meta.get("resourceVersion")
     if not own.wrote(meta.get("namespace") or "", meta.get("name") or "", version):
         return event
+    own.skipped += 1
     return {"type": "BOOKMARK", "object": {"apiVersion": obj["apiVersion"], "kind": kind,
                                            "metadata": {"resourceVersion": version}}}

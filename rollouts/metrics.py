@@ -31,6 +31,7 @@ from rollouts import canary_series, model
 
 logger = logging.getLogger(__name__)
 
+_PHASES = tuple(model.Phase)  # iterating the Enum itself is slow, and this runs at every status change
 # Rollouts take minutes to hours; buckets from 30 s to 6 h.
 _DURATION_BUCKETS = (30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 21600)
 
@@ -78,6 +79,10 @@ class Metrics:
         self.provider_queries.labels(provider, result).inc()
         self.provider_latency.labels(provider).observe(seconds)
 
+    def follow_echoes(self, own_writes: Any) -> None:
+        """Export how many echoes of the controller's own status writes kopf was spared."""
+        self.registry.register(_EchoCollector(own_writes))
+
     def follow_client(self, cluster: Any) -> None:
         """Export the API client's request counts (and, with caches, where reads were answered)."""
         self.registry.register(_ClientCollector(cluster))
@@ -95,7 +100,7 @@ class Metrics:
             self.weight.set(key, (*who, ("backend", stable)), weights.stable)
             self.weight.set(key, (*who, ("backend", canary)), weights.canary)
         self.phase.set_group(key, "phase", [((*who, ("phase", phase.value)), 1 if phase == status.phase else 0)
-                                            for phase in model.Phase])
+                                            for phase in _PHASES])
         self.step.set(key, who, status.step)
 
     def observe_thresholds(self, namespace: str, name: str, spec: model.CanarySpec) -> None:
@@ -217,6 +222,23 @@ class _ClientCollector:
         for resource, informers in sorted(_copy(self.cluster.informers).items()):
             lists.add_metric([resource], sum(informer.lists for informer in informers))
         yield lists
+
+
+class _EchoCollector:
+    """The count ``echoes.OwnWrites`` keeps as a plain number, read at scrape time."""
+
+    def __init__(self, own_writes: Any):
+        self.own_writes = own_writes
+
+    def describe(self) -> list:
+        return []
+
+    def collect(self):
+        skipped = CounterMetricFamily("routeshift_status_echoes_skipped", "Watch events that only carried back a "
+                                      "status write of this controller, handed to kopf as bookmarks instead of "
+                                      "being processed.")
+        skipped.add_metric([], self.own_writes.skipped)
+        yield skipped
 
 
 def _copy(counts: dict) -> dict:

@@ -79,13 +79,10 @@ class Metrics:
         self.provider_queries.labels(provider, result).inc()
         self.provider_latency.labels(provider).observe(seconds)
 
-    def follow_echoes(self, own_writes: Any) -> None:
-        """Export how many echoes of the controller's own status writes kopf was spared."""
-        self.registry.register(_EchoCollector(own_writes))
-
-    def follow_client(self, cluster: Any) -> None:
-        """Export the API client's request counts (and, with caches, where reads were answered)."""
-        self.registry.register(_ClientCollector(cluster))
+    def follow_client(self, cluster: Any, own_writes: Any = None) -> None:
+        """Export the API client's request counts (and, with caches, where reads were answered),
+        and how many echoes of the controller's own status writes kopf was spared."""
+        self.registry.register(_ClientCollector(cluster, own_writes))
 
     def observe_status(self, namespace: str, name: str, status: model.CanaryStatus,
                        stable: str, canary: str) -> None:
@@ -196,13 +193,20 @@ class _ClientCollector:
     A scrape reads them beside the loop that adds keys to them: each is copied first (:func:`_copy`).
     """
 
-    def __init__(self, cluster: Any):
+    def __init__(self, cluster: Any, own_writes: Any = None):
         self.cluster = cluster
+        self.own_writes = own_writes
 
     def describe(self) -> list:
         return []
 
     def collect(self):
+        if self.own_writes is not None:
+            skipped = CounterMetricFamily("routeshift_status_echoes_skipped", "Watch events that only carried back "
+                                          "a status write of this controller, handed to kopf as bookmarks instead "
+                                          "of being processed.")
+            skipped.add_metric([], self.own_writes.skipped)
+            yield skipped
         requests = CounterMetricFamily("routeshift_api_requests", "Requests the controller sent to the API server "
                                        "(a watch counts once per stream).", labels=["verb", "resource"])
         for (verb, resource), count in sorted(_copy(self.cluster.requests).items()):
@@ -222,23 +226,6 @@ class _ClientCollector:
         for resource, informers in sorted(_copy(self.cluster.informers).items()):
             lists.add_metric([resource], sum(informer.lists for informer in informers))
         yield lists
-
-
-class _EchoCollector:
-    """The count ``echoes.OwnWrites`` keeps as a plain number, read at scrape time."""
-
-    def __init__(self, own_writes: Any):
-        self.own_writes = own_writes
-
-    def describe(self) -> list:
-        return []
-
-    def collect(self):
-        skipped = CounterMetricFamily("routeshift_status_echoes_skipped", "Watch events that only carried back a "
-                                      "status write of this controller, handed to kopf as bookmarks instead of "
-                                      "being processed.")
-        skipped.add_metric([], self.own_writes.skipped)
-        yield skipped
 
 
 def _copy(counts: dict) -> dict:

@@ -176,8 +176,7 @@ def build_registry(*, cached: bool = True) -> kopf.OperatorRegistry:
         configure(settings)
         controller: Controller = memo.controller
         _OWN_WRITES[asyncio.get_running_loop()] = controller.own_writes
-        controller.metrics.follow_client(controller.cluster)
-        controller.metrics.follow_echoes(controller.own_writes)
+        controller.metrics.follow_client(controller.cluster, controller.own_writes)
         controller.events.start()
         if controller.caches is not None:
             controller.caches.start()

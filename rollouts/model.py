@@ -19,7 +19,7 @@ import enum
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pydantic.alias_generators import to_camel
 
@@ -597,22 +597,51 @@ def parse_status(raw: dict | None) -> CanaryStatus:
     return CanaryStatus.model_validate(raw or {})
 
 
-def dump_status(status: CanaryStatus) -> dict:
+_DECISION = TypeAdapter(DecisionRecord)
+
+
+class DecisionDumps:
+    """The dumped form of each record of one Canary's decision log, kept from one status write
+    to the next.
+
+    The log is most of the status, and a write adds one to three records to a log of up to
+    DECISION_LOG_LIMIT: dumping all of them at every write was 7 % of the controller's CPU at
+    500 Canaries. Records are frozen and only appended, so a record that is the very object
+    dumped last time dumps the same. The records are held with their dumps, so that no other
+    object can take the identity of one while it is known here. The dumped dicts are shared by
+    successive patch bodies: nothing may edit them.
+    """
+
+    def __init__(self) -> None:
+        self._held: list[tuple[DecisionRecord, dict]] = []
+
+    def dump(self, decisions: list[DecisionRecord]) -> list[dict]:
+        known = {id(record): dumped for record, dumped in self._held}
+        held = [(record, known.get(id(record)) or _dump_decision(record)) for record in decisions]
+        self._held = held
+        return [dumped for _, dumped in held]
+
+
+def _dump_decision(record: DecisionRecord) -> dict:
+    return _DECISION.dump_python(record, by_alias=True, mode="json", exclude_none=True)
+
+
+def dump_status(status: CanaryStatus, decisions: DecisionDumps | None = None) -> dict:
     """The status as a JSON merge patch body (RFC 7386).
 
     Cleared fields of objects stay in as ``null``: in a merge patch that deletes them, so a
     held ``weightOverride`` or a finished ``stepSettledAt`` cannot linger from an older
     write. Lists are replaced whole by a merge patch and stored as sent, so inside them
     ``null`` would be stored literally (and fail the schema): there, unset fields are
-    left out instead.
+    left out instead. ``decisions``: the Canary's :class:`DecisionDumps`, when its caller
+    keeps them between writes.
     """
     # Two dumps by pydantic's serializer (compiled) and a walk over the few objects outside any
     # list are several times cheaper than one walk over every decision in Python, and this runs
-    # at every status write. The decision log, most of the status, is a list: only the second
-    # dump needs it.
+    # at every status write. The decision log, most of the status, is a list dumped apart.
     full = status.model_dump(by_alias=True, mode="json", exclude={"decisions"})
-    lean = status.model_dump(by_alias=True, mode="json", exclude_none=True)
-    full["decisions"] = lean["decisions"]
+    lean = status.model_dump(by_alias=True, mode="json", exclude_none=True, exclude={"decisions"})
+    full["decisions"] = lean["decisions"] = (decisions or DecisionDumps()).dump(status.decisions)
     return _lists_from(full, lean)
 
 

@@ -235,7 +235,7 @@ def build_registry(*, cached: bool = True) -> kopf.OperatorRegistry:
         spec, parsed, parsed_generation = None, None, None
         stored, unannounced = status, ()
         emit = _emitter(controller, body)
-        views = reconciler.RouteViews()
+        views, dumps = reconciler.RouteViews(), model.DecisionDumps()
         while not stopped:
             flag.clear()
             canary = CanaryObject.from_body(body)
@@ -247,7 +247,8 @@ def build_registry(*, cached: bool = True) -> kopf.OperatorRegistry:
             written = None
             try:
                 done = await reconciler.reconcile(controller, canary, status, emit=emit, stored=stored,
-                                                  unannounced=unannounced, parsed=parsed, views=views)
+                                                  unannounced=unannounced, parsed=parsed, views=views,
+                                                  dumps=dumps)
                 status, stored, unannounced, written = done.status, done.stored, done.unannounced, done.written
                 if written is not None:
                     memo.last_write = (written, stored)  # kopf's body never sees it: see starting_status

@@ -221,13 +221,14 @@ async def reconcile(controller: Controller, canary: CanaryObject, status: model.
                     emit: EmitFn, deleting: bool = False, stored: model.CanaryStatus | None = None,
                     unannounced: tuple[machine.Decision, ...] = (),
                     parsed: tuple[model.CanarySpec | None, str | None] | None = None,
-                    views: RouteViews | None = None) -> Reconciled:
+                    views: RouteViews | None = None, dumps: model.DecisionDumps | None = None) -> Reconciled:
     """Observe, decide and act, again until a decision changes nothing; then write the status.
 
     ``status`` is where the last reconciliation left off, ``stored`` what the API server holds
     (the same unless a step advance was deferred) and ``unannounced`` the decisions behind the
     difference; ``parsed`` is :func:`parse` of this generation, when the caller has it already;
-    ``views`` the Canary's :class:`RouteViews`, when the caller keeps them between reconciliations.
+    ``views`` and ``dumps`` the Canary's :class:`RouteViews` and ``model.DecisionDumps``, when the
+    caller keeps them between reconciliations.
     """
     now = controller.clock()
     started = asyncio.get_running_loop().time()
@@ -239,7 +240,8 @@ async def reconcile(controller: Controller, canary: CanaryObject, status: model.
 
     async def write() -> None:
         nonlocal stored, written
-        answer = await controller.cluster.patch_status(canary.namespace, canary.name, model.dump_status(status))
+        body = model.dump_status(status, dumps)
+        answer = await controller.cluster.patch_status(canary.namespace, canary.name, body)
         stored, written = status, ((answer or {}).get("metadata") or {}).get("resourceVersion")
         controller.own_writes.record(canary.namespace, canary.name, written)
         announce()  # nothing is announced that was not recorded

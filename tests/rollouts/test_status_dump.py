@@ -6,10 +6,12 @@ real rollout leaves behind: decisions with metric values that are unset, conditi
 state, a rollback.
 """
 
+import datetime
+
 import pytest
 from canary_builders import FAILURE, INCONCLUSIVE, SUCCESS, Driver, spec
 
-from rollouts import model
+from rollouts import machine, model
 from rollouts.model import Phase
 
 
@@ -46,3 +48,42 @@ def test_dump_keeps_nulls_outside_lists_and_drops_them_inside(verdicts):
     last = model.dump_status(seen[-1])
     assert "weightOverride" in last and last["weightOverride"] is None  # cleared: null in the patch
     assert all(None not in record.values() for record in last["decisions"])
+
+
+@pytest.mark.parametrize("verdicts", [
+    pytest.param([SUCCESS] * 20, id="promoted"),
+    pytest.param([SUCCESS, INCONCLUSIVE, SUCCESS, FAILURE, FAILURE, FAILURE] + [FAILURE] * 10, id="rolled back"),
+])
+def test_kept_decision_dumps_give_the_same_patch_as_a_fresh_dump(verdicts):
+    # As the daemon does: each decision starts from the status the last one left, whose
+    # decision records it shares, and one DecisionDumps serves every write.
+    driver, dumps = Driver(spec(analysis={"interval": "10s", "threshold": 2, "metrics": [
+        {"name": "request-success-rate", "thresholdRange": {"min": 99}}]})), model.DecisionDumps()
+    status, before, reused = driver.status, None, 0
+    for verdict in verdicts:
+        driver.now += datetime.timedelta(seconds=10)
+        decided = machine.decide(driver.canary, status, driver.world.observations(driver.canary, verdict=verdict),
+                                 now=driver.now)
+        driver.world.apply(decided)
+        status = decided.status
+        patch = model.dump_status(status, dumps)
+        assert patch == model.dump_status(status)
+        if before is not None:  # a record both logs hold (the very object) is dumped once
+            previous = {id(record): dumped for record, dumped in zip(before_records, before["decisions"])}
+            for record, dumped in zip(status.decisions, patch["decisions"]):
+                if id(record) in previous:
+                    assert dumped is previous[id(record)]
+                    reused += 1
+        before, before_records = patch, list(status.decisions)
+        if status.phase in (Phase.SUCCEEDED, Phase.FAILED):
+            break
+    assert reused > len(verdicts)
+
+
+def test_an_equal_record_that_is_another_object_is_dumped_again():
+    dumps = model.DecisionDumps()
+    status = statuses([SUCCESS] * 3)[-1]
+    first = dumps.dump(status.decisions)
+    copied = model.parse_status(model.dump_status(status))
+    second = dumps.dump(copied.decisions)
+    assert second == first and all(a is not b for a, b in zip(first, second))

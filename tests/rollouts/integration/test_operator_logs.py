@@ -14,10 +14,15 @@ def test_a_rollout_logs_its_decisions_and_no_line_per_watch_event(cluster, gatew
     cluster.create(CANARIES, canary(), "default")
     until(lambda: phase(cluster) == "Succeeded", timeout=20, description="rollout succeeded")
 
-    messages = [record.getMessage() for record in caplog.records]
-    # Every status write comes back as a watch event that runs the wake handler: kopf would log
-    # "Handler 'wake' succeeded." for each of them, several per step.
-    assert not [m for m in messages if "'wake' succeeded" in m]
-    decisions = [m for m in messages if m.startswith("canary default/web: ")]
-    assert any("Succeeded" in m for m in decisions), decisions
-    assert len(decisions) >= 6  # started, a line per weight step, promoted
+    def decisions() -> list[str]:
+        return [m for m in messages() if m.startswith("canary default/web: ")]
+
+    def messages() -> list[str]:
+        return [record.getMessage() for record in list(caplog.records)]
+
+    # A decision is logged once its status write is answered, a moment after the API holds it.
+    until(lambda: any("Succeeded" in m for m in decisions()), timeout=5, description="the promotion logged")
+    # Every status write comes back as a watch event: kopf would log "Handler 'wake'
+    # succeeded." for each one it hands to the wake handler, several per step.
+    assert not [m for m in messages() if "'wake' succeeded" in m]
+    assert len(decisions()) >= 6  # started, a line per weight step, promoted

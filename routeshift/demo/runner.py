@@ -213,7 +213,8 @@ class Demo:
                 observed, rps, errors, closed, window = traffic.sample()
                 if closed is not None:
                     # A window counts for a weight only if that weight held from its start to its end.
-                    if weight is not None and weight == window_weight:
+                    if weight is not None and weight == window_weight and closed_before_next_step(
+                            status, datetime.datetime.now(datetime.timezone.utc)):
                         observed_by_weight.setdefault(weight, collections.Counter()).update(closed.by_version)
                     window_weight = weight
                 snapshot = view.from_canary(canary, scenario=self.scenario.name, release=release.version,
@@ -252,6 +253,21 @@ class Demo:
                  for r in results]
         self._say(f"demo {self.scenario.name}: {'PASSED' if ok else 'FAILED'}: {'; '.join(parts)}")
         return 0 if ok else 1
+
+
+def closed_before_next_step(status: dict, closed_at: datetime.datetime) -> bool:
+    """Whether a traffic window that closed at ``closed_at`` closed before the controller could
+    move the route on from the weight ``status`` shows.
+
+    The next step comes at ``nextAnalysisAt`` at the earliest, and its weight reaches the status
+    only once the gateway has accepted it (the controller defers that write up to 2 s): a window
+    closing in between saw both weights while the status still shows the first. Without a due
+    time (no step is dwelling) the weight is held until something else changes it.
+    """
+    due = status.get("nextAnalysisAt")
+    if not due:
+        return True
+    return closed_at < datetime.datetime.fromisoformat(due)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,39 +20,6 @@ import collections
 RECENT_WRITES = 4
 
 
-class Echoes:
-    """One Canary's record of its own writes; the daemon and kopf's event handler share it."""
-
-    def __init__(self) -> None:
-        # resourceVersions of the last few status writes: the echo of one may arrive while the
-        # next reconciliation runs and writes again.
-        self.written: collections.deque[str] = collections.deque(maxlen=RECENT_WRITES)
-        self._reconciling = False
-        self._seen: list[str | None] = []
-
-    def event(self, version: str | None) -> bool:
-        """An event on the Canary arrived: True when it must wake the Canary now."""
-        if self._reconciling:
-            self._seen.append(version)  # judged in end(), once the write's version is known
-            return False
-        return self._foreign(version)
-
-    def begin(self) -> None:
-        """A reconciliation starts."""
-        self._reconciling, self._seen = True, []
-
-    def end(self, written: str | None) -> bool:
-        """It ended, having written ``written`` (or nothing): True when an event it saw must wake
-        the Canary again."""
-        if written is not None:
-            self.written.append(written)
-        self._reconciling = False
-        return any(self._foreign(version) for version in self._seen)
-
-    def _foreign(self, version: str | None) -> bool:
-        return version is None or version not in self.written
-
-
 class OwnWrites:
     """The recent status writes of every Canary this process drives, so that their echoes can be
     recognised in kopf's watch stream before kopf processes them (:func:`as_bookmark`).
@@ -71,9 +38,13 @@ class OwnWrites:
         self.skipped = 0  # echoes handed on as bookmarks (routeshift_status_echoes_skipped_total)
 
     def record(self, namespace: str, name: str, version: str | None) -> None:
-        """The API answered a status write of this Canary with ``version``."""
-        if version:
-            self._recent.setdefault((namespace, name), collections.deque(maxlen=RECENT_WRITES)).append(version)
+        """The API answered a status write of this Canary with ``version`` (told once or twice:
+        as soon as the answer comes, and when the reconciliation that wrote it ends)."""
+        if not version:
+            return
+        recent = self._recent.setdefault((namespace, name), collections.deque(maxlen=RECENT_WRITES))
+        if version not in recent:
+            recent.append(version)
 
     def forget(self, namespace: str, name: str) -> None:
         """The Canary is no longer driven here (deleted, or its daemon stopped)."""
@@ -85,6 +56,42 @@ class OwnWrites:
 
     def __len__(self) -> int:
         return len(self._recent)
+
+
+class Echoes:
+    """One Canary's judge of the events on it; the daemon and kopf's event handler share it.
+
+    The writes it recognises are the Canary's entries in the process's :class:`OwnWrites`, the
+    same record the watch decoder turns echoes into bookmarks by.
+    """
+
+    def __init__(self, own: OwnWrites, namespace: str, name: str) -> None:
+        # The last few status writes are recognised: the echo of one may arrive while the next
+        # reconciliation runs and writes again.
+        self._own, self._key = own, (namespace, name)
+        self._reconciling = False
+        self._seen: list[str | None] = []
+
+    def event(self, version: str | None) -> bool:
+        """An event on the Canary arrived: True when it must wake the Canary now."""
+        if self._reconciling:
+            self._seen.append(version)  # judged in end(), once the write's version is known
+            return False
+        return self._foreign(version)
+
+    def begin(self) -> None:
+        """A reconciliation starts."""
+        self._reconciling, self._seen = True, []
+
+    def end(self, written: str | None) -> bool:
+        """It ended, having written ``written`` (or nothing): True when an event it saw must wake
+        the Canary again."""
+        self._own.record(*self._key, written)
+        self._reconciling = False
+        return any(self._foreign(version) for version in self._seen)
+
+    def _foreign(self, version: str | None) -> bool:
+        return not self._own.wrote(*self._key, version)
 
 
 def as_bookmark(event: object, own: OwnWrites, *, group: str, kind: str) -> object:

@@ -201,7 +201,7 @@ def build_registry(*, cached: bool = True) -> kopf.OperatorRegistry:
     async def wake(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         # Per-object memo: the Canary's own daemon waits on this flag. The event that carries
         # the daemon's own status write back changes nothing it has not decided already.
-        if _echoes(memo).event((body.get("metadata") or {}).get("resourceVersion")):
+        if _echoes(memo, body).event((body.get("metadata") or {}).get("resourceVersion")):
             _flag(memo).set()
 
     if not cached:
@@ -223,7 +223,7 @@ def build_registry(*, cached: bool = True) -> kopf.OperatorRegistry:
         # the daemon (deletion, shutdown) wakes it like any other change would.
         stop_watch = asyncio.ensure_future(_wake_when_stopped(stopped, flag))
         try:
-            await _drive(controller, body, status, flag, _echoes(memo), stopped, logger, memo)
+            await _drive(controller, body, status, flag, _echoes(memo, body), stopped, logger, memo)
         finally:
             stop_watch.cancel()
             controller.interest.forget(flag)
@@ -344,10 +344,11 @@ async def _sleep(flag: asyncio.Event, timeout: float) -> None:
         pass
 
 
-def _echoes(memo: kopf.Memo) -> Echoes:
+def _echoes(memo: kopf.Memo, body: kopf.Body) -> Echoes:
     echoes = getattr(memo, "echoes", None)
     if echoes is None:
-        echoes = memo.echoes = Echoes()
+        meta = body.get("metadata") or {}
+        echoes = memo.echoes = Echoes(memo.controller.own_writes, meta.get("namespace") or "", meta.get("name") or "")
     return echoes
 
 

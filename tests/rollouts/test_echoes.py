@@ -2,12 +2,12 @@
 
 import pytest
 
-from rollouts.echoes import Echoes
+from rollouts.echoes import Echoes, OwnWrites
 
 
 def run(script: list[tuple]) -> list[bool]:
     """Play ("event", version), ("begin",), ("end", written) in order; the wake answers."""
-    echoes, woke = Echoes(), []
+    echoes, woke = Echoes(OwnWrites(), "default", "web"), []
     for step in script:
         match step:
             case ("event", version):

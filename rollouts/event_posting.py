@@ -88,6 +88,11 @@ class EventPoster:
             self._ready.set()
 
     @property
+    def waiting(self) -> int:
+        """Events not posted yet: queued, or being sent."""
+        return len(self._queue) + self._busy
+
+    @property
     def queued(self) -> list[dict[str, Any]]:
         """The Events waiting to be sent, oldest first."""
         return list(self._queue)

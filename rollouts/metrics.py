@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp.web
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from analysis.verdicts import IntervalVerdict
@@ -79,10 +79,11 @@ class Metrics:
         self.provider_queries.labels(provider, result).inc()
         self.provider_latency.labels(provider).observe(seconds)
 
-    def follow_client(self, cluster: Any, own_writes: Any = None) -> None:
+    def follow_client(self, cluster: Any, own_writes: Any = None, events: Any = None) -> None:
         """Export the API client's request counts (and, with caches, where reads were answered),
-        and how many echoes of the controller's own status writes kopf was spared."""
-        self.registry.register(_ClientCollector(cluster, own_writes))
+        how many echoes of the controller's own status writes kopf was spared, and what became
+        of the Kubernetes Events the controller meant to post (``events``: an EventPoster)."""
+        self.registry.register(_ClientCollector(cluster, own_writes, events))
 
     def observe_status(self, namespace: str, name: str, status: model.CanaryStatus,
                        stable: str, canary: str) -> None:
@@ -193,9 +194,10 @@ class _ClientCollector:
     A scrape reads them beside the loop that adds keys to them: each is copied first (:func:`_copy`).
     """
 
-    def __init__(self, cluster: Any, own_writes: Any = None):
+    def __init__(self, cluster: Any, own_writes: Any = None, events: Any = None):
         self.cluster = cluster
         self.own_writes = own_writes
+        self.events = events
 
     def describe(self) -> list:
         return []
@@ -207,6 +209,18 @@ class _ClientCollector:
                                           "of being processed.")
             skipped.add_metric([], self.own_writes.skipped)
             yield skipped
+        if self.events is not None:
+            # Events are auxiliary and may be dropped under load (see rollouts.event_posting):
+            # this says how many, and how far behind the poster is.
+            events = CounterMetricFamily("routeshift_events", "Kubernetes Events about Canaries by what became of "
+                                         "them: posted, refused by the API server (failed), or dropped unsent "
+                                         "because too many were waiting.", labels=["result"])
+            for result in ("posted", "failed", "dropped"):
+                events.add_metric([result], getattr(self.events, result))
+            yield events
+            queued = GaugeMetricFamily("routeshift_events_queued", "Kubernetes Events waiting to be posted.")
+            queued.add_metric([], self.events.waiting)
+            yield queued
         requests = CounterMetricFamily("routeshift_api_requests", "Requests the controller sent to the API server "
                                        "(a watch counts once per stream).", labels=["verb", "resource"])
         for (verb, resource), count in sorted(_copy(self.cluster.requests).items()):

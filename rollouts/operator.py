@@ -176,7 +176,7 @@ def build_registry(*, cached: bool = True) -> kopf.OperatorRegistry:
         configure(settings)
         controller: Controller = memo.controller
         _OWN_WRITES[asyncio.get_running_loop()] = controller.own_writes
-        controller.metrics.follow_client(controller.cluster, controller.own_writes)
+        controller.metrics.follow_client(controller.cluster, controller.own_writes, controller.events)
         controller.events.start()
         if controller.caches is not None:
             controller.caches.start()
@@ -376,14 +376,14 @@ def run(*, kubeconfig: str | None = None, namespaces: Sequence[str] = (),
         metrics_host: str = "0.0.0.0", metrics_port: int = 8080, poll_interval: float = 5.0,
         peering: str | None = None, priority: int = 0, liveness: str | None = None,
         watch_cache: bool = True, resync_interval: float = 30.0,
-        notifications: Sequence[Subscription] = ()) -> None:
+        notifications: Sequence[Subscription] = (), api_connections: int = patching.API_CONNECTIONS) -> None:
     """The ``routeshift controller`` entry point: connect, serve metrics, run until signalled."""
     if kubeconfig:
         os.environ["KUBECONFIG"] = kubeconfig  # kopf's own login reads it too
     connection = patching.Connection.from_environment(kubeconfig)
     interest = Interest()
-    cluster = (CachedCluster(connection, namespaces=namespaces, interest=interest) if watch_cache
-               else patching.Cluster(connection))
+    cluster = (CachedCluster(connection, namespaces=namespaces, interest=interest, connections=api_connections)
+               if watch_cache else patching.Cluster(connection, connections=api_connections))
     controller = Controller(cluster=cluster, interest=interest, metrics_provider=metrics_provider,
                             own_namespace=own_namespace,
                             notifier=Notifier(notifications),
@@ -424,6 +424,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-watch-cache", dest="watch_cache", action="store_false",
                         help="read routes, Services and Deployments from the API server on every reconciliation "
                              "instead of from watch-fed caches (more API load, slower reaction; for debugging)")
+    parser.add_argument("--api-connections", type=int, default=patching.API_CONNECTIONS,
+                        help="the most connections to the API server at once (HTTP/1.1, one request each): "
+                             "hundreds of Canaries stepping together send hundreds of writes at once")
     parser.add_argument("--liveness", help="kopf liveness endpoint, e.g. http://0.0.0.0:8081/healthz")
     parser.add_argument("--notification-provider", action="append", default=[], metavar="NAMESPACE/NAME[:EVENTS]",
                         help="a NotificationProvider that hears every Canary's events, optionally only these "
@@ -439,6 +442,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         default_provider.require_namespace(metrics_provider, args.controller_namespace)
     except ValueError as error:
         parser.error(str(error))
+    if args.api_connections < 1:
+        parser.error("--api-connections: at least 1")
     if args.priority is None:
         args.priority = random.SystemRandom().randint(1, 2**31 - 1) if args.peering else 0
     host, _, port = args.metrics_address.rpartition(":")
@@ -447,5 +452,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         metrics_host=host or "0.0.0.0", metrics_port=int(port), poll_interval=args.poll_interval,
         peering=args.peering, priority=args.priority, liveness=args.liveness, watch_cache=args.watch_cache,
         resync_interval=args.resync_interval,
-        notifications=notifications)
+        notifications=notifications, api_connections=args.api_connections)
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from operator_harness import CANARIES, canary
-from rollouts import patching
+from rollouts import metrics, patching
 from rollouts.event_posting import EventPoster
 
 
@@ -52,6 +52,11 @@ async def test_a_refused_event_is_dropped_and_later_ones_still_go_out(cluster, p
 
     assert [e["reason"] for e in _events(cluster)] == ["Second"]
     assert (poster.failed, poster.posted) == (1, 1)
+    exported = metrics.Metrics()
+    exported.follow_client(poster.cluster, events=poster)
+    assert [exported.registry.get_sample_value("routeshift_events_total", {"result": result})
+            for result in ("posted", "failed", "dropped")] == [1.0, 1.0, 0.0]
+    assert exported.registry.get_sample_value("routeshift_events_queued") == 0.0
 
 
 async def test_a_long_message_is_cut_to_what_the_api_accepts(cluster, poster):
@@ -69,3 +74,7 @@ def test_a_backlog_beyond_its_bound_drops_the_oldest_events():
         events.post(body, "Normal", f"Step{n}", "queued while the API server is away")
     assert events.dropped == 2
     assert [e["reason"] for e in events.queued] == ["Step2", "Step3", "Step4"]
+    exported = metrics.Metrics()
+    exported.follow_client(events.cluster, events=events)
+    assert exported.registry.get_sample_value("routeshift_events_total", {"result": "dropped"}) == 2.0
+    assert exported.registry.get_sample_value("routeshift_events_queued") == 3.0

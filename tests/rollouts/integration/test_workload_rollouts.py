@@ -310,17 +310,29 @@ def test_a_controller_killed_in_any_phase_resumes_without_lowering_a_weight(app,
             # No metrics: each step dwells one interval. A crashing image drives the rollback.
             app.create(CANARIES, workload_canary(analysis={"interval": "1s"}, progressDeadlineSeconds=4 if fail
                                                  else 60, strategy={"progressive": {"steps": [20, 60]}}), "default")
+            held = None
             if kill_in != "Initializing":
                 initialized(app)
                 kubectl("set", "image", "deployment/podinfo", f"app={CRASH if fail else V2}", "-n", "default")
+            if fail:
+                # RollingBack lasts from its status write to the canary's scale-down, tens of ms:
+                # too short to be sure to see. The API refuses that scale-down until the restart,
+                # so the controller is killed while it retries the rollback, as after an outage.
+                until(lambda: replicas(app, "podinfo") == 1, timeout=30, description="the canary scaled up")
+                held = app.faults.inject(method="PATCH", path=r"/namespaces/default/deployments/podinfo$",
+                                         status=503, times=None, message="the API server is unavailable")
             if kill_in == "Terminating":
                 until(lambda: (status(app).get("weights") or {}).get("canary") == 20, timeout=30,
                       description="mid-rollout")
                 kubectl("delete", "canary", "podinfo", "-n", "default", "--wait=false")
             until(_phase_reached(app, kill_in), timeout=60, interval=0.005,
                   description=f"phase {kill_in}: {status(app).get('message')} (log {logs})")
+            if held is not None:
+                until(lambda: held.fired, timeout=30, description="the canary's scale-down refused once")
             processes.kill(child)
             weights_at_kill = list(gateway.seen)
+            if held is not None:
+                app.faults.remove(held)
             child = controller_process(kubeconfig, logs)
             final = {"Initializing": "Initialized", "Progressing": "Succeeded", "Finalising": "Succeeded",
                      "RollingBack": "Failed", "Terminating": None}[kill_in]

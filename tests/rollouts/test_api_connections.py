@@ -7,30 +7,17 @@ import asyncio
 import aiohttp.web
 import pytest
 
-from rollouts import operator, patching
+from rollouts import patching
 
 
-@pytest.fixture
-def run_kwargs(monkeypatch):
-    """Run ``routeshift controller ARGS`` up to the point of connecting; return what it would run."""
-    calls = []
-    monkeypatch.setattr(operator, "run", lambda **kwargs: calls.append(kwargs))
-
-    def start(*args: str) -> dict:
-        assert operator.main(list(args)) == 0
-        return calls[-1]
-
-    return start
+def test_the_flag_reaches_the_client_and_defaults_to_the_module_constant(started):
+    assert started()["api_connections"] == patching.API_CONNECTIONS
+    assert started("--api-connections", "32")["api_connections"] == 32
 
 
-def test_the_flag_reaches_the_client_and_defaults_to_the_module_constant(run_kwargs):
-    assert run_kwargs()["api_connections"] == patching.API_CONNECTIONS
-    assert run_kwargs("--api-connections", "32")["api_connections"] == 32
-
-
-def test_fewer_than_one_connection_is_refused(run_kwargs, capsys):
+def test_fewer_than_one_connection_is_refused(started, capsys):
     with pytest.raises(SystemExit) as stopped:
-        run_kwargs("--api-connections", "0")
+        started("--api-connections", "0")
     assert stopped.value.code == 2
     assert "--api-connections: at least 1" in capsys.readouterr().err
 

@@ -10,24 +10,8 @@ import sys
 import pytest
 
 import analysis
-from rollouts import operator
 
 DATADOG = analysis.ProviderSpec(type="datadog", secret_name="datadog")
-
-
-@pytest.fixture
-def started(monkeypatch):
-    """Run ``routeshift controller ARGS`` up to the point of connecting; return what it would run."""
-    calls = []
-    monkeypatch.setattr(operator, "run", lambda **kwargs: calls.append(kwargs))
-    monkeypatch.delenv("POD_NAMESPACE", raising=False)
-
-    def start(*args: str) -> dict:
-        assert operator.main(list(args)) == 0
-        (kwargs,) = calls[-1:]
-        return kwargs
-
-    return start
 
 
 def test_inline_yaml_names_the_default_and_the_namespace_its_secrets_are_read_in(started):
